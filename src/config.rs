@@ -1,0 +1,1 @@
+//! Configuration: TOML profiles, credentials from the environment, validation errors.

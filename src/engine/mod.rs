@@ -1,0 +1,294 @@
+//! The copy engine: queue, planner, scheduler, retries, verification, pause / cancel / abort,
+//! journal and resume. Front ends send `Command`s and render `Event`s.
+//!
+//! Talks to storage only through `ObjectStore`; never touches the terminal. All job state lives
+//! here; front ends derive rates and estimates from events and the clock.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{BucketInfo, CosUri, ListObjectsPage, ObjectMeta, RequestRecord, UploadInfo};
+
+/// A job's identity, stable across restarts (it names the journal file).
+pub type JobId = u64;
+
+/// How big each part is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum PartSize {
+    /// Chosen by the planner from size and concurrency.
+    #[default]
+    Auto,
+    Fixed(u64),
+}
+
+/// What to do when the destination already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Overwrite {
+    #[default]
+    Always,
+    /// Skip the job (`--no-clobber`, "skip" in the dialog).
+    Skip,
+}
+
+/// Per-job options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyOptions {
+    pub part_size: PartSize,
+    /// Parts in flight for this job; `None` uses the engine default.
+    pub concurrency: Option<usize>,
+    /// `None` keeps the source's storage class.
+    pub storage_class: Option<String>,
+    pub verify: bool,
+    pub overwrite: Overwrite,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        CopyOptions {
+            part_size: PartSize::Auto,
+            concurrency: None,
+            storage_class: None,
+            verify: true,
+            overwrite: Overwrite::Always,
+        }
+    }
+}
+
+/// One object to copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CopySpec {
+    pub source: CosUri,
+    pub destination: CosUri,
+    pub options: CopyOptions,
+}
+
+/// Job lifecycle (DESIGN.md §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobState {
+    Queued,
+    Preparing,
+    Running,
+    Paused,
+    Completing,
+    Verifying,
+    Done,
+    Failed(String),
+    /// Stopped with the upload kept; resumable.
+    Cancelled,
+    Aborted,
+    /// Found in the journal at start-up, not running; resumable.
+    Interrupted,
+    /// Destination existed and the job was told not to overwrite.
+    Skipped,
+}
+
+impl JobState {
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self,
+            JobState::Done | JobState::Failed(_) | JobState::Aborted | JobState::Skipped
+        )
+    }
+    pub fn is_active(&self) -> bool {
+        matches!(
+            self,
+            JobState::Preparing | JobState::Running | JobState::Completing | JobState::Verifying
+        )
+    }
+    pub fn label(&self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Preparing => "preparing",
+            JobState::Running => "running",
+            JobState::Paused => "paused",
+            JobState::Completing => "completing",
+            JobState::Verifying => "verifying",
+            JobState::Done => "done",
+            JobState::Failed(_) => "failed",
+            JobState::Cancelled => "cancelled",
+            JobState::Aborted => "aborted",
+            JobState::Interrupted => "interrupted",
+            JobState::Skipped => "skipped",
+        }
+    }
+}
+
+/// How a job moves its bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Strategy {
+    /// One PUT Object - Copy.
+    Single,
+    Multipart {
+        part_size: u64,
+        parts: u32,
+    },
+}
+
+/// What the planner decided, sent once per job (and again on resume).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanSummary {
+    pub size: u64,
+    pub strategy: Strategy,
+    pub upload_id: Option<String>,
+    /// Parts already done (resume).
+    pub parts_done: Vec<u32>,
+    pub source_etag: String,
+    pub source_crc64: Option<u64>,
+}
+
+/// What verification checked after Complete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub size_matched: bool,
+    /// `None`: one side had no CRC64, so it was not compared.
+    pub crc64_matched: Option<bool>,
+    pub skipped: bool,
+}
+
+/// A browse request from a front end; answered by `Event::Listing`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BrowseRequest {
+    Buckets,
+    Objects {
+        bucket: crate::store::BucketName,
+        prefix: String,
+        marker: Option<String>,
+    },
+    HeadObject(CosUri),
+    Uploads {
+        bucket: crate::store::BucketName,
+        prefix: String,
+    },
+}
+
+/// The answer to a `BrowseRequest`.
+#[derive(Debug, Clone)]
+pub enum Listing {
+    Buckets(Result<Vec<BucketInfo>, String>),
+    Objects {
+        bucket: crate::store::BucketName,
+        prefix: String,
+        marker: Option<String>,
+        page: Result<ListObjectsPage, String>,
+    },
+    Object {
+        uri: CosUri,
+        meta: Result<ObjectMeta, String>,
+    },
+    Uploads {
+        bucket: crate::store::BucketName,
+        prefix: String,
+        /// With each upload: parts and bytes so far, and the journal's job if it knows one.
+        uploads: Result<Vec<UploadSummary>, String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadSummary {
+    pub upload: UploadInfo,
+    pub parts: u32,
+    pub bytes: u64,
+    pub job: Option<JobId>,
+}
+
+/// Front end → engine.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Enqueue(CopySpec),
+    Pause(JobId),
+    Resume(JobId),
+    Cancel(JobId),
+    Abort(JobId),
+    Retry(JobId),
+    Remove(JobId),
+    PauseAll,
+    ResumeAll,
+    /// `job: None` sets the global parts-in-flight limit.
+    SetConcurrency {
+        job: Option<JobId>,
+        n: usize,
+    },
+    /// Number of jobs that may run at once.
+    SetActiveJobs(usize),
+    Browse(BrowseRequest),
+    /// Abort incomplete uploads found through the Uploads screen.
+    AbortUploads {
+        bucket: crate::store::BucketName,
+        uploads: Vec<(String, String)>,
+    },
+    Shutdown,
+}
+
+/// Engine → front end. Lifecycle events are never dropped; there are a few per part at most.
+#[derive(Debug, Clone)]
+pub enum Event {
+    JobAdded {
+        id: JobId,
+        spec: CopySpec,
+        state: JobState,
+    },
+    JobPlanned {
+        id: JobId,
+        plan: PlanSummary,
+    },
+    JobState {
+        id: JobId,
+        state: JobState,
+    },
+    PartStarted {
+        job: JobId,
+        part: u32,
+        attempt: u32,
+        at: SystemTime,
+    },
+    PartDone {
+        job: JobId,
+        part: u32,
+        bytes: u64,
+        elapsed: Duration,
+    },
+    PartRetrying {
+        job: JobId,
+        part: u32,
+        attempt: u32,
+        after: Duration,
+        error: String,
+    },
+    PartFailed {
+        job: JobId,
+        part: u32,
+        error: String,
+    },
+    JobFinished {
+        id: JobId,
+        state: JobState,
+        verification: Option<Verification>,
+    },
+    JobRemoved {
+        id: JobId,
+    },
+    /// Effective limits after a change (user or AIMD).
+    Concurrency {
+        global_limit: usize,
+        effective: usize,
+        job: Option<(JobId, usize)>,
+    },
+    Listing(Listing),
+    Request(RequestRecord),
+    Log {
+        level: LogLevel,
+        message: String,
+    },
+    UploadsAborted {
+        aborted: usize,
+        failed: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}

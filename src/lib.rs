@@ -1,0 +1,13 @@
+//! haul: a terminal copy manager for object storage.
+//!
+//! Layers (DESIGN.md §1): `store` speaks COS, `engine` runs copy jobs on it, `ui` and `cli` are
+//! front ends on the engine, and `server` is the local COS-compatible server beside them.
+
+pub mod cli;
+pub mod config;
+pub mod crc64;
+pub mod engine;
+pub mod server;
+pub mod store;
+pub mod ui;
+pub mod units;

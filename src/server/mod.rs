@@ -1,0 +1,1 @@
+//! The local COS-compatible server (`haul serve`).

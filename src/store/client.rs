@@ -1,0 +1,1 @@
+//! The COS HTTP client: one reqwest client, signing every request, typed errors.

@@ -1,0 +1,312 @@
+//! Names and addresses: `cos://` URIs, bucket names, COS's canonical host names and the
+//! `x-cos-copy-source` form.
+//!
+//! Pure: no I/O. The server parses the same host names to route requests.
+
+use std::fmt;
+
+use super::encode::{encode_copy_source_key, percent_decode, validate_key};
+
+/// The host that answers GET Service for every region.
+pub const SERVICE_HOST: &str = "service.cos.myqcloud.com";
+const DOMAIN: &str = "myqcloud.com";
+
+/// A COS bucket name: `<name>-<appid>`, e.g. `media-1250000000`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BucketName(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UriError {
+    #[error("{0:?} is not a cos:// URI: write cos://BUCKET-APPID/KEY, e.g. cos://media-1250000000/video/raw.mov")]
+    NotCos(String),
+    #[error("{0:?} is not a COS bucket name: it must look like NAME-APPID (lowercase letters, digits and '-', then '-' and the numeric APPID), e.g. media-1250000000")]
+    BadBucket(String),
+    #[error(transparent)]
+    Key(#[from] super::encode::KeyError),
+}
+
+impl BucketName {
+    /// Checks COS's rules: `name-appid`, lowercase letters, digits and `-`, APPID numeric,
+    /// whole name at most 50 characters before the APPID.
+    pub fn parse(s: &str) -> Result<Self, UriError> {
+        let bad = || UriError::BadBucket(s.to_string());
+        let (name, appid) = s.rsplit_once('-').ok_or_else(bad)?;
+        let name_ok = !name.is_empty()
+            && name.len() <= 50
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !name.starts_with('-')
+            && !name.ends_with('-');
+        let appid_ok =
+            !appid.is_empty() && appid.len() <= 12 && appid.bytes().all(|b| b.is_ascii_digit());
+        if name_ok && appid_ok {
+            Ok(BucketName(s.to_string()))
+        } else {
+            Err(bad())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn appid(&self) -> &str {
+        self.0.rsplit_once('-').map(|(_, a)| a).unwrap_or("")
+    }
+
+    /// `<bucket>.cos.<region>.myqcloud.com`
+    pub fn host(&self, region: &str) -> String {
+        format!("{}.cos.{region}.{DOMAIN}", self.0)
+    }
+}
+
+impl fmt::Display for BucketName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `cos://BUCKET-APPID/KEY`: an object, a prefix (key ends in `/` or is empty) or a bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CosUri {
+    pub bucket: BucketName,
+    /// Raw key or prefix, possibly empty.
+    pub key: String,
+}
+
+impl CosUri {
+    pub fn parse(s: &str) -> Result<Self, UriError> {
+        let rest = s
+            .strip_prefix("cos://")
+            .ok_or_else(|| UriError::NotCos(s.to_string()))?;
+        let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket = BucketName::parse(bucket)?;
+        if !key.is_empty() && !key.ends_with('/') {
+            validate_key(key)?;
+        } else if key.starts_with('/') {
+            return Err(super::encode::KeyError::LeadingSlash(key.to_string()).into());
+        }
+        Ok(CosUri {
+            bucket,
+            key: key.to_string(),
+        })
+    }
+
+    /// True for a bucket root or a key ending in `/`.
+    pub fn is_prefix(&self) -> bool {
+        self.key.is_empty() || self.key.ends_with('/')
+    }
+}
+
+impl fmt::Display for CosUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cos://{}/{}", self.bucket, self.key)
+    }
+}
+
+impl std::str::FromStr for CosUri {
+    type Err = UriError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CosUri::parse(s)
+    }
+}
+
+/// A concrete object: bucket, the bucket's region, key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    pub bucket: BucketName,
+    pub region: String,
+    pub key: String,
+}
+
+impl ObjectRef {
+    pub fn new(bucket: BucketName, region: impl Into<String>, key: impl Into<String>) -> Self {
+        ObjectRef {
+            bucket,
+            region: region.into(),
+            key: key.into(),
+        }
+    }
+
+    pub fn host(&self) -> String {
+        self.bucket.host(&self.region)
+    }
+
+    pub fn uri(&self) -> CosUri {
+        CosUri {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+        }
+    }
+
+    /// The canonical `x-cos-copy-source` value for this object as a copy source:
+    /// `<bucket>.cos.<region>.myqcloud.com/<url-encoded key>`, no scheme.
+    pub fn copy_source(&self) -> String {
+        format!("{}/{}", self.host(), encode_copy_source_key(&self.key))
+    }
+}
+
+impl fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cos://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// What a request's `Host` addresses, as COS routes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostTarget {
+    /// `service.cos.myqcloud.com`: GET Service for all regions.
+    Service,
+    /// `cos.<region>.myqcloud.com`: GET Service for one region, or path-style requests.
+    Region(String),
+    /// `<bucket>.cos.<region>.myqcloud.com`
+    Bucket { bucket: BucketName, region: String },
+    /// Anything else (a bare IP, `localhost`): path-style `/<bucket>/<key>`.
+    Other,
+}
+
+/// Parses a `Host` header value (any port is ignored).
+pub fn parse_host(host: &str) -> HostTarget {
+    let host = strip_port(host).to_ascii_lowercase();
+    if host == SERVICE_HOST {
+        return HostTarget::Service;
+    }
+    let Some(front) = host.strip_suffix(&format!(".{DOMAIN}")) else {
+        return HostTarget::Other;
+    };
+    if let Some(region) = front.strip_prefix("cos.") {
+        if !region.contains('.') && !region.is_empty() {
+            return HostTarget::Region(region.to_string());
+        }
+    }
+    if let Some((bucket, region)) = front.split_once(".cos.") {
+        if !region.contains('.') {
+            if let Ok(bucket) = BucketName::parse(bucket) {
+                return HostTarget::Bucket {
+                    bucket,
+                    region: region.to_string(),
+                };
+            }
+        }
+    }
+    HostTarget::Other
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host
+            .split_once(']')
+            .map(|(h, _)| &host[..h.len() + 1])
+            .unwrap_or(host);
+    }
+    match host.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// Parses an `x-cos-copy-source` value: `<bucket>.cos.<region>.myqcloud.com/<encoded key>`
+/// (an optional `http(s)://` and `?versionId=` are tolerated). Returns the decoded key.
+pub fn parse_copy_source(value: &str) -> Option<(BucketName, String, String)> {
+    let v = value
+        .trim()
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
+    let (host, key) = v.split_once('/')?;
+    let key = key.split_once("?versionId=").map(|(k, _)| k).unwrap_or(key);
+    match parse_host(host) {
+        HostTarget::Bucket { bucket, region } => Some((bucket, region, percent_decode(key))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_uris() {
+        let u = CosUri::parse("cos://media-1250000000/video/raw 1.mov").unwrap();
+        assert_eq!(u.bucket.as_str(), "media-1250000000");
+        assert_eq!(u.bucket.appid(), "1250000000");
+        assert_eq!(u.key, "video/raw 1.mov");
+        assert!(!u.is_prefix());
+        assert!(CosUri::parse("cos://media-1250000000").unwrap().is_prefix());
+        assert!(CosUri::parse("cos://media-1250000000/a/")
+            .unwrap()
+            .is_prefix());
+        assert_eq!(u.to_string(), "cos://media-1250000000/video/raw 1.mov");
+    }
+
+    #[test]
+    fn rejects_malformed_uris_with_the_fix() {
+        let e = CosUri::parse("s3://x/y").unwrap_err().to_string();
+        assert!(e.contains("cos://BUCKET-APPID/KEY"), "{e}");
+        assert!(matches!(
+            CosUri::parse("cos://media/x"),
+            Err(UriError::BadBucket(_))
+        ));
+        assert!(matches!(
+            CosUri::parse("cos://Media-125/x"),
+            Err(UriError::BadBucket(_))
+        ));
+        assert!(matches!(
+            CosUri::parse("cos://media-12a/x"),
+            Err(UriError::BadBucket(_))
+        ));
+        assert!(matches!(
+            CosUri::parse("cos://media-125//x"),
+            Err(UriError::Key(_))
+        ));
+        let long = format!("cos://media-125/{}", "k".repeat(851));
+        assert!(matches!(CosUri::parse(&long), Err(UriError::Key(_))));
+    }
+
+    #[test]
+    fn hosts_are_canonical() {
+        let b = BucketName::parse("examplebucket-1250000000").unwrap();
+        assert_eq!(
+            b.host("ap-beijing"),
+            "examplebucket-1250000000.cos.ap-beijing.myqcloud.com"
+        );
+        let o = ObjectRef::new(b, "ap-shanghai", "src/example-腾讯云.jpg");
+        assert_eq!(
+            o.copy_source(),
+            "examplebucket-1250000000.cos.ap-shanghai.myqcloud.com/src/example-%E8%85%BE%E8%AE%AF%E4%BA%91.jpg"
+        );
+    }
+
+    #[test]
+    fn routes_hosts_like_cos() {
+        assert_eq!(parse_host("service.cos.myqcloud.com"), HostTarget::Service);
+        assert_eq!(
+            parse_host("cos.ap-guangzhou.myqcloud.com:9000"),
+            HostTarget::Region("ap-guangzhou".into())
+        );
+        assert_eq!(
+            parse_host("b-125.cos.ap-guangzhou.myqcloud.com"),
+            HostTarget::Bucket {
+                bucket: BucketName::parse("b-125").unwrap(),
+                region: "ap-guangzhou".into()
+            }
+        );
+        assert_eq!(parse_host("127.0.0.1:9000"), HostTarget::Other);
+        assert_eq!(parse_host("[::1]:9000"), HostTarget::Other);
+    }
+
+    #[test]
+    fn copy_source_round_trips() {
+        let o = ObjectRef::new(
+            BucketName::parse("src-1250000000").unwrap(),
+            "ap-shanghai",
+            "视频/a b+c%.mov",
+        );
+        let (b, r, k) = parse_copy_source(&o.copy_source()).unwrap();
+        assert_eq!(
+            (b, r.as_str(), k.as_str()),
+            (o.bucket.clone(), "ap-shanghai", "视频/a b+c%.mov")
+        );
+        assert!(parse_copy_source("nonsense").is_none());
+    }
+}

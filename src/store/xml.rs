@@ -1,0 +1,1 @@
+//! COS XML bodies (quick-xml + serde), lenient where COS is sloppy.
