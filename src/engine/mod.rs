@@ -4,11 +4,100 @@
 //! Talks to storage only through `ObjectStore`; never touches the terminal. All job state lives
 //! here; front ends derive rates and estimates from events and the clock.
 
+pub mod job;
+pub mod journal;
+pub mod plan;
+pub mod queue;
+pub mod region;
+pub mod retry;
+pub mod scheduler;
+#[doc(hidden)]
+pub mod testing;
+#[cfg(test)]
+mod tests;
+pub mod verify;
+
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 
-use crate::store::{BucketInfo, CosUri, ListObjectsPage, ObjectMeta, RequestRecord, UploadInfo};
+use crate::store::{
+    BucketInfo, CosUri, ListObjectsPage, ObjectMeta, ObjectStore, RequestRecord, UploadInfo,
+};
+
+pub use retry::RetryPolicy;
+
+/// How the engine runs. `Default` gives the documented defaults.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Parts in flight across all jobs (default 32).
+    pub concurrency: usize,
+    /// Parts in flight per job unless its options say otherwise (default 16).
+    pub concurrency_per_job: usize,
+    /// Jobs running at once (default 4).
+    pub active_jobs: usize,
+    /// Objects at or below this size use one PUT Object - Copy (default 64 MiB; never above 5 GiB).
+    pub single_copy_threshold: u64,
+    /// Where buckets are looked for first (HEAD Bucket), e.g. the profile's region.
+    pub default_region: String,
+    /// Journal directory; `None` keeps no journal (tests).
+    pub state_dir: Option<PathBuf>,
+    pub retry: RetryPolicy,
+    /// Default for `CopyOptions::verify` in front ends.
+    pub verify: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            concurrency: 32,
+            concurrency_per_job: 16,
+            active_jobs: 4,
+            single_copy_threshold: plan::DEFAULT_SINGLE_COPY_THRESHOLD,
+            default_region: "ap-guangzhou".into(),
+            state_dir: None,
+            retry: RetryPolicy::default(),
+            verify: true,
+        }
+    }
+}
+
+/// A running engine: send `Command`s, receive `Event`s. After `Command::Shutdown` (or when
+/// `commands` is dropped) running jobs are cancelled and journaled, and `events` closes.
+pub struct EngineHandle {
+    pub commands: mpsc::UnboundedSender<Command>,
+    pub events: mpsc::UnboundedReceiver<Event>,
+}
+
+/// The copy engine.
+pub struct Engine;
+
+impl Engine {
+    /// Starts the engine task on the current tokio runtime. Jobs found in the journal appear
+    /// first as `JobAdded { state: Interrupted }` (+ `JobPlanned`).
+    pub fn start(store: Arc<dyn ObjectStore>, config: EngineConfig) -> EngineHandle {
+        let (ctx, crx) = mpsc::unbounded_channel();
+        let (etx, erx) = mpsc::unbounded_channel();
+        tokio::spawn(queue::run(store, config, crx, etx));
+        EngineHandle {
+            commands: ctx,
+            events: erx,
+        }
+    }
+}
+
+/// `$HAUL_STATE_DIR`, else the platform state dir + `haul` (falling back to the local data dir).
+pub fn default_state_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("HAUL_STATE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .map(|d| d.join("haul"))
+}
 
 /// A job's identity, stable across restarts (it names the journal file).
 pub type JobId = u64;

@@ -1,0 +1,307 @@
+//! Planning a copy: single PUT Object - Copy or multipart, part size and count, byte ranges,
+//! and the headers the destination inherits from the source.
+//!
+//! Pure: no I/O, no clock. Every COS limit the engine respects is a constant here.
+
+use crate::store::{ByteRange, ObjectHeaders, ObjectMeta};
+
+use super::{PartSize, Strategy};
+
+pub const MIB: u64 = 1 << 20;
+pub const GIB: u64 = 1 << 30;
+/// Smallest part COS accepts (except the last one).
+pub const MIN_PART_SIZE: u64 = MIB;
+/// Largest part COS accepts.
+pub const MAX_PART_SIZE: u64 = 5 * GIB;
+/// Most parts in one upload.
+pub const MAX_PARTS: u64 = 10_000;
+/// Largest object PUT Object - Copy may copy (across regions it refuses anything bigger).
+pub const MAX_SINGLE_COPY: u64 = 5 * GIB;
+/// Largest object COS stores: 10,000 parts of 5 GiB (48.82 TiB, "50,000 GB").
+pub const MAX_OBJECT_SIZE: u64 = MAX_PART_SIZE * MAX_PARTS;
+/// Default single-copy threshold: at or below it, one PUT Object - Copy.
+pub const DEFAULT_SINGLE_COPY_THRESHOLD: u64 = 64 * MIB;
+/// The auto part size never goes below this (per-request latency would dominate)…
+pub const AUTO_MIN_PART: u64 = 8 * MIB;
+/// …nor above this unless the 10,000-part limit forces it (coarse progress, costly retries).
+pub const AUTO_MAX_PART: u64 = GIB;
+/// The auto part size aims for this many waves of `concurrency` parts.
+pub const AUTO_WAVES: u64 = 4;
+
+/// COS's storage classes, as `x-cos-storage-class` spells them.
+pub const STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "STANDARD_IA",
+    "ARCHIVE",
+    "DEEP_ARCHIVE",
+    "INTELLIGENT_TIERING",
+    "MAZ_STANDARD",
+    "MAZ_STANDARD_IA",
+    "MAZ_INTELLIGENT_TIERING",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("the object is {size} bytes, larger than COS's maximum of {MAX_OBJECT_SIZE} bytes (48.82 TB)")]
+    TooLarge { size: u64 },
+    #[error("part size {0} bytes is below COS's minimum of 1 MiB: use --part-size 1MiB or more, or auto")]
+    PartTooSmall(u64),
+    #[error("part size {0} bytes is above COS's maximum of 5 GiB: use --part-size 5GiB or less, or auto")]
+    PartTooLarge(u64),
+    #[error("part size {part_size} bytes would split this {size}-byte object into {parts} parts, more than COS's 10,000: use a part size of at least {min} bytes, or auto")]
+    TooManyParts {
+        size: u64,
+        part_size: u64,
+        parts: u64,
+        min: u64,
+    },
+    #[error("unknown storage class {0:?}: use one of STANDARD, STANDARD_IA, ARCHIVE, DEEP_ARCHIVE, INTELLIGENT_TIERING, MAZ_STANDARD, MAZ_STANDARD_IA, MAZ_INTELLIGENT_TIERING")]
+    UnknownStorageClass(String),
+}
+
+/// Checks a user part size on its own (1 MiB ..= 5 GiB).
+pub fn check_part_size(part_size: u64) -> Result<u64, PlanError> {
+    if part_size < MIN_PART_SIZE {
+        return Err(PlanError::PartTooSmall(part_size));
+    }
+    if part_size > MAX_PART_SIZE {
+        return Err(PlanError::PartTooLarge(part_size));
+    }
+    Ok(part_size)
+}
+
+/// Normalises a storage class name (case-insensitive) or says which ones exist.
+pub fn check_storage_class(name: &str) -> Result<String, PlanError> {
+    let upper = name.trim().to_ascii_uppercase();
+    if STORAGE_CLASSES.contains(&upper.as_str()) {
+        Ok(upper)
+    } else {
+        Err(PlanError::UnknownStorageClass(name.to_string()))
+    }
+}
+
+fn round_up(n: u64, to: u64) -> u64 {
+    n.div_ceil(to) * to
+}
+
+/// The smallest MiB-rounded part size that keeps `size` within 10,000 parts.
+pub fn min_part_size(size: u64) -> u64 {
+    round_up(size.div_ceil(MAX_PARTS).max(1), MIB).max(MIN_PART_SIZE)
+}
+
+/// The automatic part size: enough parts for `AUTO_WAVES` waves of `concurrency` parts, each
+/// between 8 MiB and 1 GiB, rounded up to a MiB; then raised as needed to stay within 10,000
+/// parts (at most 5 GiB for objects up to 48.82 TB).
+pub fn auto_part_size(size: u64, concurrency: usize) -> u64 {
+    let target_parts = (concurrency.max(1) as u64) * AUTO_WAVES;
+    let wave =
+        round_up(size.div_ceil(target_parts).max(1), MIB).clamp(AUTO_MIN_PART, AUTO_MAX_PART);
+    wave.max(min_part_size(size)).min(MAX_PART_SIZE)
+}
+
+/// Single copy at or below `threshold` (never above 5 GiB), multipart above.
+pub fn choose_strategy(
+    size: u64,
+    part_size: PartSize,
+    threshold: u64,
+    concurrency: usize,
+) -> Result<Strategy, PlanError> {
+    if size > MAX_OBJECT_SIZE {
+        return Err(PlanError::TooLarge { size });
+    }
+    if size <= threshold.min(MAX_SINGLE_COPY) {
+        return Ok(Strategy::Single);
+    }
+    let part_size = match part_size {
+        PartSize::Auto => auto_part_size(size, concurrency),
+        PartSize::Fixed(p) => {
+            let p = check_part_size(p)?;
+            let parts = size.div_ceil(p);
+            if parts > MAX_PARTS {
+                return Err(PlanError::TooManyParts {
+                    size,
+                    part_size: p,
+                    parts,
+                    min: min_part_size(size),
+                });
+            }
+            p
+        }
+    };
+    let parts = size.div_ceil(part_size);
+    Ok(Strategy::Multipart {
+        part_size,
+        parts: parts as u32,
+    })
+}
+
+/// The byte range of part `number` (1-based) of an object of `size` bytes.
+pub fn part_range(size: u64, part_size: u64, number: u32) -> ByteRange {
+    let first = (number as u64 - 1) * part_size;
+    let last = (first + part_size).min(size) - 1;
+    ByteRange { first, last }
+}
+
+/// What the destination gets: the source's content headers and `x-cos-meta-*`, and its
+/// storage class unless `storage_class` overrides it.
+pub fn destination_headers(source: &ObjectMeta, storage_class: Option<&str>) -> ObjectHeaders {
+    let mut h = source.headers.clone();
+    h.storage_class = Some(
+        storage_class
+            .map(str::to_string)
+            .unwrap_or_else(|| source.storage_class.clone()),
+    );
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn multipart(s: Strategy) -> (u64, u32) {
+        match s {
+            Strategy::Multipart { part_size, parts } => (part_size, parts),
+            Strategy::Single => panic!("expected multipart"),
+        }
+    }
+
+    const T: u64 = DEFAULT_SINGLE_COPY_THRESHOLD;
+
+    #[test]
+    fn zero_byte_object_is_a_single_copy() {
+        assert_eq!(
+            choose_strategy(0, PartSize::Auto, T, 16),
+            Ok(Strategy::Single)
+        );
+    }
+
+    #[test]
+    fn threshold_is_inclusive() {
+        assert_eq!(
+            choose_strategy(T, PartSize::Auto, T, 16),
+            Ok(Strategy::Single)
+        );
+        let (ps, n) = multipart(choose_strategy(T + 1, PartSize::Auto, T, 16).unwrap());
+        assert_eq!(ps, AUTO_MIN_PART);
+        assert_eq!(n, 9);
+    }
+
+    #[test]
+    fn never_a_single_copy_above_5_gib_whatever_the_threshold() {
+        let huge = u64::MAX;
+        assert_eq!(
+            choose_strategy(5 * GIB, PartSize::Auto, huge, 16),
+            Ok(Strategy::Single)
+        );
+        let (ps, n) = multipart(choose_strategy(5 * GIB + 1, PartSize::Auto, huge, 16).unwrap());
+        assert!(ps * n as u64 > 5 * GIB);
+        assert_eq!(n as u64, (5 * GIB + 1).div_ceil(ps));
+        let (_, n) = multipart(choose_strategy(5 * GIB - 1, PartSize::Auto, T, 16).unwrap());
+        assert_eq!(
+            n, 64,
+            "5 GiB over 16-way concurrency: 4 waves of 80 MiB parts"
+        );
+    }
+
+    #[test]
+    fn largest_object_uses_5_gib_parts_and_10000_parts() {
+        let (ps, n) = multipart(choose_strategy(MAX_OBJECT_SIZE, PartSize::Auto, T, 32).unwrap());
+        assert_eq!((ps, n), (5 * GIB, 10_000));
+        assert_eq!(
+            choose_strategy(MAX_OBJECT_SIZE + 1, PartSize::Auto, T, 32),
+            Err(PlanError::TooLarge {
+                size: MAX_OBJECT_SIZE + 1
+            })
+        );
+        // 48.82 TB as COS writes it (decimal) is within the limit too.
+        let size = 48_820_000_000_000;
+        let (ps, n) = multipart(choose_strategy(size, PartSize::Auto, T, 32).unwrap());
+        assert!(n as u64 <= MAX_PARTS && ps <= MAX_PART_SIZE && ps.is_multiple_of(MIB));
+    }
+
+    #[test]
+    fn auto_part_size_keeps_the_pipeline_full_within_limits() {
+        for size in [T + 1, GIB, 100 * GIB, 1 << 40, 20 << 40, MAX_OBJECT_SIZE] {
+            for c in [1, 4, 16, 64, 256] {
+                let ps = auto_part_size(size, c);
+                let parts = size.div_ceil(ps);
+                assert!(ps.is_multiple_of(MIB) && (MIN_PART_SIZE..=MAX_PART_SIZE).contains(&ps));
+                assert!(parts <= MAX_PARTS, "{size} {c}: {parts} parts");
+                if ps > AUTO_MIN_PART && ps < AUTO_MAX_PART {
+                    assert!(
+                        parts >= c as u64 * (AUTO_WAVES - 1),
+                        "{size} {c}: {parts} parts"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            auto_part_size(1 << 40, 16),
+            GIB,
+            "1 TiB: capped at 1 GiB parts"
+        );
+    }
+
+    #[test]
+    fn user_part_sizes_are_checked() {
+        assert_eq!(
+            check_part_size(MIB - 1),
+            Err(PlanError::PartTooSmall(MIB - 1))
+        );
+        assert_eq!(check_part_size(MIB), Ok(MIB));
+        assert_eq!(check_part_size(5 * GIB), Ok(5 * GIB));
+        assert!(matches!(
+            check_part_size(5 * GIB + 1),
+            Err(PlanError::PartTooLarge(_))
+        ));
+        // 10,000 parts exactly is fine, 10,001 is not.
+        let ok = choose_strategy(10_000 * MIB, PartSize::Fixed(MIB), T, 16).unwrap();
+        assert_eq!(multipart(ok), (MIB, 10_000));
+        let err = choose_strategy(10_000 * MIB + 1, PartSize::Fixed(MIB), T, 16).unwrap_err();
+        assert!(
+            matches!(err, PlanError::TooManyParts { parts: 10_001, min, .. } if min == 2 * MIB)
+        );
+        assert!(err.to_string().contains("10,000"), "{err}");
+    }
+
+    #[test]
+    fn part_ranges_cover_the_object_exactly() {
+        let size = 10 * MIB + 5;
+        let (ps, n) = multipart(choose_strategy(size, PartSize::Fixed(MIB), 0, 4).unwrap());
+        assert_eq!(n, 11);
+        let mut next = 0;
+        for i in 1..=n {
+            let r = part_range(size, ps, i);
+            assert_eq!(r.first, next);
+            next = r.last + 1;
+        }
+        assert_eq!(next, size);
+        assert_eq!(part_range(size, ps, n).len(), 5);
+    }
+
+    #[test]
+    fn storage_classes_are_checked_case_insensitively() {
+        assert_eq!(check_storage_class("standard_ia").unwrap(), "STANDARD_IA");
+        assert!(check_storage_class("GLACIER").is_err());
+    }
+
+    #[test]
+    fn destination_inherits_headers_and_storage_class() {
+        let mut meta = ObjectMeta {
+            size: 1,
+            etag: "e".into(),
+            last_modified: None,
+            crc64: None,
+            storage_class: "STANDARD_IA".into(),
+            headers: ObjectHeaders::default(),
+        };
+        meta.headers.content_type = Some("text/plain".into());
+        meta.headers.meta.insert("a".into(), "b".into());
+        let h = destination_headers(&meta, None);
+        assert_eq!(h.storage_class.as_deref(), Some("STANDARD_IA"));
+        assert_eq!(h.content_type.as_deref(), Some("text/plain"));
+        assert_eq!(h.meta.get("a").map(String::as_str), Some("b"));
+        let h = destination_headers(&meta, Some("ARCHIVE"));
+        assert_eq!(h.storage_class.as_deref(), Some("ARCHIVE"));
+    }
+}

@@ -1,0 +1,581 @@
+//! Engine behaviour under the test double (`testing::MemStore`) and tokio's paused clock:
+//! limits, pause / cancel / abort, retries, throttling, journal and resume, fairness.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::testing::{service_error, MemStore};
+use super::*;
+use crate::store::{CosUri, Op};
+
+const SRC: &str = "src-1250000000";
+const DST: &str = "dst-1250000000";
+const MIB: u64 = 1 << 20;
+
+fn store() -> Arc<MemStore> {
+    let s = MemStore::new();
+    s.add_bucket(SRC, "ap-guangzhou");
+    s.add_bucket(DST, "ap-shanghai");
+    s.set_part_delay(Duration::from_millis(100));
+    s
+}
+
+fn config() -> EngineConfig {
+    EngineConfig {
+        concurrency: 8,
+        concurrency_per_job: 4,
+        active_jobs: 4,
+        single_copy_threshold: 4 * MIB,
+        default_region: "ap-guangzhou".into(),
+        ..Default::default()
+    }
+}
+
+fn spec(key: &str, part_size: u64) -> CopySpec {
+    CopySpec {
+        source: CosUri::parse(&format!("cos://{SRC}/{key}")).unwrap(),
+        destination: CosUri::parse(&format!("cos://{DST}/{key}")).unwrap(),
+        options: CopyOptions {
+            part_size: PartSize::Fixed(part_size),
+            ..Default::default()
+        },
+    }
+}
+
+/// Collects events until `pred` holds for one (returned last). Panics after 10 virtual hours.
+async fn until(
+    h: &mut EngineHandle,
+    seen: &mut Vec<Event>,
+    pred: impl Fn(&Event) -> bool,
+) -> Event {
+    let deadline = tokio::time::sleep(Duration::from_secs(36_000));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            ev = h.events.recv() => {
+                let ev = ev.expect("engine stopped before the awaited event");
+                seen.push(ev.clone());
+                if pred(&ev) {
+                    return ev;
+                }
+            }
+            _ = &mut deadline => panic!("timed out; events: {seen:#?}"),
+        }
+    }
+}
+
+fn finished(id: JobId) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::JobFinished { id: i, .. } if *i == id)
+}
+
+fn parts_done(seen: &[Event], id: JobId) -> usize {
+    seen.iter()
+        .filter(|e| matches!(e, Event::PartDone { job, .. } if *job == id))
+        .count()
+}
+
+fn final_state(ev: &Event) -> (JobState, Option<Verification>) {
+    match ev {
+        Event::JobFinished {
+            state,
+            verification,
+            ..
+        } => (state.clone(), verification.clone()),
+        other => panic!("not a JobFinished: {other:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn multipart_copy_completes_verifies_and_carries_headers() {
+    let s = store();
+    let src = s.put(SRC, "big", 50 * MIB + 3, 1);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands
+        .send(Command::Enqueue(spec("big", 8 * MIB)))
+        .unwrap();
+    let mut seen = vec![];
+    let (state, v) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    let v = v.unwrap();
+    assert!(
+        v.size_matched && v.crc64_matched == Some(true) && !v.skipped,
+        "{v:?}"
+    );
+    let dst = s.object(DST, "big").unwrap();
+    assert_eq!((dst.size, dst.crc64), (src.size, src.crc64));
+    assert_eq!(dst.headers.content_type, src.headers.content_type);
+    assert_eq!(dst.storage_class, "STANDARD");
+    assert_eq!(s.count(Op::UploadPartCopy), 7);
+    assert_eq!(parts_done(&seen, 1), 7);
+    let bytes: u64 = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::PartDone { bytes, .. } => Some(*bytes),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(bytes, src.size, "PartDone bytes add up to the object");
+    assert!(s.upload_ids().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn small_object_is_one_put_copy() {
+    let s = store();
+    s.put(SRC, "small", 4 * MIB, 2);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands
+        .send(Command::Enqueue(spec("small", 8 * MIB)))
+        .unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    assert_eq!(s.count(Op::PutObjectCopy), 1);
+    assert_eq!(s.count(Op::InitiateMultipartUpload), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_more_parts_in_flight_than_allowed_even_after_a_change() {
+    let s = store();
+    for k in ["a", "b", "c"] {
+        s.put(SRC, k, 60 * MIB, 3);
+    }
+    let mut cfg = config();
+    cfg.concurrency = 5;
+    cfg.concurrency_per_job = 3;
+    let mut h = Engine::start(s.clone(), cfg);
+    for k in ["a", "b", "c"] {
+        h.commands.send(Command::Enqueue(spec(k, MIB))).unwrap();
+    }
+    let mut seen = vec![];
+    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    assert_eq!(
+        s.max_in_flight(),
+        5,
+        "the global limit is used and not exceeded"
+    );
+    for u in s.upload_ids() {
+        assert!(s.max_in_flight_for(&u) <= 3, "per-job limit");
+    }
+    h.commands
+        .send(Command::SetConcurrency { job: None, n: 2 })
+        .unwrap();
+    h.commands
+        .send(Command::SetConcurrency { job: Some(1), n: 1 })
+        .unwrap();
+    // Let the parts already in flight finish, then watch.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    for _ in 0..100 {
+        assert!(
+            s.in_flight() <= 2,
+            "in flight {} after lowering to 2",
+            s.in_flight()
+        );
+        tokio::time::sleep(Duration::from_millis(7)).await;
+    }
+    for id in 1..=3 {
+        let (state, _) = final_state(&until(&mut h, &mut seen, finished(id)).await);
+        assert_eq!(state, JobState::Done);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn pause_starts_nothing_new_and_resume_finishes() {
+    let s = store();
+    s.put(SRC, "p", 40 * MIB, 4);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("p", MIB))).unwrap();
+    let mut seen = vec![];
+    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    h.commands.send(Command::Pause(1)).unwrap();
+    until(&mut h, &mut seen, |e| {
+        matches!(
+            e,
+            Event::JobState {
+                state: JobState::Paused,
+                ..
+            }
+        )
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(150)).await; // in-flight parts finish
+    let calls = s.count(Op::UploadPartCopy);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        s.count(Op::UploadPartCopy),
+        calls,
+        "no part started while paused"
+    );
+    assert_eq!(s.in_flight(), 0);
+    h.commands.send(Command::Resume(1)).unwrap();
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    assert_eq!(s.count(Op::UploadPartCopy), 40);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancel_keeps_the_upload_and_sends_no_abort() {
+    let s = store();
+    s.put(SRC, "c", 40 * MIB, 5);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("c", MIB))).unwrap();
+    let mut seen = vec![];
+    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    h.commands.send(Command::Cancel(1)).unwrap();
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Cancelled);
+    assert_eq!(s.count(Op::AbortMultipartUpload), 0);
+    assert_eq!(s.upload_ids().len(), 1, "the upload stays on the server");
+    assert_eq!(s.in_flight(), 0, "in-flight requests were cancelled");
+    assert!(s.object(DST, "c").is_none());
+    // It resumes and re-copies no part the server has.
+    let had = s.upload_part_numbers(&s.upload_ids()[0]);
+    let before = s.part_calls().len();
+    h.commands.send(Command::Resume(1)).unwrap();
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    let again = &s.part_calls()[before..];
+    assert!(
+        again.iter().all(|p| !had.contains(p)),
+        "re-copied a finished part"
+    );
+    assert_eq!(again.len() + had.len(), 40);
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_sends_exactly_one_abort_even_when_asked_twice_mid_flight() {
+    let s = store();
+    s.put(SRC, "x", 40 * MIB, 6);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("x", MIB))).unwrap();
+    let mut seen = vec![];
+    until(&mut h, &mut seen, |e| {
+        matches!(e, Event::PartStarted { part: 6, .. })
+    })
+    .await;
+    assert!(s.in_flight() > 0);
+    h.commands.send(Command::Abort(1)).unwrap();
+    h.commands.send(Command::Abort(1)).unwrap();
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Aborted);
+    h.commands.send(Command::Abort(1)).unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(s.count(Op::AbortMultipartUpload), 1);
+    assert!(s.upload_ids().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_after_cancel_aborts_the_kept_upload_once() {
+    let s = store();
+    s.put(SRC, "y", 40 * MIB, 7);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("y", MIB))).unwrap();
+    let mut seen = vec![];
+    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    h.commands.send(Command::Cancel(1)).unwrap();
+    h.commands.send(Command::Abort(1)).unwrap();
+    h.commands.send(Command::Abort(1)).unwrap();
+    until(&mut h, &mut seen, |e| {
+        matches!(
+            e,
+            Event::JobFinished {
+                state: JobState::Aborted,
+                ..
+            }
+        )
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(s.count(Op::AbortMultipartUpload), 1);
+    assert!(s.upload_ids().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_errors_are_retried_a_bounded_number_of_times_and_the_upload_kept() {
+    let s = store();
+    s.put(SRC, "t", 20 * MIB, 8);
+    s.set_fault(|c| {
+        (c.op == Op::UploadPartCopy && c.part == Some(2))
+            .then(|| service_error(Op::UploadPartCopy, 500, "InternalError"))
+    });
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("t", MIB))).unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    let JobState::Failed(msg) = state else {
+        panic!("{state:?}")
+    };
+    assert!(
+        msg.contains("part 2") && msg.contains("haul jobs resume 1"),
+        "{msg}"
+    );
+    assert_eq!(s.part_calls().iter().filter(|p| **p == 2).count(), 8);
+    let retrying = seen
+        .iter()
+        .filter(|e| matches!(e, Event::PartRetrying { part: 2, .. }))
+        .count();
+    assert_eq!(retrying, 7);
+    assert_eq!(
+        s.count(Op::AbortMultipartUpload),
+        0,
+        "a failed job keeps its upload"
+    );
+    assert_eq!(s.upload_ids().len(), 1);
+    // Retry resumes it once the fault is gone.
+    s.clear_fault();
+    h.commands.send(Command::Retry(1)).unwrap();
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+}
+
+#[tokio::test(start_paused = true)]
+async fn client_errors_are_not_retried() {
+    let s = store();
+    s.put(SRC, "d", 20 * MIB, 9);
+    s.set_fault(|c| {
+        (c.op == Op::UploadPartCopy && c.part == Some(3))
+            .then(|| service_error(Op::UploadPartCopy, 403, "AccessDenied"))
+    });
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("d", MIB))).unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert!(matches!(state, JobState::Failed(_)));
+    assert_eq!(s.part_calls().iter().filter(|p| **p == 3).count(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_source_change_mid_copy_fails_the_job_and_aborts_the_upload() {
+    let s = store();
+    s.put(SRC, "m", 40 * MIB, 10);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("m", MIB))).unwrap();
+    let mut seen = vec![];
+    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    s.change_etag(SRC, "m");
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    let JobState::Failed(msg) = state else {
+        panic!("{state:?}")
+    };
+    assert!(msg.contains("changed during the copy"), "{msg}");
+    assert_eq!(s.count(Op::AbortMultipartUpload), 1);
+    assert!(s.upload_ids().is_empty());
+    assert!(s.object(DST, "m").is_none(), "nothing at the destination");
+}
+
+#[tokio::test(start_paused = true)]
+async fn clock_skew_corrects_the_clock_and_retries() {
+    let s = store();
+    s.put(SRC, "k", 20 * MIB, 11);
+    let mut skewed = false;
+    s.set_fault(move |c| {
+        if c.op == Op::UploadPartCopy && !skewed {
+            skewed = true;
+            return Some(service_error(
+                Op::UploadPartCopy,
+                403,
+                "RequestTimeTooSkewed",
+            ));
+        }
+        None
+    });
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("k", MIB))).unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    assert_eq!(s.clock_corrections(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn slowdown_halves_the_effective_limit_and_successes_restore_it() {
+    let s = store();
+    s.put(SRC, "s", 300 * MIB, 12);
+    let mut n = 0;
+    s.set_fault(move |c| {
+        if c.op == Op::UploadPartCopy {
+            n += 1;
+            if (10..16).contains(&n) {
+                return Some(service_error(Op::UploadPartCopy, 503, "SlowDown"));
+            }
+        }
+        None
+    });
+    let mut h = Engine::start(s.clone(), config());
+    h.commands
+        .send(Command::Enqueue(CopySpec {
+            options: CopyOptions {
+                concurrency: Some(8),
+                ..spec("s", MIB).options
+            },
+            ..spec("s", MIB)
+        }))
+        .unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    let effective: Vec<usize> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Concurrency {
+                effective,
+                job: None,
+                ..
+            } => Some(*effective),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        effective.first().is_some_and(|e| *e <= 4),
+        "lowered: {effective:?}"
+    );
+    assert_eq!(effective.last(), Some(&8), "restored: {effective:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn many_small_jobs_and_one_huge_job_both_make_progress() {
+    let s = store();
+    s.put(SRC, "huge", 2000 * MIB, 13);
+    for i in 0..12 {
+        s.put(SRC, &format!("small{i}"), 6 * MIB, 14 + i);
+    }
+    let mut cfg = config();
+    cfg.concurrency = 4;
+    cfg.concurrency_per_job = 4;
+    let mut h = Engine::start(s.clone(), cfg);
+    h.commands
+        .send(Command::Enqueue(spec("huge", MIB)))
+        .unwrap();
+    until(&mut h, &mut vec![], |e| matches!(e, Event::PartDone { .. })).await;
+    for i in 0..12 {
+        h.commands
+            .send(Command::Enqueue(spec(&format!("small{i}"), 2 * MIB)))
+            .unwrap();
+    }
+    let mut seen = vec![];
+    for id in 2..=13 {
+        let (state, _) = final_state(&until(&mut h, &mut seen, finished(id)).await);
+        assert_eq!(state, JobState::Done);
+    }
+    let huge_done = parts_done(&seen, 1);
+    assert!(
+        huge_done > 0,
+        "the huge job kept moving while small jobs ran"
+    );
+    assert!(huge_done < 2000, "small jobs did not wait for the huge one");
+    h.commands.send(Command::Shutdown).unwrap();
+    while h.events.recv().await.is_some() {}
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_journals_and_a_new_engine_resumes_without_recopying() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store();
+    s.put(SRC, "r", 1200 * MIB, 20);
+    let mut cfg = config();
+    cfg.state_dir = Some(dir.path().to_path_buf());
+    cfg.concurrency = 64;
+    cfg.concurrency_per_job = 64;
+    let mut h = Engine::start(s.clone(), cfg.clone());
+    h.commands.send(Command::Enqueue(spec("r", MIB))).unwrap();
+    let mut seen = vec![];
+    while parts_done(&seen, 1) < 1050 {
+        until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    }
+    h.commands.send(Command::Shutdown).unwrap();
+    while let Some(ev) = h.events.recv().await {
+        seen.push(ev);
+    }
+    assert_eq!(
+        s.count(Op::AbortMultipartUpload),
+        0,
+        "shutdown does not abort"
+    );
+    let journal = journal::Journal::open(dir.path()).unwrap();
+    let mut rec = journal.read(1).unwrap();
+    assert_eq!(rec.state, "cancelled");
+    assert!(!rec.done_parts.is_empty());
+    // Simulate a crash before the last batch was written: the journal knows fewer parts.
+    rec.done_parts.truncate(10);
+    journal.write(&rec).unwrap();
+    let upload = s.upload_ids()[0].clone();
+    let had = s.upload_part_numbers(&upload);
+    assert!(had.len() > 1000, "more than one ListParts page");
+    let before = s.part_calls().len();
+    let lists = s.count(Op::ListParts);
+
+    let mut h = Engine::start(s.clone(), cfg);
+    let mut seen = vec![];
+    let added = until(&mut h, &mut seen, |e| matches!(e, Event::JobAdded { .. })).await;
+    assert!(
+        matches!(
+            added,
+            Event::JobAdded {
+                id: 1,
+                state: JobState::Interrupted,
+                ..
+            }
+        ),
+        "{added:?}"
+    );
+    h.commands.send(Command::Resume(1)).unwrap();
+    let (state, v) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    assert_eq!(v.unwrap().crc64_matched, Some(true));
+    assert!(s.count(Op::ListParts) >= lists + 2, "paginated ListParts");
+    let again = &s.part_calls()[before..];
+    assert!(
+        again.iter().all(|p| !had.contains(p)),
+        "re-copied a part the server had"
+    );
+    assert_eq!(again.len() + had.len(), 1200);
+    assert!(!journal.exists(1), "a done job's journal file is removed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn resume_refuses_when_the_source_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store();
+    s.put(SRC, "e", 40 * MIB, 21);
+    let mut cfg = config();
+    cfg.state_dir = Some(dir.path().to_path_buf());
+    let mut h = Engine::start(s.clone(), cfg.clone());
+    h.commands.send(Command::Enqueue(spec("e", MIB))).unwrap();
+    let mut seen = vec![];
+    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    h.commands.send(Command::Shutdown).unwrap();
+    while h.events.recv().await.is_some() {}
+    s.change_etag(SRC, "e");
+    let mut h = Engine::start(s.clone(), cfg);
+    h.commands.send(Command::Resume(1)).unwrap();
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    let JobState::Failed(msg) = state else {
+        panic!("{state:?}")
+    };
+    assert!(
+        msg.contains("refusing to resume") && msg.contains("haul jobs abort 1"),
+        "{msg}"
+    );
+    let before = s.part_calls().len();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(s.part_calls().len(), before);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bucket_outside_the_default_region_is_found_through_list_buckets() {
+    let s = store();
+    s.put(SRC, "g", 4 * MIB, 22);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("g", MIB))).unwrap();
+    h.commands
+        .send(Command::Enqueue(CopySpec {
+            destination: CosUri::parse(&format!("cos://{DST}/g2")).unwrap(),
+            ..spec("g", MIB)
+        }))
+        .unwrap();
+    let mut seen = vec![];
+    for id in 1..=2 {
+        let (state, _) = final_state(&until(&mut h, &mut seen, finished(id)).await);
+        assert_eq!(state, JobState::Done);
+    }
+    assert_eq!(s.count(Op::ListBuckets), 1, "the region is cached");
+}
