@@ -8,6 +8,8 @@
 //! for signing and the token header only; they never reach a record, an error or a log.
 
 use std::sync::atomic::{AtomicI64, Ordering};
+#[cfg(test)]
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -1010,5 +1012,311 @@ impl ObjectStore for CosClient {
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         self.clock_offset.store(server - local, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Wire-level checks against a raw TCP peer on loopback (what the bytes look like, how
+    //! failures are classified). Behaviour against a COS-like server lives in
+    //! `tests/client_api.rs`.
+    use super::*;
+    use crate::store::Secret;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn creds() -> Credentials {
+        Credentials {
+            secret_id: "AKIDtest".into(),
+            secret_key: Secret::new("very-secret-key"),
+            token: Some(Secret::new("session-token-value")),
+        }
+    }
+
+    fn client(addr: std::net::SocketAddr, observer: Option<RequestObserver>) -> CosClient {
+        let mut o = ClientOptions::new(creds());
+        o.endpoint = Some(format!("http://{addr}"));
+        o.request_timeout = Duration::from_millis(800);
+        o.connect_timeout = Duration::from_millis(800);
+        o.observer = observer;
+        CosClient::new(o).unwrap()
+    }
+
+    fn obj(key: &str) -> ObjectRef {
+        ObjectRef::new(
+            BucketName::parse("dst-1250000000").unwrap(),
+            "ap-beijing",
+            key,
+        )
+    }
+
+    /// Accepts one connection, reads the request head (and a body of Content-Length), answers
+    /// `response` and returns the request text.
+    async fn one_shot(
+        head: &'static str,
+        body: &'static str,
+    ) -> (std::net::SocketAddr, tokio::task::JoinHandle<String>) {
+        let response = if head.contains("Content-Length") {
+            format!("{head}\r\n{body}")
+        } else {
+            format!("{head}Content-Length: {}\r\n\r\n{body}", body.len())
+        };
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = sock.read(&mut chunk).await.unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (n, v) = l.split_once(':')?;
+                            n.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            sock.write_all(response.as_bytes()).await.unwrap();
+            sock.shutdown().await.ok();
+            String::from_utf8_lossy(&buf).to_string()
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn requests_carry_the_canonical_host_one_length_and_a_signature() {
+        let (addr, task) = one_shot(
+            "HTTP/1.1 200 OK\r\nx-cos-request-id: rid-1\r\n",
+            "<InitiateMultipartUploadResult><Bucket>dst-1250000000</Bucket><Key>a b</Key><UploadId>up-1</UploadId></InitiateMultipartUploadResult>",
+        )
+        .await;
+        let records = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = records.clone();
+        let c = client(
+            addr,
+            Some(Arc::new(move |r: RequestRecord| {
+                sink.lock().unwrap().push(r)
+            })),
+        );
+        let id = c
+            .initiate_multipart(&obj("dir/a b+c.bin"), &ObjectHeaders::default())
+            .await
+            .unwrap();
+        assert_eq!(id, "up-1");
+        let request = task.await.unwrap();
+        let head = request.to_ascii_lowercase();
+        assert!(
+            request.starts_with("POST /dir/a%20b%2Bc.bin?uploads HTTP/1.1\r\n"),
+            "{request}"
+        );
+        assert!(
+            head.contains("\r\nhost: dst-1250000000.cos.ap-beijing.myqcloud.com\r\n"),
+            "{request}"
+        );
+        assert_eq!(head.matches("content-length:").count(), 1, "{request}");
+        assert_eq!(head.matches("\r\nhost:").count(), 1, "{request}");
+        assert!(
+            head.contains("x-cos-security-token: session-token-value"),
+            "{request}"
+        );
+        let auth = request
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+            .unwrap();
+        assert!(auth.contains("q-ak=AKIDtest"), "{auth}");
+        assert!(
+            auth.contains("q-header-list=content-length;host;x-cos-security-token"),
+            "{auth}"
+        );
+        assert!(auth.contains("q-url-param-list=uploads&"), "{auth}");
+        assert!(!request.contains("very-secret-key"));
+        let recs = records.lock().unwrap();
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].op, Op::InitiateMultipartUpload);
+        assert_eq!(recs[0].status, Some(200));
+        assert_eq!(recs[0].request_id.as_deref(), Some("rid-1"));
+        assert_eq!(recs[0].resource, "cos://dst-1250000000/dir/a b+c.bin");
+        assert!(!format!("{recs:?}").contains("secret-key"));
+    }
+
+    #[tokio::test]
+    async fn an_error_inside_200_is_a_service_error() {
+        let (addr, _task) = one_shot(
+            "HTTP/1.1 200 OK\r\nDate: Wed, 21 Oct 2015 07:28:00 GMT\r\n",
+            "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message><RequestId>rid-9</RequestId></Error>        ",
+        )
+        .await;
+        let c = client(addr, None);
+        let e = c
+            .complete_multipart(
+                &obj("big.bin"),
+                "up-1",
+                &[CompletedPart {
+                    part_number: 1,
+                    etag: "abc".into(),
+                }],
+            )
+            .await
+            .unwrap_err();
+        match &e {
+            Error::Service(s) => {
+                assert!(s.in_200);
+                assert_eq!((s.status, s.code.as_str()), (200, "InternalError"));
+                assert_eq!(s.request_id.as_deref(), Some("rid-9"));
+                assert!(s.server_date.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(e.is_transient());
+    }
+
+    #[tokio::test]
+    async fn head_errors_without_body_get_a_code_from_the_status() {
+        let (addr, _task) = one_shot(
+            "HTTP/1.1 404 Not Found\r\nx-cos-request-id: rid-404\r\n",
+            "",
+        )
+        .await;
+        let e = client(addr, None)
+            .head_object(&obj("missing"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("NoSuchKey"));
+        assert_eq!(e.request_id(), Some("rid-404"));
+        assert!(e.is_not_found());
+    }
+
+    #[tokio::test]
+    async fn network_failures_are_classified() {
+        // Nothing listens: connect failure.
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let e = client(closed, None)
+            .head_object(&obj("k"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Network {
+                    kind: NetworkKind::Connect,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+
+        // Accepts and never answers: timeout.
+        let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = silent.local_addr().unwrap();
+        let hold = tokio::spawn(async move {
+            let (s, _) = silent.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(s);
+        });
+        let e = client(addr, None).head_object(&obj("k")).await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Network {
+                    kind: NetworkKind::Timeout,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        hold.abort();
+
+        // Answers half a response then closes: reset.
+        let (addr, _task) = one_shot(
+            "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n",
+            "<ListBucketResult>",
+        )
+        .await;
+        let e = client(addr, None)
+            .list_objects(
+                &BucketName::parse("dst-1250000000").unwrap(),
+                "ap-beijing",
+                &ListObjectsRequest::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Network {
+                    kind: NetworkKind::Reset,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.is_transient());
+    }
+
+    #[test]
+    fn endpoints_are_validated() {
+        assert_eq!(
+            Endpoint::parse("http://127.0.0.1:9000/").unwrap().base,
+            "http://127.0.0.1:9000"
+        );
+        assert_eq!(
+            Endpoint::parse("https://cos.example.com").unwrap().base,
+            "https://cos.example.com"
+        );
+        assert!(Endpoint::parse("ftp://x").unwrap_err().contains("http://"));
+        assert!(Endpoint::parse("http://x/p").unwrap_err().contains("path"));
+        assert!(Endpoint::parse("127.0.0.1:9000").is_err());
+        let mut o = ClientOptions::new(creds());
+        o.endpoint = Some("http://h:1/x?y".into());
+        let e = CosClient::new(o).unwrap_err().to_string();
+        assert!(e.contains("endpoint"), "{e}");
+    }
+
+    #[test]
+    fn clock_correction_shifts_the_signing_window() {
+        let c = CosClient::new(ClientOptions::new(creds())).unwrap();
+        let before = c.now_unix();
+        c.correct_clock(SystemTime::now() + Duration::from_secs(3600));
+        let shift = c.now_unix() - before;
+        assert!((3599..=3601).contains(&shift), "{shift}");
+        assert!(!format!("{c:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn copy_conditions_quote_etags_and_format_dates() {
+        let c = copy_conditions(&CopySourceConditions {
+            if_match: Some("abc-3".into()),
+            if_none_match: None,
+            if_modified_since: None,
+            if_unmodified_since: Some(time::macros::datetime!(2019-05-16 06:45:51 UTC)),
+        });
+        assert_eq!(
+            c,
+            vec![
+                (
+                    "x-cos-copy-source-if-match".to_string(),
+                    "\"abc-3\"".to_string()
+                ),
+                (
+                    "x-cos-copy-source-if-unmodified-since".to_string(),
+                    "Thu, 16 May 2019 06:45:51 GMT".to_string()
+                ),
+            ]
+        );
     }
 }

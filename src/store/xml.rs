@@ -91,6 +91,7 @@ pub fn parse_tree(body: &str) -> Result<Element, XmlError> {
     }
     let mut reader = Reader::from_str(body);
     reader.config_mut().check_end_names = false;
+    reader.config_mut().allow_unmatched_ends = true;
     reader.config_mut().trim_text(false);
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
@@ -477,4 +478,391 @@ pub fn parse_error(body: &str) -> Option<ErrorBody> {
         request_id: root.non_empty(&["RequestId"]).map(str::to_string),
         trace_id: root.non_empty(&["TraceId"]).map(str::to_string),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn dates_in_every_form_cos_uses() {
+        assert_eq!(
+            parse_date("2019-05-24T11:49:50Z"),
+            Some(datetime!(2019-05-24 11:49:50 UTC))
+        );
+        assert_eq!(
+            parse_date("2020-12-10T03:37:30.000Z"),
+            Some(datetime!(2020-12-10 03:37:30 UTC))
+        );
+        assert_eq!(
+            parse_date("2017-09-04T04:45:45"),
+            Some(datetime!(2017-09-04 04:45:45 UTC))
+        );
+        assert_eq!(
+            parse_date("2017-09-04T04:45:45.123"),
+            Some(datetime!(2017-09-04 04:45:45.123 UTC))
+        );
+        assert_eq!(
+            parse_date("Wed Jan 18 16:04:17 2017"),
+            Some(datetime!(2017-01-18 16:04:17 UTC))
+        );
+        assert_eq!(
+            parse_date("Thu Jan  5 16:04:17 2017"),
+            Some(datetime!(2017-01-05 16:04:17 UTC))
+        );
+        assert_eq!(
+            parse_date("Thu, 16 May 2019 06:45:51 GMT"),
+            Some(datetime!(2019-05-16 06:45:51 UTC))
+        );
+        assert_eq!(
+            parse_date("2019-05-24T19:49:50+08:00"),
+            Some(datetime!(2019-05-24 11:49:50 UTC))
+        );
+        assert_eq!(parse_date(""), None);
+        assert_eq!(parse_date("string"), None);
+        assert_eq!(parse_date("date"), None);
+    }
+
+    #[test]
+    fn etags_lose_their_quotes_in_every_spelling() {
+        assert_eq!(
+            unquote_etag("\"ba82b57cfdfda8bd17ad4e5879ebb4fe\""),
+            "ba82b57cfdfda8bd17ad4e5879ebb4fe"
+        );
+        assert_eq!(unquote_etag("&quot;abc-3&quot;"), "abc-3");
+        assert_eq!(unquote_etag(" abc "), "abc");
+        // Escaped quotes arrive unescaped from the tree:
+        let page = parse_list_objects(
+            "<ListBucketResult><Contents><Key>k</Key><ETag>&quot;5d4f8c3b2b1f0b8f3c6d7e8f9a0b1c2d&quot;</ETag><Size>1</Size></Contents></ListBucketResult>",
+        )
+        .unwrap();
+        assert_eq!(page.objects[0].etag, "5d4f8c3b2b1f0b8f3c6d7e8f9a0b1c2d");
+    }
+
+    /// The GET Service doc sample, malformed bits included (`<NexMarker>` closed as
+    /// `</NextMarker>`, a stray `</Marker>`).
+    #[test]
+    fn list_buckets_survives_the_doc_sample() {
+        let body = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListAllMyBucketsResult>
+  <Owner>
+    <ID>qcs::cam::uin/100000000001:uin/100000000001</ID>
+    <DisplayName>100000000001</DisplayName>
+  </Owner>
+  <Marker></Marker></Marker>
+  <NexMarker>string</NextMarker>
+  <IsTruncated>false</IsTruncated>
+  <Buckets>
+    <Bucket>
+      <Name>examplebucket1-1250000000</Name>
+      <Location>ap-beijing</Location>
+      <CreationDate>2019-05-24T11:49:50Z</CreationDate>
+      <BucketType>cos</BucketType>
+    </Bucket>
+    <Bucket>
+      <Name>examplebucket2-1250000000</Name>
+      <Location>ap-beijing</Location>
+      <CreationDate>not a date</CreationDate>
+    </Bucket>
+  </Buckets>
+</ListAllMyBucketsResult>"#;
+        let list = parse_list_buckets(body).unwrap();
+        assert_eq!(list.buckets.len(), 2);
+        assert_eq!(
+            list.buckets[0],
+            BucketInfo {
+                name: "examplebucket1-1250000000".into(),
+                region: "ap-beijing".into(),
+                created: Some(datetime!(2019-05-24 11:49:50 UTC)),
+            }
+        );
+        assert_eq!(list.buckets[1].created, None);
+        assert!(!list.is_truncated);
+        assert_eq!(list.next_marker, None);
+    }
+
+    #[test]
+    fn list_buckets_pages() {
+        let body = "<ListAllMyBucketsResult><IsTruncated>true</IsTruncated><NextMarker>b-1</NextMarker><Buckets><Bucket><Name>b-1</Name><Location>ap-guangzhou</Location><CreationDate>2020-12-10T03:37:30.000Z</CreationDate></Bucket></Buckets></ListAllMyBucketsResult>";
+        let list = parse_list_buckets(body).unwrap();
+        assert!(list.is_truncated);
+        assert_eq!(list.next_marker.as_deref(), Some("b-1"));
+        let empty =
+            parse_list_buckets("<ListAllMyBucketsResult><Buckets/></ListAllMyBucketsResult>")
+                .unwrap();
+        assert!(empty.buckets.is_empty());
+    }
+
+    #[test]
+    fn list_objects_decodes_url_encoded_names() {
+        let body = r#"<?xml version='1.0' encoding='utf-8' ?>
+<ListBucketResult>
+	<Name>examplebucket-1250000000</Name>
+	<EncodingType>url</EncodingType>
+	<Prefix>%E8%A7%86%E9%A2%91%2F</Prefix>
+	<Marker/>
+	<MaxKeys>2</MaxKeys>
+	<Delimiter>%2F</Delimiter>
+	<IsTruncated>true</IsTruncated>
+	<NextMarker>%E8%A7%86%E9%A2%91%2Fb%2Bc%25.mov</NextMarker>
+	<CommonPrefixes>
+		<Prefix>%E8%A7%86%E9%A2%91%2Fraw%20files%2F</Prefix>
+	</CommonPrefixes>
+	<Contents>
+		<Key>%E8%A7%86%E9%A2%91%2Fb%2Bc%25.mov</Key>
+		<LastModified>2020-12-10T03:37:30.000Z</LastModified>
+		<ETag>&quot;ee8de918d05640145b18f70f4c3aa602&quot;</ETag>
+		<Size>1048576</Size>
+		<Owner>
+			<ID>1250000000</ID>
+			<DisplayName>1250000000</DisplayName>
+		</Owner>
+		<StorageClass>STANDARD_IA</StorageClass>
+		<StorageTier>FREQUENT</StorageTier>
+	</Contents>
+</ListBucketResult>"#;
+        let page = parse_list_objects(body).unwrap();
+        assert_eq!(page.objects.len(), 1);
+        let o = &page.objects[0];
+        assert_eq!(o.key, "视频/b+c%.mov");
+        assert_eq!(o.size, 1_048_576);
+        assert_eq!(o.etag, "ee8de918d05640145b18f70f4c3aa602");
+        assert_eq!(o.storage_class, "STANDARD_IA");
+        assert_eq!(o.last_modified, Some(datetime!(2020-12-10 03:37:30 UTC)));
+        assert_eq!(page.common_prefixes, vec!["视频/raw files/".to_string()]);
+        assert!(page.is_truncated);
+        assert_eq!(page.next_marker.as_deref(), Some("视频/b+c%.mov"));
+    }
+
+    #[test]
+    fn list_objects_old_spelling_and_no_next_marker() {
+        // Old docs: `Encoding-Type`; a truncated page without NextMarker continues after
+        // the greatest key or prefix it returned.
+        let body =
+            "<ListBucketResult><Encoding-Type>url</Encoding-Type><IsTruncated>true</IsTruncated>\
+            <Contents><Key>a%20b</Key><Size>0</Size><ETag>\"x\"</ETag></Contents>\
+            <CommonPrefixes><Prefix>z%2F</Prefix></CommonPrefixes></ListBucketResult>";
+        let page = parse_list_objects(body).unwrap();
+        assert_eq!(page.objects[0].key, "a b");
+        assert_eq!(page.objects[0].storage_class, "STANDARD");
+        assert_eq!(page.next_marker.as_deref(), Some("z/"));
+        // Without encoding-type, `%` stays literal.
+        let plain = parse_list_objects(
+            "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>100%25</Key><Size>3</Size></Contents></ListBucketResult>",
+        )
+        .unwrap();
+        assert_eq!(plain.objects[0].key, "100%25");
+        assert_eq!(plain.next_marker, None);
+    }
+
+    #[test]
+    fn list_objects_rejects_what_is_not_a_listing() {
+        assert!(matches!(
+            parse_list_objects("<ListBucketResult><Contents><Key>k</Key><Size>big</Size></Contents></ListBucketResult>"),
+            Err(XmlError::BadValue { element: "Size", .. })
+        ));
+        assert!(matches!(
+            parse_list_objects("<Error><Code>NoSuchBucket</Code></Error>"),
+            Err(XmlError::WrongRoot { .. })
+        ));
+        assert!(matches!(parse_list_objects("   "), Err(XmlError::Empty)));
+        assert!(parse_list_objects("<html><body>502 Bad Gateway</body>").is_err());
+    }
+
+    #[test]
+    fn copy_results() {
+        let body = "<CopyObjectResult><ETag>\"ba82b57cfdfda8bd17ad4e5879ebb4fe\"</ETag><CRC64>16749565679157681890</CRC64><LastModified>2020-04-10T18:20:30Z</LastModified><VersionId/></CopyObjectResult>";
+        let r = parse_copy_object(body).unwrap();
+        assert_eq!(r.etag, "ba82b57cfdfda8bd17ad4e5879ebb4fe");
+        assert_eq!(r.crc64, Some(16_749_565_679_157_681_890));
+        assert_eq!(r.last_modified, Some(datetime!(2020-04-10 18:20:30 UTC)));
+        let part = parse_copy_part(
+            "<CopyPartResult><ETag>\"ba82b57cfdfda8bd17ad4e5879ebb4fe\"</ETag><LastModified>2017-09-04T04:45:45</LastModified></CopyPartResult>",
+        )
+        .unwrap();
+        assert_eq!(part.etag, "ba82b57cfdfda8bd17ad4e5879ebb4fe");
+        assert_eq!(part.crc64, None);
+        assert_eq!(
+            parse_copy_part("<CopyPartResult><LastModified>x</LastModified></CopyPartResult>"),
+            Err(XmlError::Missing("ETag"))
+        );
+    }
+
+    #[test]
+    fn initiate_result() {
+        let body = r#"<?xml version="1.0" encoding="UTF-8"?>
+<InitiateMultipartUploadResult xmlns="http://www.qcloud.com/document/product/436/7751">
+    <Bucket>examplebucket-1250000000</Bucket>
+    <Key>exampleobject</Key>
+    <UploadId>1585130821cbb7df1d11846c073ad648e8f33b087cec2381df437acdc833cf654b9ecc6361</UploadId>
+</InitiateMultipartUploadResult>"#;
+        assert_eq!(
+            parse_initiate(body).unwrap(),
+            "1585130821cbb7df1d11846c073ad648e8f33b087cec2381df437acdc833cf654b9ecc6361"
+        );
+        assert_eq!(
+            parse_initiate("<InitiateMultipartUploadResult/>"),
+            Err(XmlError::Missing("UploadId"))
+        );
+    }
+
+    #[test]
+    fn complete_body_quotes_etags_in_order() {
+        let body = complete_body(&[
+            CompletedPart {
+                part_number: 1,
+                etag: "aa".into(),
+            },
+            CompletedPart {
+                part_number: 2,
+                etag: "\"bb\"".into(),
+            },
+        ]);
+        assert_eq!(
+            body,
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"aa\"</ETag></Part>\
+             <Part><PartNumber>2</PartNumber><ETag>\"bb\"</ETag></Part></CompleteMultipartUpload>"
+                .replace("&quot;", "\"")
+        );
+        // It reads back as the document COS expects.
+        let tree = parse_tree(&body).unwrap();
+        let parts: Vec<_> = tree.children_named("Part").collect();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(unquote_etag(parts[1].text_of(&["ETag"]).unwrap()), "bb");
+    }
+
+    #[test]
+    fn complete_result_after_streamed_whitespace() {
+        let body = format!(
+            "{}{}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"http://www.qcloud.com/document/product/436/7751\"><Location>http://examplebucket-1250000000.cos.ap-beijing.myqcloud.com/exampleobject</Location><Bucket>examplebucket-1250000000</Bucket><Key>exampleobject</Key><ETag>\"aa259a62513358f69e98e72e59856d88-3\"</ETag></CompleteMultipartUploadResult>",
+            " ".repeat(5000),
+            "\n \n".repeat(100)
+        );
+        let r = parse_complete(&body).unwrap();
+        assert_eq!(r.etag, "aa259a62513358f69e98e72e59856d88-3");
+        assert_eq!(
+            r.location.as_deref(),
+            Some("http://examplebucket-1250000000.cos.ap-beijing.myqcloud.com/exampleobject")
+        );
+        let no_etag =
+            "   <CompleteMultipartUploadResult><Bucket>b</Bucket></CompleteMultipartUploadResult>";
+        assert_eq!(parse_complete(no_etag), Err(XmlError::Missing("ETag")));
+    }
+
+    #[test]
+    fn error_documents_even_inside_200_and_after_spaces() {
+        let body = format!(
+            "{}<?xml version='1.0' encoding='utf-8' ?>\n<Error><Code>SignatureDoesNotMatch</Code><Message>The Signature you specified is invalid.</Message><StringToSign>sha1\n1;2\nabc\n</StringToSign><FormatString>put\n/a\n\n\n</FormatString><Resource>examplebucket-1250000000.cos.ap-beijing.myqcloud.com/a</Resource><RequestId>NWQ0NjU3YmRfNDZiYzA4MDlfMjU4YzZfMWRmNWEy</RequestId><TraceId>OGVmYzZiMmQzYjA2OWNhODk0NTRkMTBiOWVmMDAxODc0OWRkZjk0ZDM1NmI1M2E2MTRlY2MzZDhmNmI5MWI1OWBQ</TraceId></Error>",
+            " ".repeat(64)
+        );
+        assert_eq!(root_name(&body).as_deref(), Some("Error"));
+        let e = parse_error(&body).unwrap();
+        assert_eq!(e.code, "SignatureDoesNotMatch");
+        assert_eq!(e.message, "The Signature you specified is invalid.");
+        assert_eq!(
+            e.request_id.as_deref(),
+            Some("NWQ0NjU3YmRfNDZiYzA4MDlfMjU4YzZfMWRmNWEy")
+        );
+        assert!(e.trace_id.is_some());
+        assert!(e.resource.unwrap().ends_with("/a"));
+        assert!(parse_error("<CopyPartResult/>").is_none());
+        assert!(parse_error("not xml at all <").is_none());
+        // A copy that failed after it started answers 200 with this body.
+        assert!(matches!(
+            parse_copy_part("<Error><Code>InternalError</Code></Error>"),
+            Err(XmlError::WrongRoot { .. })
+        ));
+    }
+
+    #[test]
+    fn list_uploads_doc_sample_with_legacy_dates() {
+        let body = r#"<ListMultipartUploadsResult>
+    <Bucket>examplebucket-1250000000</Bucket>
+    <Encoding-Type>url</Encoding-Type>
+    <KeyMarker/>
+    <UploadIdMarker/>
+    <MaxUploads>2</MaxUploads>
+    <Prefix/>
+    <Delimiter>%2F</Delimiter>
+    <IsTruncated>true</IsTruncated>
+    <NextKeyMarker>obj%20two</NextKeyMarker>
+    <NextUploadIdMarker>1484727270323ddb949d528c629235314a9ead80f0ba5d993a3d76b460e6a9cceb9633b08e</NextUploadIdMarker>
+    <Upload>
+        <Key>obj%20one</Key>
+        <UploadId>1484726657932bcb5b17f7a98a8cad9fc36a340ff204c79bd2f51e7dddf0b6d1da6220520c</UploadId>
+        <Initiator>
+            <ID>qcs::cam::uin/100000000001:uin/100000000001</ID>
+            <DisplayName>100000000001</DisplayName>
+        </Initiator>
+        <Owner>
+            <ID>qcs::cam::uin/100000000001:uin/100000000001</ID>
+            <DisplayName>100000000001</DisplayName>
+        </Owner>
+        <StorageClass>Standard</StorageClass>
+        <Initiated>Wed Jan 18 16:04:17 2017</Initiated>
+    </Upload>
+    <Upload>
+        <Key>obj%20two</Key>
+        <UploadId>1484727270323ddb949d528c629235314a9ead80f0ba5d993a3d76b460e6a9cceb9633b08e</UploadId>
+        <Initiated>2019-08-30T09:41:49.000Z</Initiated>
+    </Upload>
+    <CommonPrefixes><Prefix>dir%2F</Prefix></CommonPrefixes>
+</ListMultipartUploadsResult>"#;
+        let page = parse_list_uploads(body).unwrap();
+        assert_eq!(page.uploads.len(), 2);
+        assert_eq!(page.uploads[0].key, "obj one");
+        assert_eq!(page.uploads[0].storage_class.as_deref(), Some("Standard"));
+        assert_eq!(
+            page.uploads[0].initiated,
+            Some(datetime!(2017-01-18 16:04:17 UTC))
+        );
+        assert_eq!(page.uploads[1].storage_class, None);
+        assert_eq!(page.common_prefixes, vec!["dir/".to_string()]);
+        assert!(page.is_truncated);
+        assert_eq!(page.next_key_marker.as_deref(), Some("obj two"));
+        assert!(page
+            .next_upload_id_marker
+            .as_deref()
+            .unwrap()
+            .starts_with("14847272"));
+    }
+
+    #[test]
+    fn list_parts_both_spellings() {
+        for tag in ["Encoding-type", "EncodingType"] {
+            let body = format!(
+                "<ListPartsResult><Bucket>b-1</Bucket><{tag}>url</{tag}><Key>a%20b</Key><UploadId>u</UploadId>\
+                 <PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>2</NextPartNumberMarker><MaxParts>2</MaxParts>\
+                 <IsTruncated>true</IsTruncated>\
+                 <Part><PartNumber>1</PartNumber><LastModified>2019-08-30T09:41:49.000Z</LastModified><ETag>&quot;e1&quot;</ETag><Size>1048576</Size></Part>\
+                 <Part><PartNumber>2</PartNumber><LastModified>Wed Jan 18 16:04:17 2017</LastModified><ETag>\"e2\"</ETag><Size>5</Size></Part>\
+                 </ListPartsResult>"
+            );
+            let page = parse_list_parts(&body).unwrap();
+            assert_eq!(page.parts.len(), 2);
+            assert_eq!(page.parts[0].etag, "e1");
+            assert_eq!(page.parts[1].size, 5);
+            assert_eq!(
+                page.parts[1].last_modified,
+                Some(datetime!(2017-01-18 16:04:17 UTC))
+            );
+            assert!(page.is_truncated);
+            assert_eq!(page.next_part_number_marker, Some(2));
+        }
+        let done =
+            parse_list_parts("<ListPartsResult><IsTruncated>false</IsTruncated></ListPartsResult>")
+                .unwrap();
+        assert!(
+            done.parts.is_empty() && !done.is_truncated && done.next_part_number_marker.is_none()
+        );
+    }
+
+    #[test]
+    fn tree_tolerates_truncation_cdata_and_namespaces() {
+        let t = parse_tree("<a:Root xmlns:a=\"x\"><a:K><![CDATA[1 < 2]]></a:K><Open>v").unwrap();
+        assert_eq!(t.name, "Root");
+        assert_eq!(t.text_of(&["K"]), Some("1 < 2"));
+        assert_eq!(t.text_of(&["Open"]), Some("v"));
+    }
 }
