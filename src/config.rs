@@ -4,11 +4,26 @@
 //! Credentials never come from the file's plain text unless the user puts them there, and are
 //! never printed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::store::{CosUri, Credentials};
+use crate::cli::GlobalArgs;
+use crate::store::{CosUri, Credentials, Secret};
+
+/// Region used when neither the profile nor the environment names one.
+pub const DEFAULT_REGION: &str = "ap-guangzhou";
+/// Profile used when neither `--profile` nor `default_profile` names one.
+pub const DEFAULT_PROFILE: &str = "default";
+pub const DEFAULT_SECRET_ID_ENV: &str = "TENCENTCLOUD_SECRET_ID";
+pub const DEFAULT_SECRET_KEY_ENV: &str = "TENCENTCLOUD_SECRET_KEY";
+pub const DEFAULT_SESSION_TOKEN_ENV: &str = "TENCENTCLOUD_SESSION_TOKEN";
+/// Overrides the region of every profile for one invocation.
+pub const REGION_OVERRIDE_ENV: &str = "HAUL_REGION";
+/// Region used when the profile names none (the Tencent Cloud CLI's variable).
+pub const REGION_FALLBACK_ENV: &str = "TENCENTCLOUD_REGION";
+/// Config file path when `--config` is not given.
+pub const CONFIG_ENV: &str = "HAUL_CONFIG";
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -84,4 +99,532 @@ pub struct Profile {
 pub struct Settings {
     pub path: Option<PathBuf>,
     pub file: ConfigFile,
+}
+
+/// What went wrong with the configuration. Every message names the file or variable at fault
+/// and the fix; none ever contains a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("config file {} does not exist: create it (see assets/config.example.toml) or fix --config / {CONFIG_ENV}", path.display())]
+    NotFound { path: PathBuf },
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}{hint}", path.display())]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+        /// The fix, starting with "; " (empty when there is nothing to add).
+        hint: String,
+    },
+    #[error(
+        "unknown profile {name:?}{}: known profiles are {}",
+        in_file(path),
+        list_or_none(known)
+    )]
+    UnknownProfile {
+        name: String,
+        known: Vec<String>,
+        path: Option<PathBuf>,
+    },
+    #[error("no credentials for profile {profile:?}: set {} (and {token_var} for temporary keys), or name other variables with secret_id_env / secret_key_env in the profile", missing.join(" and "))]
+    MissingCredentials {
+        profile: String,
+        /// The variables that are unset or empty.
+        missing: Vec<String>,
+        token_var: String,
+    },
+    #[error("profile {profile:?}{}: {message}", in_file(path))]
+    Invalid {
+        profile: String,
+        path: Option<PathBuf>,
+        message: String,
+    },
+}
+
+fn in_file(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| format!(" in {}", p.display()))
+        .unwrap_or_default()
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none (add a [profiles.NAME] table to the config file)".to_string()
+    } else {
+        names
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The default config file: `<platform config dir>/haul/config.toml`.
+pub fn default_path() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join("haul").join("config.toml"))
+}
+
+/// Loads the configuration from `path` (`--config`), else `$HAUL_CONFIG`, else the default
+/// file. A missing default file means defaults; a missing file that was asked for is an error.
+pub fn load(path: Option<&Path>) -> Result<Settings, Error> {
+    let explicit = path.map(Path::to_path_buf).or_else(|| {
+        std::env::var_os(CONFIG_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    });
+    match explicit {
+        Some(p) => load_file(&p, true),
+        None => match default_path() {
+            Some(p) => load_file(&p, false),
+            None => Ok(Settings::default()),
+        },
+    }
+}
+
+fn load_file(path: &Path, required: bool) -> Result<Settings, Error> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return if required {
+                Err(Error::NotFound {
+                    path: path.to_path_buf(),
+                })
+            } else {
+                Ok(Settings::default())
+            };
+        }
+        Err(source) => {
+            return Err(Error::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let file = parse(&text, path)?;
+    Ok(Settings {
+        path: Some(path.to_path_buf()),
+        file,
+    })
+}
+
+/// Parses config text; `path` is only used in error messages.
+pub fn parse(text: &str, path: &Path) -> Result<ConfigFile, Error> {
+    toml::from_str::<ConfigFile>(text).map_err(|e| {
+        let offset = e.span().map(|s| s.start).unwrap_or(0);
+        let (line, column) = line_col(text, offset);
+        let message = e.message().trim().to_string();
+        let hint = parse_hint(&message);
+        Error::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+            hint,
+        }
+    })
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+fn parse_hint(message: &str) -> String {
+    if message.starts_with("unknown field") {
+        "; remove or rename the key (assets/config.example.toml documents every key)".to_string()
+    } else if message.contains("invalid type") {
+        "; check the value's type (quote strings, e.g. part_size = \"256MiB\")".to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// Resolves the profile to use: `--profile`, else `default_profile`, else "default". The
+/// "default" profile may be absent: environment variables and flags alone are enough.
+///
+/// Region: `$HAUL_REGION` if set, else the profile's `region`, else `$TENCENTCLOUD_REGION`,
+/// else `ap-guangzhou`. Endpoint: `--endpoint`, else the profile's `endpoint`. Credentials:
+/// the environment variables the profile names (TENCENTCLOUD_SECRET_ID / _SECRET_KEY /
+/// _SESSION_TOKEN by default).
+pub fn resolve_profile(settings: &Settings, global: &GlobalArgs) -> Result<Profile, Error> {
+    resolve_profile_with(settings, global, &|name| std::env::var(name).ok())
+}
+
+/// `resolve_profile` with the environment passed in (tests use a map).
+pub fn resolve_profile_with(
+    settings: &Settings,
+    global: &GlobalArgs,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Profile, Error> {
+    let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let name = global
+        .profile
+        .clone()
+        .or_else(|| settings.file.default_profile.clone())
+        .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
+    let empty = ProfileConfig::default();
+    let config = match settings.file.profiles.get(&name) {
+        Some(p) => p,
+        None if name == DEFAULT_PROFILE => &empty,
+        None => {
+            return Err(Error::UnknownProfile {
+                name,
+                known: settings.file.profiles.keys().cloned().collect(),
+                path: settings.path.clone(),
+            })
+        }
+    };
+    let invalid = |message: String| Error::Invalid {
+        profile: name.clone(),
+        path: settings.path.clone(),
+        message,
+    };
+    if let Some(provider) = &config.provider {
+        if !provider.eq_ignore_ascii_case("cos") {
+            return Err(invalid(format!(
+                "provider {provider:?} is not supported: use provider = \"cos\""
+            )));
+        }
+    }
+    let region = env(REGION_OVERRIDE_ENV)
+        .or_else(|| config.region.clone())
+        .or_else(|| env(REGION_FALLBACK_ENV))
+        .unwrap_or_else(|| DEFAULT_REGION.to_string());
+    if !valid_region(&region) {
+        return Err(invalid(format!(
+            "region {region:?} is not a COS region name: write it like ap-guangzhou"
+        )));
+    }
+    let endpoint = match (&global.endpoint, &config.endpoint) {
+        (Some(e), _) => {
+            crate::store::client::Endpoint::parse(e).map_err(|m| Error::Invalid {
+                profile: name.clone(),
+                path: None,
+                message: format!("--endpoint: {m}"),
+            })?;
+            Some(e.clone())
+        }
+        (None, Some(e)) => {
+            crate::store::client::Endpoint::parse(e)
+                .map_err(|m| invalid(format!("endpoint: {m}")))?;
+            Some(e.clone())
+        }
+        (None, None) => None,
+    };
+    let mut access_paths = Vec::new();
+    for p in &config.access_paths {
+        let uri = CosUri::parse(p).map_err(|e| invalid(format!("access_paths: {e}")))?;
+        access_paths.push(uri);
+    }
+    let id_var = config
+        .secret_id_env
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SECRET_ID_ENV.to_string());
+    let key_var = config
+        .secret_key_env
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SECRET_KEY_ENV.to_string());
+    let token_var = config
+        .session_token_env
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SESSION_TOKEN_ENV.to_string());
+    let secret_id = env(&id_var);
+    let secret_key = env(&key_var);
+    let (secret_id, secret_key) = match (secret_id, secret_key) {
+        (Some(id), Some(key)) => (id, key),
+        (id, key) => {
+            let mut missing = Vec::new();
+            if id.is_none() {
+                missing.push(id_var);
+            }
+            if key.is_none() {
+                missing.push(key_var);
+            }
+            return Err(Error::MissingCredentials {
+                profile: name,
+                missing,
+                token_var,
+            });
+        }
+    };
+    Ok(Profile {
+        name,
+        region,
+        endpoint,
+        credentials: Credentials {
+            secret_id: secret_id.trim().to_string(),
+            secret_key: Secret::new(secret_key.trim()),
+            token: env(&token_var).map(|t| Secret::new(t.trim())),
+        },
+        access_paths,
+    })
+}
+
+/// COS region names: lowercase letters, digits and `-` (`ap-guangzhou`, `na-siliconvalley`).
+fn valid_region(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 64
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !region.starts_with('-')
+        && !region.ends_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(text: &str) -> Settings {
+        Settings {
+            path: Some(PathBuf::from("/etc/haul.toml")),
+            file: parse(text, Path::new("/etc/haul.toml")).unwrap(),
+        }
+    }
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const CREDS: &[(&str, &str)] = &[
+        ("TENCENTCLOUD_SECRET_ID", "AKIDexample"),
+        ("TENCENTCLOUD_SECRET_KEY", "sekrit-key"),
+    ];
+
+    fn global(profile: Option<&str>, endpoint: Option<&str>) -> GlobalArgs {
+        GlobalArgs {
+            profile: profile.map(str::to_string),
+            config: None,
+            endpoint: endpoint.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn example_config_parses_and_resolves() {
+        let text = include_str!("../assets/config.example.toml");
+        let file = parse(text, Path::new("config.example.toml")).unwrap();
+        assert!(!file.profiles.is_empty());
+        let s = Settings { path: None, file };
+        for name in s.file.profiles.keys() {
+            let mut pairs = CREDS.to_vec();
+            pairs.push(("SHANGHAI_SECRET_ID", "id"));
+            pairs.push(("SHANGHAI_SECRET_KEY", "key"));
+            let p = resolve_profile_with(&s, &global(Some(name), None), &env_of(&pairs))
+                .unwrap_or_else(|e| panic!("profile {name}: {e}"));
+            assert_eq!(&p.name, name);
+        }
+        assert!(s.file.engine.concurrency.is_some());
+    }
+
+    #[test]
+    fn environment_alone_is_enough() {
+        let s = Settings::default();
+        let p = resolve_profile_with(&s, &global(None, None), &env_of(CREDS)).unwrap();
+        assert_eq!(p.name, "default");
+        assert_eq!(p.region, DEFAULT_REGION);
+        assert_eq!(p.endpoint, None);
+        assert_eq!(p.credentials.secret_id, "AKIDexample");
+        assert_eq!(p.credentials.secret_key.expose(), "sekrit-key");
+        assert_eq!(p.credentials.token, None);
+        assert!(!format!("{p:?}").contains("sekrit"));
+    }
+
+    #[test]
+    fn region_precedence_is_override_then_profile_then_fallback() {
+        let s = settings("[profiles.default]\nregion = \"ap-beijing\"\n");
+        let mut pairs = CREDS.to_vec();
+        pairs.push(("TENCENTCLOUD_REGION", "ap-chengdu"));
+        let p = resolve_profile_with(&s, &global(None, None), &env_of(&pairs)).unwrap();
+        assert_eq!(p.region, "ap-beijing");
+        pairs.push(("HAUL_REGION", "ap-shanghai"));
+        let p = resolve_profile_with(&s, &global(None, None), &env_of(&pairs)).unwrap();
+        assert_eq!(p.region, "ap-shanghai");
+        let p = resolve_profile_with(
+            &Settings::default(),
+            &global(None, None),
+            &env_of(&[CREDS[0], CREDS[1], ("TENCENTCLOUD_REGION", "ap-chengdu")]),
+        )
+        .unwrap();
+        assert_eq!(p.region, "ap-chengdu");
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let s = settings(
+            "default_profile = \"sh\"\n[profiles.sh]\nregion = \"ap-shanghai\"\nendpoint = \"http://10.0.0.1:80\"\n[profiles.bj]\nregion = \"ap-beijing\"\n",
+        );
+        let p = resolve_profile_with(&s, &global(None, None), &env_of(CREDS)).unwrap();
+        assert_eq!((p.name.as_str(), p.region.as_str()), ("sh", "ap-shanghai"));
+        assert_eq!(p.endpoint.as_deref(), Some("http://10.0.0.1:80"));
+        let p = resolve_profile_with(
+            &s,
+            &global(Some("bj"), Some("http://127.0.0.1:9000")),
+            &env_of(CREDS),
+        )
+        .unwrap();
+        assert_eq!((p.name.as_str(), p.region.as_str()), ("bj", "ap-beijing"));
+        assert_eq!(p.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+    }
+
+    #[test]
+    fn credentials_come_from_the_named_variables() {
+        let s = settings(
+            "[profiles.x]\nsecret_id_env = \"X_ID\"\nsecret_key_env = \"X_KEY\"\nsession_token_env = \"X_TOKEN\"\n",
+        );
+        let p = resolve_profile_with(
+            &s,
+            &global(Some("x"), None),
+            &env_of(&[("X_ID", "id"), ("X_KEY", "key"), ("X_TOKEN", "tok")]),
+        )
+        .unwrap();
+        assert_eq!(p.credentials.secret_id, "id");
+        assert_eq!(
+            p.credentials.token.as_ref().map(|t| t.expose()),
+            Some("tok")
+        );
+    }
+
+    #[test]
+    fn missing_credentials_name_the_variables() {
+        let e = resolve_profile_with(
+            &Settings::default(),
+            &global(None, None),
+            &env_of(&[
+                ("TENCENTCLOUD_SECRET_ID", "id"),
+                ("TENCENTCLOUD_SECRET_KEY", " "),
+            ]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("TENCENTCLOUD_SECRET_KEY"), "{e}");
+        assert!(!e.contains("TENCENTCLOUD_SECRET_ID and"), "{e}");
+        assert!(e.contains("TENCENTCLOUD_SESSION_TOKEN"), "{e}");
+        let e = resolve_profile_with(&Settings::default(), &global(None, None), &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_profile_lists_the_known_ones() {
+        let s = settings("[profiles.prod]\n[profiles.staging]\n");
+        let e = resolve_profile_with(&s, &global(Some("dev"), None), &env_of(CREDS))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"dev\""), "{e}");
+        assert!(e.contains("\"prod\", \"staging\""), "{e}");
+        assert!(e.contains("/etc/haul.toml"), "{e}");
+        let s = settings("default_profile = \"gone\"\n");
+        let e = resolve_profile_with(&s, &global(None, None), &env_of(CREDS))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"gone\"") && e.contains("none"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_name_the_line_and_the_known_keys() {
+        let text = "[profiles.default]\nregion = \"ap-beijing\"\nendpiont = \"http://x\"\n";
+        let e = parse(text, Path::new("/tmp/c.toml")).unwrap_err();
+        match &e {
+            Error::Parse { line, column, .. } => assert_eq!((*line, *column), (3, 1)),
+            other => panic!("{other:?}"),
+        }
+        let msg = e.to_string();
+        assert!(msg.starts_with("/tmp/c.toml:3:1: "), "{msg}");
+        assert!(
+            msg.contains("endpiont") && msg.contains("endpoint"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn syntax_and_type_errors_name_the_position() {
+        let e = parse("[engine]\nconcurrency = \"lots\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.toml:2:"), "{e}");
+        assert!(e.contains("type"), "{e}");
+        let e = parse("[engine\n", Path::new("c.toml")).unwrap_err();
+        assert!(matches!(e, Error::Parse { line: 1, .. }), "{e:?}");
+    }
+
+    #[test]
+    fn invalid_values_are_reported_with_the_fix() {
+        let s = settings("[profiles.default]\nprovider = \"s3\"\n");
+        let e = resolve_profile_with(&s, &global(None, None), &env_of(CREDS))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("provider = \"cos\""), "{e}");
+        let s = settings("[profiles.default]\nregion = \"Guang Zhou\"\n");
+        let e = resolve_profile_with(&s, &global(None, None), &env_of(CREDS))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ap-guangzhou"), "{e}");
+        let s = settings("[profiles.default]\naccess_paths = [\"s3://x/y\"]\n");
+        let e = resolve_profile_with(&s, &global(None, None), &env_of(CREDS))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("access_paths") && e.contains("cos://"), "{e}");
+        let e = resolve_profile_with(
+            &Settings::default(),
+            &global(None, Some("ftp://x")),
+            &env_of(CREDS),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--endpoint") && e.contains("http"), "{e}");
+        let s = settings("[profiles.default]\nendpoint = \"http://h:1/path\"\n");
+        let e = resolve_profile_with(&s, &global(None, None), &env_of(CREDS))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("endpoint") && e.contains("path"), "{e}");
+    }
+
+    #[test]
+    fn files_are_loaded_or_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        let e = load(Some(&missing)).unwrap_err();
+        assert!(matches!(e, Error::NotFound { .. }), "{e:?}");
+        assert!(e.to_string().contains("nope.toml"));
+        assert!(load_file(&missing, false).unwrap().path.is_none());
+        let good = dir.path().join("c.toml");
+        std::fs::write(&good, "default_profile = \"a\"\n[profiles.a]\n").unwrap();
+        let s = load(Some(&good)).unwrap();
+        assert_eq!(s.path.as_deref(), Some(good.as_path()));
+        assert_eq!(s.file.default_profile.as_deref(), Some("a"));
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "[ui]\nkeymap = 3\n").unwrap();
+        let e = load(Some(&bad)).unwrap_err().to_string();
+        assert!(e.contains("bad.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncd", 0), (1, 1));
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("é\nx", 99), (2, 2));
+    }
 }

@@ -1,6 +1,22 @@
 //! `haul ls`: buckets, or objects and prefixes under a URI, printed as pages arrive.
+//!
+//! A front end on `store`: one client, one listing, no retries of its own. Text for people
+//! (one line an entry), `--json` for programs (one JSON object a line). Every failure ends in
+//! one `haul: …` line and the exit code of DESIGN.md §4; a closed stdout (`| head`) ends the
+//! listing quietly.
 
-use super::GlobalArgs;
+use std::io::Write;
+
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::{exit, fail, GlobalArgs};
+use crate::config;
+use crate::store::client::CosClient;
+use crate::store::{
+    BucketInfo, BucketName, CosUri, Error, ListObjectsPage, ListObjectsRequest, ObjectStore,
+};
+use crate::units::format_size;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -11,6 +27,302 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(_global: &GlobalArgs, _args: Args) -> i32 {
-    super::fail(super::exit::USAGE, "`haul ls` is not implemented yet")
+/// Why the listing stopped early.
+enum Stop {
+    /// stdout was closed: not an error.
+    Closed,
+    Failed(String),
+}
+
+impl From<std::io::Error> for Stop {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Stop::Closed
+        } else {
+            Stop::Failed(format!("cannot write the listing: {e}"))
+        }
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: Args) -> i32 {
+    let uri = match args.uri.as_deref().map(CosUri::parse).transpose() {
+        Ok(u) => u,
+        Err(e) => return fail(exit::USAGE, e),
+    };
+    let settings = match config::load(global.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(exit::USAGE, e),
+    };
+    let profile = match config::resolve_profile(&settings, global) {
+        Ok(p) => p,
+        Err(e) => return fail(exit::USAGE, e),
+    };
+    let client = match CosClient::from_profile(&profile) {
+        Ok(c) => c,
+        Err(e) => return fail(exit::USAGE, e),
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(exit::FAILED, format!("cannot start the async runtime: {e}")),
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = runtime.block_on(async {
+        match &uri {
+            None => list_buckets(&client, args.json, &mut out).await,
+            Some(uri) => list_objects(&client, &profile.region, uri, args.json, &mut out).await,
+        }
+    });
+    match result {
+        Ok(()) | Err(Stop::Closed) => exit::OK,
+        Err(Stop::Failed(message)) => fail(exit::FAILED, message),
+    }
+}
+
+fn date(t: Option<OffsetDateTime>) -> Option<String> {
+    t.and_then(|t| t.format(&Rfc3339).ok())
+}
+
+/// One line for a store error: network failures name what could not be reached.
+fn describe(client: &CosClient, e: &Error) -> String {
+    let text = match e {
+        Error::Network {
+            resource,
+            kind,
+            message,
+            ..
+        } => {
+            let target = client
+                .endpoint()
+                .map(|e| e.base.clone())
+                .unwrap_or_else(|| "COS".to_string());
+            format!(
+                "cannot reach {target} for {resource} ({}): {message}; check --endpoint, the network and any proxy",
+                match kind {
+                    crate::store::NetworkKind::Connect => "connection failed",
+                    crate::store::NetworkKind::Timeout => "timed out",
+                    crate::store::NetworkKind::Reset => "connection dropped",
+                    crate::store::NetworkKind::Other => "network error",
+                }
+            )
+        }
+        other => other.to_string(),
+    };
+    text.replace(['\n', '\r'], " ")
+}
+
+async fn list_buckets(client: &CosClient, json: bool, out: &mut impl Write) -> Result<(), Stop> {
+    let buckets = client
+        .list_buckets()
+        .await
+        .map_err(|e| Stop::Failed(describe(client, &e)))?;
+    for b in &buckets {
+        write_bucket(b, json, out)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn write_bucket(b: &BucketInfo, json: bool, out: &mut impl Write) -> std::io::Result<()> {
+    if json {
+        let v = serde_json::json!({
+            "name": b.name,
+            "region": b.region,
+            "created": date(b.created),
+        });
+        writeln!(out, "{v}")
+    } else {
+        writeln!(
+            out,
+            "{:<50}  {:<18}  {}",
+            b.name,
+            b.region,
+            date(b.created).unwrap_or_else(|| "-".to_string())
+        )
+    }
+}
+
+fn write_page(page: &ListObjectsPage, json: bool, out: &mut impl Write) -> std::io::Result<()> {
+    for p in &page.common_prefixes {
+        if json {
+            writeln!(out, "{}", serde_json::json!({ "prefix": p }))?;
+        } else {
+            writeln!(out, "{:>10}  {:<20}  {:<12}  {p}", "PRE", "", "")?;
+        }
+    }
+    for o in &page.objects {
+        if json {
+            let v = serde_json::json!({
+                "key": o.key,
+                "size": o.size,
+                "last_modified": date(o.last_modified),
+                "etag": o.etag,
+                "storage_class": o.storage_class,
+            });
+            writeln!(out, "{v}")?;
+        } else {
+            writeln!(
+                out,
+                "{:>10}  {:<20}  {:<12}  {}",
+                format_size(o.size),
+                date(o.last_modified).unwrap_or_else(|| "-".to_string()),
+                o.storage_class,
+                o.key
+            )?;
+        }
+    }
+    out.flush()
+}
+
+/// Lists under `uri` with delimiter `/`, page after page. The bucket is first addressed in the
+/// profile's region; on `NoSuchBucket` its real region is looked up with GET Service.
+async fn list_objects(
+    client: &CosClient,
+    region: &str,
+    uri: &CosUri,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), Stop> {
+    let mut request = ListObjectsRequest {
+        prefix: uri.key.clone(),
+        delimiter: Some("/".to_string()),
+        marker: None,
+        max_keys: None,
+    };
+    let bucket = &uri.bucket;
+    let (region, first) = match client.list_objects(bucket, region, &request).await {
+        Ok(page) => (region.to_string(), page),
+        Err(e) if e.code() == Some("NoSuchBucket") => {
+            let found = find_region(client, bucket, region, &e).await?;
+            let page = client
+                .list_objects(bucket, &found, &request)
+                .await
+                .map_err(|e| Stop::Failed(describe(client, &e)))?;
+            (found, page)
+        }
+        Err(e) => return Err(Stop::Failed(describe(client, &e))),
+    };
+    let mut page = first;
+    loop {
+        write_page(&page, json, out)?;
+        if !page.is_truncated {
+            return Ok(());
+        }
+        let next = match page.next_marker.take() {
+            Some(m) if Some(&m) != request.marker.as_ref() => m,
+            _ => {
+                return Err(Stop::Failed(format!(
+                    "the listing of {uri} stopped moving (truncated page without a new marker): the server is not answering like COS"
+                )))
+            }
+        };
+        request.marker = Some(next);
+        page = client
+            .list_objects(bucket, &region, &request)
+            .await
+            .map_err(|e| Stop::Failed(describe(client, &e)))?;
+    }
+}
+
+/// The region of `bucket` according to GET Service, or a clear failure.
+async fn find_region(
+    client: &CosClient,
+    bucket: &BucketName,
+    tried: &str,
+    original: &Error,
+) -> Result<String, Stop> {
+    let buckets = match client.list_buckets().await {
+        Ok(b) => b,
+        Err(_) => {
+            return Err(Stop::Failed(format!(
+                "bucket {bucket} does not exist in {tried} and the account's bucket list could not be read to find its region ({}): check the name, or set the region with HAUL_REGION",
+                original.request_id().map(|r| format!("NoSuchBucket, request {r}")).unwrap_or_else(|| "NoSuchBucket".to_string())
+            )))
+        }
+    };
+    match buckets.iter().find(|b| b.name == bucket.as_str()) {
+        Some(b) if !b.region.is_empty() && b.region != tried => Ok(b.region.clone()),
+        _ => Err(Stop::Failed(format!(
+            "bucket {bucket} does not exist (not in {tried}, not among the account's {} buckets): check the name, NAME-APPID",
+            buckets.len()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ObjectSummary;
+
+    #[test]
+    fn json_lines_have_the_documented_fields() {
+        let page = ListObjectsPage {
+            objects: vec![ObjectSummary {
+                key: "dir/a b".into(),
+                size: 5,
+                last_modified: Some(time::macros::datetime!(2020-12-10 03:37:30 UTC)),
+                etag: "abc".into(),
+                storage_class: "STANDARD".into(),
+            }],
+            common_prefixes: vec!["dir/sub/".into()],
+            is_truncated: false,
+            next_marker: None,
+        };
+        let mut out = Vec::new();
+        write_page(&page, true, &mut out).unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0], serde_json::json!({"prefix": "dir/sub/"}));
+        assert_eq!(
+            lines[1],
+            serde_json::json!({"key": "dir/a b", "size": 5, "last_modified": "2020-12-10T03:37:30Z",
+                               "etag": "abc", "storage_class": "STANDARD"})
+        );
+        let mut out = Vec::new();
+        write_bucket(
+            &BucketInfo {
+                name: "b-1".into(),
+                region: "ap-beijing".into(),
+                created: None,
+            },
+            true,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap().trim(),
+            r#"{"created":null,"name":"b-1","region":"ap-beijing"}"#
+        );
+    }
+
+    #[test]
+    fn text_lines_show_size_date_class_and_key() {
+        let page = ListObjectsPage {
+            objects: vec![ObjectSummary {
+                key: "k".into(),
+                size: 1536,
+                last_modified: None,
+                etag: "e".into(),
+                storage_class: "ARCHIVE".into(),
+            }],
+            common_prefixes: vec!["p/".into()],
+            ..ListObjectsPage::default()
+        };
+        let mut out = Vec::new();
+        write_page(&page, false, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].trim_start().starts_with("PRE") && lines[0].ends_with("p/"));
+        assert!(
+            lines[1].contains("1.50 KiB")
+                && lines[1].contains("ARCHIVE")
+                && lines[1].ends_with("  k")
+        );
+    }
 }
