@@ -7,6 +7,7 @@ pub mod cp;
 pub mod demo;
 pub mod jobs;
 pub mod ls;
+pub mod progress;
 pub mod serve;
 pub mod tui;
 pub mod uploads;
