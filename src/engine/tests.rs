@@ -704,3 +704,67 @@ async fn browse_lists_uploads_with_their_progress_and_owning_job() {
     assert!(u[0].parts > 0);
     assert_eq!(u[0].bytes, u[0].parts as u64 * MIB);
 }
+
+#[tokio::test(start_paused = true)]
+async fn ten_thousand_parts_produce_a_few_events_each() {
+    let s = store();
+    s.put(SRC, "tt", 10_000 * MIB, 40);
+    s.set_part_delay(Duration::from_millis(20));
+    let mut cfg = config();
+    cfg.concurrency = 64;
+    cfg.concurrency_per_job = 64;
+    let mut h = Engine::start(s.clone(), cfg);
+    h.commands.send(Command::Enqueue(spec("tt", MIB))).unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    assert_eq!(parts_done(&seen, 1), 10_000);
+    assert!(seen.len() <= 2 * 10_000 + 20, "{} events", seen.len());
+    assert_eq!(s.max_in_flight(), 64);
+}
+
+#[tokio::test(start_paused = true)]
+async fn active_jobs_limit_how_many_jobs_run_at_once() {
+    let s = store();
+    for i in 0..4 {
+        s.put(SRC, &format!("aj{i}"), 10 * MIB, 50 + i);
+    }
+    let mut cfg = config();
+    cfg.active_jobs = 1;
+    let mut h = Engine::start(s.clone(), cfg);
+    for i in 0..4 {
+        h.commands
+            .send(Command::Enqueue(spec(&format!("aj{i}"), MIB)))
+            .unwrap();
+    }
+    let mut seen = vec![];
+    let (mut running, mut max_running) = (std::collections::HashSet::new(), 0);
+    loop {
+        let ev = until(&mut h, &mut seen, |_| true).await;
+        match ev {
+            Event::JobState {
+                id,
+                state: JobState::Preparing,
+            } => {
+                running.insert(id);
+            }
+            Event::JobFinished { id, .. } => {
+                running.remove(&id);
+                if id == 4 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        max_running = max_running.max(running.len());
+    }
+    assert_eq!(max_running, 1);
+    h.commands.send(Command::SetActiveJobs(3)).unwrap();
+    for i in 0..3 {
+        h.commands
+            .send(Command::Enqueue(spec(&format!("aj{i}"), MIB)))
+            .unwrap();
+    }
+    until(&mut h, &mut seen, finished(7)).await;
+    assert_eq!(s.max_in_flight(), 8, "three jobs of 4 share the global 8");
+}
