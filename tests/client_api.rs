@@ -556,7 +556,21 @@ fn stderr(o: &std::process::Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn haul_ls_lists_buckets_and_objects() {
-    let s = server(&["--object", "cos://media-1250000000/src/dir/a b.txt=5"]).await;
+    let s = server(&[
+        "--object",
+        "cos://media-1250000000/src/dir/a b.txt=5",
+        "--object",
+        "cos://media-1250000000/many/k1=1",
+        "--object",
+        "cos://media-1250000000/many/k2=1",
+        "--object",
+        "cos://media-1250000000/many/k3=1",
+        "--object",
+        "cos://media-1250000000/many/k4=1",
+        "--object",
+        "cos://media-1250000000/many/sub/k5=1",
+    ])
+    .await;
     let ep = s.endpoint();
     let cr = s.credentials[0].clone();
 
@@ -596,6 +610,45 @@ async fn haul_ls_lists_buckets_and_objects() {
     assert_eq!(obj["storage_class"], "STANDARD");
     assert!(obj["etag"].as_str().is_some_and(|e| !e.is_empty()));
     assert!(obj["last_modified"].as_str().is_some());
+
+    // Pagination is followed to the end, two entries a request.
+    let out = tokio::task::spawn_blocking({
+        let (ep, cr) = (ep.clone(), cr.clone());
+        move || {
+            haul(
+                &ep,
+                &cr,
+                &[
+                    "ls",
+                    "--json",
+                    "--page-size",
+                    "2",
+                    "cos://media-1250000000/many/",
+                ],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let listed: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.get("key")
+                .or_else(|| v.get("prefix"))
+                .and_then(|k| k.as_str())
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        vec!["many/k1", "many/k2", "many/k3", "many/k4", "many/sub/"],
+        "{listed:?}"
+    );
 
     // A bucket in another region is found through GET Service.
     let out = tokio::task::spawn_blocking({
