@@ -754,3 +754,81 @@ async fn haul_ls_failures_have_their_own_message_and_exit_code() {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn clock_skew_is_reported_with_the_server_date_and_corrected() {
+    let s = server(&[]).await;
+    let c = client(&s);
+    c.correct_clock(std::time::SystemTime::now() + std::time::Duration::from_secs(2 * 3600));
+    let e = c.list_buckets().await.unwrap_err();
+    assert!(e.is_clock_skew(), "{e}");
+    let server_date = e.server_date().expect("COS errors carry the server's Date");
+    c.correct_clock(server_date);
+    assert!(
+        c.clock_offset_secs().abs() <= 2,
+        "{}",
+        c.clock_offset_secs()
+    );
+    assert_eq!(c.list_buckets().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn errors_inside_200_are_service_errors_marked_in_200() {
+    let s = server(&["--fault-rate", "1", "--faults", "error200"]).await;
+    let c = client(&s);
+    let dst = obj("dst/faulty.bin");
+    let id = c
+        .initiate_multipart(&dst, &ObjectHeaders::default())
+        .await
+        .unwrap();
+    let e = c
+        .upload_part_copy(&UploadPartCopyRequest {
+            destination: dst.clone(),
+            upload_id: id.clone(),
+            part_number: 1,
+            source: obj("src/three-mib.bin"),
+            range: None,
+            conditions: CopySourceConditions::default(),
+        })
+        .await
+        .unwrap_err();
+    match &e {
+        haul::store::Error::Service(se) => {
+            assert!(se.in_200, "{e}");
+            assert_eq!((se.status, se.code.as_str()), (200, "InternalError"));
+            assert!(se.request_id.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(e.is_transient());
+    // Complete streams its answer; the error arrives at the end of a 200.
+    let e = c
+        .complete_multipart(
+            &dst,
+            &id,
+            &[CompletedPart {
+                part_number: 1,
+                etag: "0123".into(),
+            }],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, haul::store::Error::Service(se) if se.in_200 && se.op == Op::CompleteMultipartUpload),
+        "{e:?}"
+    );
+    let e = c
+        .copy_object(&CopyObjectRequest {
+            source: obj("src/three-mib.bin"),
+            destination: obj("dst/simple.bin"),
+            directive: MetadataDirective::Copy,
+            headers: ObjectHeaders::default(),
+            conditions: CopySourceConditions::default(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, haul::store::Error::Service(se) if se.in_200 && se.op == Op::PutObjectCopy),
+        "{e:?}"
+    );
+}
