@@ -266,7 +266,9 @@ async fn find_region(
     };
     match buckets.iter().find(|b| b.name == bucket.as_str()) {
         Some(b) if !b.region.is_empty() && b.region != tried => Ok(b.region.clone()),
-        _ => Err(Stop::Failed(format!(
+        // Listed in the region we tried, yet missing there: report COS's own answer.
+        Some(_) => Err(Stop::Failed(describe(client, original))),
+        None => Err(Stop::Failed(format!(
             "bucket {bucket} does not exist (not in {tried}, not among the account's {} buckets): check the name, NAME-APPID",
             buckets.len()
         ))),
