@@ -85,15 +85,13 @@ impl Extent {
         }
     }
 
-    /// Appends `len` bytes starting at `from` (relative, in bounds) to `out`.
-    fn read_into(&self, from: u64, len: usize, out: &mut Vec<u8>) {
+    /// Fills `dst` with this extent's bytes from `from` (relative, in bounds).
+    fn fill(&self, from: u64, dst: &mut [u8]) {
         match self {
             Extent::Real { bytes, .. } => {
-                out.extend_from_slice(&bytes[from as usize..from as usize + len])
+                dst.copy_from_slice(&bytes[from as usize..from as usize + dst.len()])
             }
-            Extent::Synthetic { seed, offset, .. } => {
-                synthetic_read_into(*seed, offset + from, len, out)
-            }
+            Extent::Synthetic { seed, offset, .. } => synthetic_fill(*seed, offset + from, dst),
         }
     }
 
@@ -285,7 +283,8 @@ impl Content {
                 return bytes.slice((first - start) as usize..(end - start) as usize);
             }
         }
-        let mut out = Vec::with_capacity((end - first) as usize);
+        // Zeroed allocation is one calloc; filling in place avoids per-byte pushes.
+        let mut out = vec![0u8; (end - first) as usize];
         let mut i = i;
         let mut pos = first;
         while pos < end && i < self.extents.len() {
@@ -293,7 +292,8 @@ impl Content {
             let e = &self.extents[i];
             let from = pos - start;
             let take = (e.len() - from).min(end - pos);
-            e.read_into(from, take as usize, &mut out);
+            let at = (pos - first) as usize;
+            e.fill(from, &mut out[at..at + take as usize]);
             pos += take;
             i += 1;
         }
@@ -488,7 +488,7 @@ fn initial_state(seed: u64) -> u64 {
 }
 
 /// One xorshift64 step: the linear map X.
-#[inline]
+#[inline(always)]
 fn xorshift(mut x: u64) -> u64 {
     x ^= x << 13;
     x ^= x >> 7;
@@ -683,15 +683,13 @@ pub fn synthetic_crc(seed: u64, offset: u64, len: u64) -> u64 {
     !synthetic_register(seed, offset, len, !0)
 }
 
-/// Appends bytes `[offset, offset + len)` of the stream `seed` to `out`.
-fn synthetic_read_into(seed: u64, offset: u64, len: usize, out: &mut Vec<u8>) {
+/// Fills `dst` with bytes `[offset, offset + dst.len())` of the stream `seed`.
+fn synthetic_fill(seed: u64, offset: u64, dst: &mut [u8]) {
+    let len = dst.len();
     if len == 0 {
         return;
     }
     let mut state = state_at(seed, offset / 8);
-    let start = out.len();
-    out.resize(start + len, 0);
-    let dst = &mut out[start..];
     let skip = (offset % 8) as usize;
     let mut pos = 0;
     if skip != 0 {
@@ -700,14 +698,26 @@ fn synthetic_read_into(seed: u64, offset: u64, len: usize, out: &mut Vec<u8>) {
         pos = take;
         state = xorshift(state);
     }
-    let mut words = dst[pos..].chunks_exact_mut(8);
-    for w in &mut words {
-        w.copy_from_slice(&state.to_le_bytes());
+    // Four words per step keeps the loop overhead down in unoptimised (test) builds.
+    let mut block = [0u8; 32];
+    while dst.len() - pos >= 32 {
+        let s1 = xorshift(state);
+        let s2 = xorshift(s1);
+        let s3 = xorshift(s2);
+        block[..8].copy_from_slice(&state.to_le_bytes());
+        block[8..16].copy_from_slice(&s1.to_le_bytes());
+        block[16..24].copy_from_slice(&s2.to_le_bytes());
+        block[24..].copy_from_slice(&s3.to_le_bytes());
+        dst[pos..pos + 32].copy_from_slice(&block);
+        pos += 32;
+        state = xorshift(s3);
+    }
+    while pos < dst.len() {
+        let take = (dst.len() - pos).min(8);
+        dst[pos..pos + take].copy_from_slice(&state.to_le_bytes()[..take]);
+        pos += take;
         state = xorshift(state);
     }
-    let tail = words.into_remainder();
-    let n = tail.len();
-    tail.copy_from_slice(&state.to_le_bytes()[..n]);
 }
 
 #[cfg(test)]
