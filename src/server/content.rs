@@ -164,8 +164,16 @@ impl Content {
         Content::from_extents(vec![Extent::synthetic(seed, 0, len)])
     }
 
-    /// Builds content from extents, dropping empty ones and merging adjacent runs.
-    pub fn from_extents(extents: impl IntoIterator<Item = Extent>) -> Self {
+    /// Bytes `[offset, offset + len)` of the stream named by `seed`: `synthetic(seed, n)`
+    /// sliced, without building the whole. `offset + len` must not overflow `u64`.
+    pub fn synthetic_range(seed: u64, offset: u64, len: u64) -> Self {
+        let len = len.min(u64::MAX - offset);
+        Content::from_extents(vec![Extent::synthetic(seed, offset, len)])
+    }
+
+    /// Builds content from extents (whose cached CRCs are trusted, hence private), dropping
+    /// empty ones and merging adjacent runs.
+    fn from_extents(extents: impl IntoIterator<Item = Extent>) -> Self {
         let mut out = Content::empty();
         for e in extents {
             out.push(e);
@@ -875,6 +883,61 @@ mod tests {
                 &expect[first..first + 1000]
             );
         }
+    }
+
+    /// The CRC of an aligned run of `words` words is `f(s) ^ c` with `f` linear in the start
+    /// state `s`. A run shifted by `d` words starts at `X^d s`, and `X^d s != s` for every
+    /// `0 < d < 2^64 - 1` (xorshift64 has one full-period orbit), so `I ^ X^d` is invertible
+    /// and the shifted CRC equals the original only if `(I ^ X^d) s` falls in the kernel of `f`.
+    /// With `rank f >= 62` that kernel has at most 4 elements: a wrong aligned shift matches
+    /// with probability about 2^-62, as with random bytes. (Full rank is not guaranteed:
+    /// 2 words give 63, 4 words 62.)
+    #[test]
+    fn the_crc_of_aligned_runs_has_nearly_full_rank() {
+        fn rank(mut rows: Vec<u64>) -> usize {
+            let mut rank = 0;
+            for bit in 0..64 {
+                let Some(i) = (rank..rows.len()).find(|&i| rows[i] >> bit & 1 == 1) else {
+                    continue;
+                };
+                rows.swap(rank, i);
+                let pivot = rows[rank];
+                for (j, row) in rows.iter_mut().enumerate() {
+                    if j != rank && *row >> bit & 1 == 1 {
+                        *row ^= pivot;
+                    }
+                }
+                rank += 1;
+            }
+            rank
+        }
+        for words in [
+            1u64,
+            2,
+            3,
+            4,
+            5,
+            8,
+            131_072,
+            131_073,
+            1 << 27,
+            610_351_562_500,
+            640_000_000_000,
+        ] {
+            let cols: Vec<u64> = (0..64)
+                .map(|j| advance_words((1u128 << j) << 64, words) as u64)
+                .collect();
+            let r = rank(cols);
+            assert!(r >= 62, "CRC map over {words} words has rank {r}");
+        }
+    }
+
+    #[test]
+    fn synthetic_range_is_a_slice_of_the_stream() {
+        let whole = Content::synthetic(6, 10_000);
+        let part = Content::synthetic_range(6, 1234, 5000);
+        assert_eq!(part, whole.slice(1234, 6233));
+        assert_eq!(part.read(0, 5000), whole.read(1234, 5000));
     }
 
     #[test]
