@@ -2,6 +2,8 @@
 //! and benchmark): routing by Host, signature checks, extents-based content, CRC64, latency and
 //! bandwidth model, seeded fault injection and an access log.
 
+pub mod content;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -57,7 +59,6 @@ pub struct ServeArgs {
 
 pub mod access_log;
 pub mod auth;
-pub mod content;
 pub mod demo;
 pub mod error;
 pub mod faults;
