@@ -828,3 +828,45 @@ async fn a_paused_queued_job_waits_until_resumed() {
     let (state, _) = final_state(&until(&mut h, &mut seen, finished(2)).await);
     assert_eq!(state, JobState::Done);
 }
+
+#[tokio::test(start_paused = true)]
+async fn two_engines_on_one_state_dir_never_share_a_job_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store();
+    s.put(SRC, "i1", 20 * MIB, 70);
+    s.put(SRC, "i2", 20 * MIB, 71);
+    let mut cfg = config();
+    cfg.state_dir = Some(dir.path().to_path_buf());
+    let mut a = Engine::start(s.clone(), cfg.clone());
+    let mut b = Engine::start(s.clone(), cfg);
+    a.commands.send(Command::Enqueue(spec("i1", MIB))).unwrap();
+    b.commands.send(Command::Enqueue(spec("i2", MIB))).unwrap();
+    let added = |e: &Event| {
+        matches!(
+            e,
+            Event::JobAdded {
+                state: JobState::Queued,
+                ..
+            }
+        )
+    };
+    let (Event::JobAdded { id: ia, .. }, Event::JobAdded { id: ib, .. }) = (
+        until(&mut a, &mut vec![], added).await,
+        until(&mut b, &mut vec![], added).await,
+    ) else {
+        unreachable!()
+    };
+    assert_ne!(ia, ib);
+    for (h, id) in [(&mut a, ia), (&mut b, ib)] {
+        let (state, _) = final_state(&until(h, &mut vec![], finished(id)).await);
+        assert_eq!(state, JobState::Done);
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("jobs"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(
+        left.is_empty(),
+        "claims and records of done jobs are removed: {left:?}"
+    );
+}
