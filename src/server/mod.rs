@@ -55,4 +55,238 @@ pub struct ServeArgs {
     /// Write one JSON object a line per request to this file.
     #[arg(long)]
     pub access_log: Option<PathBuf>,
+    /// How long the `timeout` fault stalls before answering 503, e.g. 60s.
+    #[arg(long, value_parser = crate::units::parse_duration, default_value = "60s")]
+    pub fault_stall: std::time::Duration,
+}
+
+pub mod access_log;
+pub mod auth;
+pub mod demo;
+pub mod error;
+pub mod faults;
+pub mod model;
+pub mod persist;
+pub mod service;
+pub mod state;
+pub mod xml;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context as _;
+use hyper_util::rt::TokioIo;
+use tokio_util::sync::CancellationToken;
+
+/// The fixed demo credentials, used when no `--credentials` is given.
+pub const DEMO_SECRET_ID: &str = "AKIDhaulDemoLocalServer0000000000001";
+pub const DEMO_SECRET_KEY: &str = "haulDemoSecretKeyForLoopbackOnly01";
+
+/// A running server. Dropping it stops the server (without waiting); `shutdown` waits.
+pub struct ServerHandle {
+    /// The address it listens on (the real port when `--listen` asked for port 0).
+    pub addr: SocketAddr,
+    /// Accepted credentials, (SecretId, SecretKey).
+    pub credentials: Vec<(String, String)>,
+    cancel: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// `http://IP:PORT`
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, closes connections, saves `--data` state, and waits for all that.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Parses `ID:KEY` or `ID:KEY:TOKEN` (a temporary credential, whose token must be sent as
+/// `x-cos-security-token`).
+fn parse_credentials(specs: &[String]) -> anyhow::Result<auth::Credentials> {
+    let mut creds = auth::Credentials::new();
+    if specs.is_empty() {
+        creds.insert(
+            DEMO_SECRET_ID.to_string(),
+            auth::Credential {
+                secret_key: DEMO_SECRET_KEY.to_string(),
+                token: None,
+            },
+        );
+    }
+    for spec in specs {
+        let mut it = spec.splitn(3, ':');
+        let (Some(id), Some(key)) = (it.next(), it.next()) else {
+            anyhow::bail!(
+                "--credentials takes ID:KEY or ID:KEY:TOKEN (the value given has no ':')"
+            );
+        };
+        if id.is_empty() || key.is_empty() {
+            anyhow::bail!("--credentials takes ID:KEY or ID:KEY:TOKEN with a non-empty ID and KEY");
+        }
+        creds.insert(
+            id.to_string(),
+            auth::Credential {
+                secret_key: key.to_string(),
+                token: it.next().map(str::to_string),
+            },
+        );
+    }
+    Ok(creds)
+}
+
+/// Builds the state from `--data`, `--demo`, `--bucket` and `--object`.
+fn initial_state(args: &ServeArgs) -> anyhow::Result<state::State> {
+    let now = service::now_secs();
+    let mut st = match &args.data {
+        Some(dir) => persist::load(dir)?.unwrap_or_default(),
+        None => state::State::default(),
+    };
+    if args.demo {
+        demo::load_demo(&mut st, now)?;
+    }
+    for b in &args.buckets {
+        demo::add_bucket(&mut st, b, &args.region, now)?;
+    }
+    for o in &args.objects {
+        demo::add_object(&mut st, o, &args.region, now)?;
+    }
+    Ok(st)
+}
+
+/// Starts the server on `args.listen` and returns once it accepts connections.
+pub async fn start(args: ServeArgs) -> anyhow::Result<ServerHandle> {
+    let creds = parse_credentials(&args.credentials)?;
+    let mut kinds = Vec::new();
+    for f in &args.faults {
+        kinds.push(faults::Fault::parse(f).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--faults {f:?} is not a fault kind: use slowdown, internal, reset, error200 or timeout"
+            )
+        })?);
+    }
+    let st = initial_state(&args)?;
+    let log = match &args.access_log {
+        Some(p) => Some(access_log::AccessLog::open(p)?),
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}: is the port in use?", args.listen))?;
+    let addr = listener.local_addr()?;
+    let dirty = args
+        .data
+        .as_ref()
+        .map(|_| Arc::new(tokio::sync::Notify::new()));
+    let mut credentials: Vec<(String, String)> = creds
+        .iter()
+        .map(|(id, c)| (id.clone(), c.secret_key.clone()))
+        .collect();
+    credentials.sort();
+    let shared = Arc::new(service::Shared {
+        state: Mutex::new(st),
+        creds,
+        model: model::Model::new(
+            args.latency,
+            args.copy_rate,
+            args.total_rate,
+            args.jitter,
+            args.seed,
+        ),
+        faults: faults::Faults::new(args.fault_rate, kinds, args.seed),
+        log,
+        seed: args.seed,
+        default_region: args.region.clone(),
+        seq: AtomicU64::new(0),
+        dirty: dirty.clone(),
+        stall: args.fault_stall,
+    });
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(run(
+        listener,
+        shared,
+        cancel.clone(),
+        args.data.clone(),
+        dirty,
+    ));
+    Ok(ServerHandle {
+        addr,
+        credentials,
+        cancel,
+        task: Some(task),
+    })
+}
+
+async fn run(
+    listener: tokio::net::TcpListener,
+    shared: Arc<service::Shared>,
+    cancel: CancellationToken,
+    data: Option<PathBuf>,
+    dirty: Option<Arc<tokio::sync::Notify>>,
+) {
+    let saver = match (data.clone(), dirty) {
+        (Some(dir), Some(dirty)) => {
+            let sh = shared.clone();
+            let cancel = cancel.clone();
+            Some(tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = dirty.notified() => {}
+                        _ = cancel.cancelled() => break,
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    save(&sh, &dir);
+                }
+            }))
+        }
+        _ => None,
+    };
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = cancel.cancelled() => break,
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors and the like: wait a moment instead of spinning.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let sh = shared.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| service::handle(sh.clone(), req));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc);
+            tokio::select! {
+                _ = conn => {}
+                _ = cancel.cancelled() => {}
+            }
+        });
+    }
+    if let Some(s) = saver {
+        let _ = s.await;
+    }
+    if let Some(dir) = data {
+        save(&shared, &dir);
+    }
+}
+
+fn save(sh: &service::Shared, dir: &std::path::Path) {
+    let snapshot = sh.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Err(e) = persist::save(dir, &snapshot) {
+        tracing::error!("cannot save the server state to {}: {e:#}", dir.display());
+    }
 }

@@ -1,0 +1,62 @@
+//! `--access-log PATH`: one JSON object a line per answered request, written and flushed as
+//! each request is answered.
+//!
+//! Never logs credentials, signatures or bodies: only what identifies the request and how it
+//! ended.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct Line<'a> {
+    pub ts: String,
+    pub op: &'a str,
+    pub method: &'a str,
+    pub bucket: Option<&'a str>,
+    pub key: Option<&'a str>,
+    pub upload_id: Option<&'a str>,
+    pub part: Option<u32>,
+    pub range: Option<&'a str>,
+    pub status: u16,
+    pub code: Option<&'a str>,
+    pub fault: Option<&'a str>,
+    pub latency_ms: f64,
+    pub request_id: &'a str,
+}
+
+pub struct AccessLog {
+    file: Mutex<File>,
+}
+
+impl AccessLog {
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the access log {}: {e}; check the directory exists and is writable",
+                    path.display()
+                )
+            })?;
+        Ok(AccessLog {
+            file: Mutex::new(file),
+        })
+    }
+
+    pub fn write(&self, line: &Line<'_>) {
+        let Ok(mut text) = serde_json::to_string(line) else {
+            return;
+        };
+        text.push('\n');
+        let mut f = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = f.write_all(text.as_bytes()) {
+            tracing::warn!("access log write failed: {e}");
+        }
+    }
+}

@@ -1,0 +1,1685 @@
+//! The HTTP side of the server: routing by Host like COS, authentication, the latency model
+//! and faults around every operation, and the operations themselves on `state`.
+//!
+//! Every response carries `x-cos-request-id` and `Server: tencent-cos`; every error is COS's
+//! XML (no body for HEAD). A fault replaces an operation before anything is applied.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderValue};
+use http::{Method, Response, StatusCode};
+use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use md5::{Digest, Md5};
+use tokio::time::Instant;
+
+use super::access_log::{AccessLog, Line};
+use super::auth::{self, Credentials, RequestParts};
+use super::content::Content;
+use super::error::CosError;
+use super::faults::{Fault, Faults};
+use super::model::Model;
+use super::state::*;
+use super::xml::{error_document, Xml};
+use crate::store::encode::{cos_encode, percent_decode, validate_key, KeyError};
+use crate::store::endpoint::{parse_copy_source, parse_host, HostTarget};
+use crate::store::Op;
+
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// The connection is dropped without an answer (the `reset` fault).
+#[derive(Debug)]
+pub struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+/// Everything the request handlers share.
+pub struct Shared {
+    pub state: Mutex<State>,
+    pub creds: Credentials,
+    pub model: Model,
+    pub faults: Faults,
+    pub log: Option<AccessLog>,
+    pub seed: u64,
+    pub default_region: String,
+    pub seq: AtomicU64,
+    /// Woken after every change when `--data` is set.
+    pub dirty: Option<Arc<tokio::sync::Notify>>,
+    /// How long the `timeout` fault stalls.
+    pub stall: Duration,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn changed(&self) {
+        if let Some(d) = &self.dirty {
+            d.notify_one();
+        }
+    }
+}
+
+pub fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub fn iso8601(secs: i64) -> String {
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(secs).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
+    t.format(&f).unwrap_or_default()
+}
+
+pub fn http_date(secs: i64) -> String {
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64))
+}
+
+fn parse_http_secs(v: &str) -> Option<i64> {
+    httpdate::parse_http_date(v)
+        .ok()?
+        .duration_since(UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs() as i64)
+}
+
+fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into()).map_err(|never| match never {}).boxed()
+}
+
+fn empty() -> Body {
+    Empty::new().map_err(|never| match never {}).boxed()
+}
+
+fn xml_response(status: StatusCode, body: String) -> Response<Body> {
+    let mut r = Response::new(full(body));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/xml"));
+    r
+}
+
+fn hv(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// What one request is, for the log and for errors.
+struct Ctx {
+    rid: String,
+    op: &'static str,
+    method: String,
+    bucket: Option<String>,
+    key: Option<String>,
+    upload_id: Option<String>,
+    part: Option<u32>,
+    range: Option<String>,
+    fault: Option<Fault>,
+    /// Code of a 200-with-Error answer.
+    code: Option<&'static str>,
+    resource: String,
+}
+
+enum Failure {
+    Cos(CosError),
+    Reset,
+}
+
+impl From<CosError> for Failure {
+    fn from(e: CosError) -> Self {
+        Failure::Cos(e)
+    }
+}
+
+type Answer = Result<Response<Body>, Failure>;
+
+pub async fn handle(
+    sh: Arc<Shared>,
+    req: http::Request<Incoming>,
+) -> Result<Response<Body>, Dropped> {
+    let started = Instant::now();
+    let n = sh.seq.fetch_add(1, Ordering::Relaxed);
+    let rid = format!(
+        "{:08x}_{:016x}",
+        n,
+        super::faults::mix(&[sh.seed, n, now_secs() as u64])
+    );
+    let (parts, body) = req.into_parts();
+    let mut ctx = Ctx {
+        rid,
+        op: "Unknown",
+        method: parts.method.as_str().to_string(),
+        bucket: None,
+        key: None,
+        upload_id: None,
+        part: None,
+        range: None,
+        fault: None,
+        code: None,
+        resource: parts.uri.path().to_string(),
+    };
+    let head = parts.method == Method::HEAD;
+    let answer = serve(&sh, &parts, body, &mut ctx).await;
+    let (mut resp, code) = match answer {
+        Ok(r) => (r, ctx.code),
+        Err(Failure::Reset) => {
+            log(&sh, &ctx, 0, None, started);
+            return Err(Dropped);
+        }
+        Err(Failure::Cos(e)) => {
+            let code = e.code;
+            let mut r = if head {
+                let mut r = Response::new(empty());
+                *r.status_mut() = e.status;
+                r
+            } else {
+                xml_response(
+                    e.status,
+                    error_document(e.code, &e.message, &e.extra, &ctx.resource, &ctx.rid, true),
+                )
+            };
+            r.headers_mut().insert("x-cos-trace-id", hv(&ctx.rid));
+            (r, Some(code))
+        }
+    };
+    let h = resp.headers_mut();
+    h.insert("x-cos-request-id", hv(&ctx.rid));
+    h.insert("server", HeaderValue::from_static("tencent-cos"));
+    if !h.contains_key("date") {
+        h.insert("date", hv(&http_date(now_secs())));
+    }
+    log(&sh, &ctx, resp.status().as_u16(), code, started);
+    Ok(resp)
+}
+
+fn log(sh: &Shared, ctx: &Ctx, status: u16, code: Option<&str>, started: Instant) {
+    let Some(l) = &sh.log else { return };
+    let ts = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    l.write(&Line {
+        ts,
+        op: ctx.op,
+        method: &ctx.method,
+        bucket: ctx.bucket.as_deref(),
+        key: ctx.key.as_deref(),
+        upload_id: ctx.upload_id.as_deref(),
+        part: ctx.part,
+        range: ctx.range.as_deref(),
+        status,
+        code,
+        fault: ctx.fault.map(Fault::as_str),
+        latency_ms: started.elapsed().as_secs_f64() * 1000.0,
+        request_id: &ctx.rid,
+    });
+}
+
+/// Where a request goes.
+enum Target {
+    /// GET Service, all regions or one.
+    Service(Option<String>),
+    /// A bucket (key empty) or an object; `region` is the one the host name requires.
+    Bucket {
+        bucket: String,
+        region: Option<String>,
+        key: String,
+    },
+}
+
+fn split_query(q: Option<&str>) -> Vec<(String, String)> {
+    let Some(q) = q else { return Vec::new() };
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            // Query strings are form-encoded by some SDKs (Python's requests): `+` is a
+            // space there, and a real plus arrives as `%2B`. Paths never get this treatment.
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
+        })
+        .collect()
+}
+
+fn route(host: &str, raw_path: &str) -> Result<(Target, Vec<String>), CosError> {
+    let decoded = percent_decode(raw_path);
+    let path_style = |region: Option<String>| -> Result<(Target, Vec<String>), CosError> {
+        let rest = raw_path.trim_start_matches('/');
+        if rest.is_empty() {
+            return Ok((Target::Service(region), vec!["/".to_string()]));
+        }
+        let (b, k) = rest.split_once('/').unwrap_or((rest, ""));
+        let bucket = percent_decode(b);
+        let key = percent_decode(k);
+        let signed_key_path = format!("/{key}");
+        Ok((
+            Target::Bucket {
+                bucket,
+                region,
+                key,
+            },
+            vec![signed_key_path, decoded.clone()],
+        ))
+    };
+    match parse_host(host) {
+        HostTarget::Service => {
+            if raw_path == "/" || raw_path.is_empty() {
+                Ok((Target::Service(None), vec!["/".to_string()]))
+            } else {
+                Err(CosError::bad(
+                    "InvalidURI",
+                    "service.cos.myqcloud.com only answers GET Service: address a bucket by its own host name",
+                ))
+            }
+        }
+        HostTarget::Region(r) => path_style(Some(r)),
+        HostTarget::Other => path_style(None),
+        HostTarget::Bucket { bucket, region } => {
+            let key = decoded.strip_prefix('/').unwrap_or(&decoded).to_string();
+            Ok((
+                Target::Bucket {
+                    bucket: bucket.as_str().to_string(),
+                    region: Some(region),
+                    key,
+                },
+                vec![if decoded.is_empty() {
+                    "/".to_string()
+                } else {
+                    decoded.clone()
+                }],
+            ))
+        }
+    }
+}
+
+fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    q.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn header(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+async fn serve(
+    sh: &Arc<Shared>,
+    parts: &http::request::Parts,
+    body: Incoming,
+    ctx: &mut Ctx,
+) -> Answer {
+    let host = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| header(&parts.headers, "host"))
+        .unwrap_or_default();
+    let raw_path = parts.uri.path();
+    let query = split_query(parts.uri.query());
+    let (target, sign_paths) = route(&host, raw_path)?;
+    let method = parts.method.clone();
+    let has = |n: &str| param(&query, n).is_some();
+    let h = &parts.headers;
+    let op = match &target {
+        Target::Service(_) if method == Method::GET => Op::ListBuckets,
+        Target::Service(_) => return Err(method_not_allowed().into()),
+        Target::Bucket { key, .. } if key.is_empty() => match method {
+            Method::GET if has("uploads") => Op::ListMultipartUploads,
+            Method::GET => Op::ListObjects,
+            Method::HEAD => Op::HeadBucket,
+            Method::PUT => Op::PutBucket,
+            _ => return Err(method_not_allowed().into()),
+        },
+        Target::Bucket { .. } => match method {
+            Method::GET if has("uploadId") => Op::ListParts,
+            Method::GET => Op::GetObject,
+            Method::HEAD => Op::HeadObject,
+            Method::PUT if has("uploadId") || has("partNumber") => {
+                if h.contains_key("x-cos-copy-source") {
+                    Op::UploadPartCopy
+                } else {
+                    Op::UploadPart
+                }
+            }
+            Method::PUT if h.contains_key("x-cos-copy-source") => Op::PutObjectCopy,
+            Method::PUT => Op::PutObject,
+            Method::POST if has("uploads") => Op::InitiateMultipartUpload,
+            Method::POST if has("uploadId") => Op::CompleteMultipartUpload,
+            Method::DELETE if has("uploadId") => Op::AbortMultipartUpload,
+            Method::DELETE => Op::DeleteObject,
+            _ => return Err(method_not_allowed().into()),
+        },
+    };
+    ctx.op = op.as_str();
+    if let Target::Bucket { bucket, key, .. } = &target {
+        ctx.bucket = Some(bucket.clone());
+        if !key.is_empty() {
+            ctx.key = Some(key.clone());
+        }
+    }
+    ctx.upload_id = param(&query, "uploadId").map(str::to_string);
+    ctx.part = param(&query, "partNumber").and_then(|p| p.parse().ok());
+    ctx.range = header(h, "x-cos-copy-source-range").or_else(|| header(h, "range"));
+
+    let header_fn = |name: &str| header(h, name);
+    auth::verify(
+        &sh.creds,
+        &RequestParts {
+            method: method.as_str(),
+            paths: &sign_paths,
+            query: &query,
+            header: &header_fn,
+        },
+        now_secs(),
+    )?;
+
+    // Read the body before deciding anything, so a fault never leaves a half-read request.
+    let body = match method {
+        Method::PUT | Method::POST => body
+            .collect()
+            .await
+            .map_err(|e| {
+                CosError::bad(
+                    "IncompleteBody",
+                    format!("the request body could not be read: {e}"),
+                )
+            })?
+            .to_bytes(),
+        _ => Bytes::new(),
+    };
+
+    let error200_ok = matches!(
+        op,
+        Op::UploadPartCopy | Op::CompleteMultipartUpload | Op::PutObjectCopy
+    );
+    let identity = format!(
+        "{} {} {} {}",
+        op.as_str(),
+        ctx.bucket.as_deref().unwrap_or(""),
+        ctx.key.as_deref().unwrap_or(""),
+        ctx.part.unwrap_or(0)
+    );
+    if let Some(f) = sh.faults.decide(&identity, error200_ok) {
+        ctx.fault = Some(f);
+        sh.model.request().await;
+        return Err(match f {
+            Fault::Reset => Failure::Reset,
+            Fault::SlowDown => CosError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SlowDown",
+                "Please reduce your request rate.",
+            )
+            .into(),
+            Fault::Internal => {
+                CosError::internal("We encountered an internal error. Please try again.").into()
+            }
+            Fault::Timeout => {
+                tokio::time::sleep(sh.stall).await;
+                CosError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "ServiceUnavailable",
+                    "The server stalled (injected timeout). Please try again.",
+                )
+                .into()
+            }
+            Fault::Error200 => {
+                ctx.code = Some("InternalError");
+                let doc = error_document(
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                    &[],
+                    &ctx.resource,
+                    &ctx.rid,
+                    true,
+                );
+                if op == Op::CompleteMultipartUpload {
+                    return Ok(streamed(sh, 1, None, async move { doc }));
+                }
+                return Ok(xml_response(StatusCode::OK, doc));
+            }
+        });
+    }
+
+    match target {
+        Target::Service(region) => {
+            sh.model.request().await;
+            Ok(list_buckets(sh, region.as_deref()))
+        }
+        Target::Bucket {
+            bucket,
+            region,
+            key,
+        } => {
+            if !key.is_empty() {
+                check_key(&key)?;
+            }
+            let b = BucketRef {
+                name: bucket,
+                region,
+            };
+            match op {
+                Op::PutBucket => {
+                    sh.model.request().await;
+                    put_bucket(sh, &b)
+                }
+                Op::HeadBucket => {
+                    sh.model.request().await;
+                    let region = with_bucket(sh, &b, |bk| Ok(bk.region.clone()))?;
+                    let mut r = Response::new(empty());
+                    r.headers_mut().insert("x-cos-bucket-region", hv(&region));
+                    Ok(r)
+                }
+                Op::ListObjects => {
+                    sh.model.request().await;
+                    list_objects(sh, &b, &query)
+                }
+                Op::ListMultipartUploads => {
+                    sh.model.request().await;
+                    list_uploads(sh, &b, &query)
+                }
+                Op::HeadObject | Op::GetObject => {
+                    sh.model.request().await;
+                    get_object(sh, &b, &key, h, op == Op::HeadObject)
+                }
+                Op::PutObject => {
+                    sh.model.request().await;
+                    put_object(sh, &b, &key, h, body)
+                }
+                Op::DeleteObject => {
+                    sh.model.request().await;
+                    with_bucket(sh, &b, |bk| {
+                        bk.objects.remove(&key);
+                        Ok(())
+                    })?;
+                    sh.changed();
+                    let mut r = Response::new(empty());
+                    *r.status_mut() = StatusCode::NO_CONTENT;
+                    Ok(r)
+                }
+                Op::PutObjectCopy => put_object_copy(sh, &b, &key, h).await,
+                Op::InitiateMultipartUpload => {
+                    sh.model.request().await;
+                    initiate(sh, &b, &key, h)
+                }
+                Op::UploadPart => {
+                    sh.model.request().await;
+                    upload_part(sh, &b, &key, &query, h, body)
+                }
+                Op::UploadPartCopy => upload_part_copy(sh, &b, &key, &query, h).await,
+                Op::CompleteMultipartUpload => complete(sh, &b, &key, &query, body),
+                Op::AbortMultipartUpload => {
+                    sh.model.request().await;
+                    let id = param(&query, "uploadId").unwrap_or_default().to_string();
+                    with_bucket(sh, &b, |bk| match bk.uploads.get(&id) {
+                        Some(u) if u.key == key => {
+                            bk.uploads.remove(&id);
+                            Ok(())
+                        }
+                        _ => Err(CosError::no_such_upload()),
+                    })?;
+                    sh.changed();
+                    let mut r = Response::new(empty());
+                    *r.status_mut() = StatusCode::NO_CONTENT;
+                    Ok(r)
+                }
+                Op::ListParts => {
+                    sh.model.request().await;
+                    list_parts(sh, &b, &key, &query)
+                }
+                Op::ListBuckets => Err(method_not_allowed().into()),
+            }
+        }
+    }
+}
+
+fn method_not_allowed() -> CosError {
+    CosError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        "The specified method is not allowed against this resource.",
+    )
+}
+
+fn check_key(key: &str) -> Result<(), CosError> {
+    validate_key(key).map_err(|e| match e {
+        KeyError::TooLong(n) => CosError::bad(
+            "KeyTooLong",
+            format!("Your key is too long: {n} bytes, at most 850 are allowed."),
+        ),
+        other => CosError::bad("InvalidObjectName", other.to_string()),
+    })
+}
+
+struct BucketRef {
+    name: String,
+    region: Option<String>,
+}
+
+fn with_bucket<T>(
+    sh: &Shared,
+    b: &BucketRef,
+    f: impl FnOnce(&mut Bucket) -> Result<T, CosError>,
+) -> Result<T, CosError> {
+    let mut st = sh.lock();
+    match st.buckets.get_mut(&b.name) {
+        Some(bk) if b.region.as_deref().is_none_or(|r| r == bk.region) => f(bk),
+        _ => Err(CosError::no_such_bucket(&b.name)),
+    }
+}
+
+fn list_buckets(sh: &Shared, region: Option<&str>) -> Response<Body> {
+    let st = sh.lock();
+    let mut x = Xml::new("ListAllMyBucketsResult");
+    x.open("Owner")
+        .elem("ID", "qcs::cam::uin/100000000001:uin/100000000001")
+        .elem("DisplayName", "100000000001")
+        .close();
+    x.elem("Marker", "").elem("IsTruncated", "false");
+    x.open("Buckets");
+    for bk in st.buckets.values() {
+        if region.is_some_and(|r| r != bk.region) {
+            continue;
+        }
+        x.open("Bucket")
+            .elem("Name", &bk.name)
+            .elem("Location", &bk.region)
+            .elem("CreationDate", iso8601(bk.created).replace(".000Z", "Z"))
+            .close();
+    }
+    x.close();
+    xml_response(StatusCode::OK, x.finish())
+}
+
+fn put_bucket(sh: &Shared, b: &BucketRef) -> Answer {
+    if crate::store::endpoint::BucketName::parse(&b.name).is_err() {
+        return Err(CosError::bad(
+            "InvalidBucketName",
+            "The specified bucket name is not valid: use NAME-APPID.",
+        )
+        .into());
+    }
+    let mut st = sh.lock();
+    if st.buckets.contains_key(&b.name) {
+        return Err(CosError::new(
+            StatusCode::CONFLICT,
+            "BucketAlreadyExists",
+            "The requested bucket name is not available.",
+        )
+        .into());
+    }
+    let region = b
+        .region
+        .clone()
+        .unwrap_or_else(|| sh.default_region.clone());
+    st.buckets
+        .insert(b.name.clone(), Bucket::new(&b.name, &region, now_secs()));
+    drop(st);
+    sh.changed();
+    Ok(Response::new(empty()))
+}
+
+fn url_enc(s: &str, on: bool) -> String {
+    if on {
+        cos_encode(s)
+    } else {
+        s.to_string()
+    }
+}
+
+fn max_param(q: &[(String, String)], name: &str, limit: usize) -> Result<usize, CosError> {
+    match param(q, name) {
+        None | Some("") => Ok(limit),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n <= limit => Ok(n),
+            Ok(_) => Ok(limit),
+            Err(_) => Err(CosError::invalid_argument(format!(
+                "{name} must be an integer between 0 and {limit}."
+            ))),
+        },
+    }
+}
+
+fn list_objects(sh: &Shared, b: &BucketRef, q: &[(String, String)]) -> Answer {
+    let prefix = param(q, "prefix").unwrap_or("");
+    let delimiter = param(q, "delimiter").unwrap_or("");
+    let marker = param(q, "marker").unwrap_or("");
+    let url = match param(q, "encoding-type") {
+        None => false,
+        Some(v) if v.eq_ignore_ascii_case("url") => true,
+        Some(_) => {
+            return Err(CosError::invalid_argument("encoding-type must be url.").into());
+        }
+    };
+    let max = max_param(q, "max-keys", 1000)?;
+    let body = with_bucket(sh, b, |bk| {
+        let start = if marker > prefix { marker } else { prefix };
+        let items = bk
+            .objects
+            .range::<str, _>((std::ops::Bound::Included(start), std::ops::Bound::Unbounded))
+            .map(|(k, v)| (k.as_str(), v));
+        let page = list_page(items, prefix, delimiter, marker, max);
+        let mut x = Xml::new("ListBucketResult");
+        x.elem("Name", &bk.name);
+        if url {
+            x.elem("EncodingType", "url");
+        }
+        x.elem("Prefix", url_enc(prefix, url))
+            .elem("Marker", url_enc(marker, url))
+            .elem("MaxKeys", max);
+        if !delimiter.is_empty() {
+            x.elem("Delimiter", url_enc(delimiter, url));
+        }
+        x.elem("IsTruncated", page.truncated);
+        if page.truncated {
+            if let Some(last) = page.entries.last() {
+                let m = match last {
+                    Entry::Item(k, _) => k.to_string(),
+                    Entry::Prefix(p) => p.clone(),
+                };
+                x.elem("NextMarker", url_enc(&m, url));
+            }
+        }
+        for e in &page.entries {
+            match e {
+                Entry::Prefix(p) => {
+                    x.open("CommonPrefixes")
+                        .elem("Prefix", url_enc(p, url))
+                        .close();
+                }
+                Entry::Item(k, o) => {
+                    x.open("Contents")
+                        .elem("Key", url_enc(k, url))
+                        .elem("LastModified", iso8601(o.last_modified))
+                        .elem("ETag", format!("\"{}\"", o.etag))
+                        .elem("Size", o.size);
+                    x.open("Owner")
+                        .elem("ID", "1250000000")
+                        .elem("DisplayName", "1250000000")
+                        .close();
+                    x.elem("StorageClass", &o.meta.storage_class).close();
+                }
+            }
+        }
+        Ok(x.finish())
+    })?;
+    let mut r = xml_response(StatusCode::OK, body);
+    if let Some(region) = &b.region {
+        r.headers_mut().insert("x-cos-bucket-region", hv(region));
+    }
+    Ok(r)
+}
+
+fn list_uploads(sh: &Shared, b: &BucketRef, q: &[(String, String)]) -> Answer {
+    let prefix = param(q, "prefix").unwrap_or("");
+    let delimiter = param(q, "delimiter").unwrap_or("");
+    let key_marker = param(q, "key-marker").unwrap_or("");
+    let id_marker = if key_marker.is_empty() {
+        ""
+    } else {
+        param(q, "upload-id-marker").unwrap_or("")
+    };
+    let url = param(q, "encoding-type").is_some_and(|v| v.eq_ignore_ascii_case("url"));
+    let max = max_param(q, "max-uploads", 1000)?;
+    let body = with_bucket(sh, b, |bk| {
+        let mut ups: Vec<&Upload> = bk.uploads.values().collect();
+        ups.sort_by(|a, b| (&a.key, &a.id).cmp(&(&b.key, &b.id)));
+        let mut entries: Vec<Entry<'_, Upload>> = Vec::new();
+        let mut last_prefix: Option<String> = None;
+        let mut truncated = false;
+        for u in ups {
+            let after = if id_marker.is_empty() {
+                u.key.as_str() > key_marker || key_marker.is_empty()
+            } else {
+                u.key.as_str() > key_marker || (u.key == key_marker && u.id.as_str() > id_marker)
+            };
+            if !after || !u.key.starts_with(prefix) {
+                continue;
+            }
+            if last_prefix
+                .as_deref()
+                .is_some_and(|lp| u.key.starts_with(lp))
+            {
+                continue;
+            }
+            let rolled = if delimiter.is_empty() {
+                None
+            } else {
+                u.key[prefix.len()..]
+                    .find(delimiter)
+                    .map(|i| u.key[..prefix.len() + i + delimiter.len()].to_string())
+            };
+            if rolled.as_deref().is_some_and(|cp| cp <= key_marker) {
+                last_prefix = rolled;
+                continue;
+            }
+            if entries.len() == max {
+                truncated = true;
+                break;
+            }
+            match rolled {
+                Some(cp) => {
+                    last_prefix = Some(cp.clone());
+                    entries.push(Entry::Prefix(cp));
+                }
+                None => entries.push(Entry::Item(u.key.as_str(), u)),
+            }
+        }
+        let mut x = Xml::new("ListMultipartUploadsResult");
+        x.elem("Bucket", &bk.name);
+        if url {
+            x.elem("Encoding-Type", "url");
+        }
+        x.elem("KeyMarker", url_enc(key_marker, url))
+            .elem("UploadIdMarker", id_marker);
+        if truncated {
+            match entries.last() {
+                Some(Entry::Item(k, u)) => {
+                    x.elem("NextKeyMarker", url_enc(k, url))
+                        .elem("NextUploadIdMarker", &u.id);
+                }
+                Some(Entry::Prefix(p)) => {
+                    x.elem("NextKeyMarker", url_enc(p, url))
+                        .elem("NextUploadIdMarker", "");
+                }
+                None => {}
+            }
+        }
+        x.elem("MaxUploads", max)
+            .elem("IsTruncated", truncated)
+            .elem("Prefix", url_enc(prefix, url))
+            .elem("Delimiter", url_enc(delimiter, url));
+        for e in &entries {
+            match e {
+                Entry::Prefix(p) => {
+                    x.open("CommonPrefixes")
+                        .elem("Prefix", url_enc(p, url))
+                        .close();
+                }
+                Entry::Item(k, u) => {
+                    x.open("Upload")
+                        .elem("Key", url_enc(k, url))
+                        .elem("UploadId", &u.id)
+                        .elem("StorageClass", &u.meta.storage_class);
+                    owner(&mut x, "Initiator");
+                    owner(&mut x, "Owner");
+                    x.elem("Initiated", iso8601(u.initiated)).close();
+                }
+            }
+        }
+        Ok(x.finish())
+    })?;
+    Ok(xml_response(StatusCode::OK, body))
+}
+
+fn owner(x: &mut Xml, tag: &'static str) {
+    x.open(tag)
+        .elem("ID", "qcs::cam::uin/100000000001:uin/100000000001")
+        .elem("DisplayName", "100000000001")
+        .close();
+}
+
+fn list_parts(sh: &Shared, b: &BucketRef, key: &str, q: &[(String, String)]) -> Answer {
+    let id = param(q, "uploadId").unwrap_or_default();
+    let marker: u32 = match param(q, "part-number-marker") {
+        None | Some("") => 0,
+        Some(v) => v
+            .parse()
+            .map_err(|_| CosError::invalid_argument("part-number-marker must be an integer."))?,
+    };
+    let max = max_param(q, "max-parts", 1000)?;
+    let url = param(q, "encoding-type").is_some_and(|v| v.eq_ignore_ascii_case("url"));
+    let body = with_bucket(sh, b, |bk| {
+        let u = match bk.uploads.get(id) {
+            Some(u) if u.key == key => u,
+            _ => return Err(CosError::no_such_upload()),
+        };
+        let mut x = Xml::new("ListPartsResult");
+        x.elem("Bucket", &bk.name);
+        if url {
+            x.elem("Encoding-type", "url");
+        }
+        x.elem("Key", url_enc(key, url)).elem("UploadId", &u.id);
+        owner(&mut x, "Initiator");
+        owner(&mut x, "Owner");
+        let parts: Vec<(&u32, &Part)> = u
+            .parts
+            .range((
+                std::ops::Bound::Excluded(marker),
+                std::ops::Bound::Unbounded,
+            ))
+            .take(max + 1)
+            .collect();
+        let truncated = parts.len() > max;
+        let shown = &parts[..parts.len().min(max)];
+        x.elem("StorageClass", &u.meta.storage_class)
+            .elem("PartNumberMarker", marker);
+        if let Some((n, _)) = shown.last() {
+            x.elem("NextPartNumberMarker", n);
+        }
+        x.elem("MaxParts", max).elem("IsTruncated", truncated);
+        for (n, p) in shown {
+            x.open("Part")
+                .elem("PartNumber", n)
+                .elem("LastModified", iso8601(p.last_modified))
+                .elem("ETag", format!("\"{}\"", p.etag))
+                .elem("Size", p.size)
+                .close();
+        }
+        Ok(x.finish())
+    })?;
+    Ok(xml_response(StatusCode::OK, body))
+}
+
+fn object_headers(r: &mut Response<Body>, o: &Object) {
+    let h = r.headers_mut();
+    h.insert("etag", hv(&format!("\"{}\"", o.etag)));
+    h.insert("last-modified", hv(&http_date(o.last_modified)));
+    h.insert("x-cos-hash-crc64ecma", hv(&o.crc64.to_string()));
+    h.insert("accept-ranges", HeaderValue::from_static("bytes"));
+    h.insert(
+        "content-type",
+        hv(o.meta
+            .content_type
+            .as_deref()
+            .unwrap_or("application/octet-stream")),
+    );
+    if o.meta.storage_class != STANDARD {
+        h.insert("x-cos-storage-class", hv(&o.meta.storage_class));
+    }
+    for (k, v) in &o.meta.headers {
+        if let Ok(name) = http::HeaderName::from_bytes(k.as_bytes()) {
+            h.append(name, hv(v));
+        }
+    }
+}
+
+fn unquote(s: &str) -> &str {
+    s.trim().trim_matches('"')
+}
+
+enum Range {
+    Whole,
+    Part(u64, u64),
+}
+
+fn parse_range(v: Option<&str>, size: u64) -> Result<Range, CosError> {
+    let invalid = || {
+        CosError::new(
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            "InvalidRange",
+            "The requested range is not satisfiable.",
+        )
+    };
+    let Some(spec) = v.and_then(|v| v.trim().strip_prefix("bytes=")) else {
+        return Ok(Range::Whole);
+    };
+    if spec.contains(',') {
+        return Ok(Range::Whole);
+    }
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(Range::Whole);
+    };
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() {
+        let Ok(n) = b.parse::<u64>() else {
+            return Ok(Range::Whole);
+        };
+        if n == 0 || size == 0 {
+            return Err(invalid());
+        }
+        return Ok(Range::Part(size - n.min(size), size - 1));
+    }
+    let Ok(first) = a.parse::<u64>() else {
+        return Ok(Range::Whole);
+    };
+    let last = if b.is_empty() {
+        u64::MAX
+    } else {
+        match b.parse::<u64>() {
+            Ok(l) if l >= first => l,
+            _ => return Ok(Range::Whole),
+        }
+    };
+    if first >= size {
+        return Err(invalid());
+    }
+    Ok(Range::Part(first, last.min(size - 1)))
+}
+
+fn get_object(sh: &Shared, b: &BucketRef, key: &str, h: &HeaderMap, head: bool) -> Answer {
+    let o = with_bucket(sh, b, |bk| {
+        bk.objects
+            .get(key)
+            .cloned()
+            .ok_or_else(CosError::no_such_key)
+    })?;
+    if let Some(m) = header(h, "if-match") {
+        if unquote(&m) != o.etag && m.trim() != "*" {
+            return Err(CosError::precondition().into());
+        }
+    }
+    if let Some(s) = header(h, "if-unmodified-since").and_then(|v| parse_http_secs(&v)) {
+        if o.last_modified > s {
+            return Err(CosError::precondition().into());
+        }
+    }
+    let not_modified = header(h, "if-none-match").is_some_and(|m| unquote(&m) == o.etag)
+        || header(h, "if-modified-since")
+            .and_then(|v| parse_http_secs(&v))
+            .is_some_and(|s| o.last_modified <= s);
+    if not_modified {
+        let mut r = Response::new(empty());
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r.headers_mut()
+            .insert("etag", hv(&format!("\"{}\"", o.etag)));
+        return Ok(r);
+    }
+    let range = parse_range(header(h, "range").as_deref(), o.size)?;
+    let (first, last, status) = match range {
+        Range::Whole => (0, o.size, StatusCode::OK),
+        Range::Part(a, z) => (a, z + 1, StatusCode::PARTIAL_CONTENT),
+    };
+    let len = last - first;
+    let body = if head || len == 0 {
+        empty()
+    } else {
+        let chunks = o.content.chunks(first, last - 1, 1 << 20);
+        let stream = futures::stream::iter(chunks.map(|b| Ok(Frame::data(b))));
+        BodyExt::boxed(StreamBody::new(stream))
+    };
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    object_headers(&mut r, &o);
+    r.headers_mut()
+        .insert("content-length", hv(&len.to_string()));
+    if status == StatusCode::PARTIAL_CONTENT {
+        r.headers_mut().insert(
+            "content-range",
+            hv(&format!("bytes {first}-{}/{}", last - 1, o.size)),
+        );
+    }
+    Ok(r)
+}
+
+const STORAGE_CLASSES: [&str; 8] = [
+    "STANDARD",
+    "STANDARD_IA",
+    "ARCHIVE",
+    "DEEP_ARCHIVE",
+    "INTELLIGENT_TIERING",
+    "MAZ_STANDARD",
+    "MAZ_STANDARD_IA",
+    "MAZ_INTELLIGENT_TIERING",
+];
+
+fn meta_from_headers(h: &HeaderMap) -> Result<Meta, CosError> {
+    let storage_class = match header(h, "x-cos-storage-class") {
+        None => STANDARD.to_string(),
+        Some(s) => {
+            let up = s.trim().to_ascii_uppercase();
+            if !STORAGE_CLASSES.contains(&up.as_str()) {
+                return Err(CosError::invalid_argument(format!(
+                    "The storage class you specified is not valid: {s}."
+                )));
+            }
+            up
+        }
+    };
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (name, value) in h {
+        let n = name.as_str();
+        if matches!(
+            n,
+            "cache-control" | "content-disposition" | "content-encoding" | "expires"
+        ) || n.starts_with("x-cos-meta-")
+        {
+            headers.push((
+                n.to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            ));
+        }
+    }
+    headers.sort();
+    Ok(Meta {
+        content_type: header(h, "content-type"),
+        headers,
+        storage_class,
+    })
+}
+
+fn check_md5(h: &HeaderMap, body: &[u8]) -> Result<String, CosError> {
+    let digest = Md5::digest(body);
+    if let Some(v) = header(h, "content-md5") {
+        use base64::Engine as _;
+        let Ok(want) = base64::engine::general_purpose::STANDARD.decode(v.trim()) else {
+            return Err(CosError::bad(
+                "InvalidDigest",
+                "The Content-MD5 you specified is not valid.",
+            ));
+        };
+        if want.as_slice() != digest.as_slice() {
+            return Err(CosError::bad(
+                "BadDigest",
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+    }
+    Ok(hex::encode(digest))
+}
+
+fn put_object(sh: &Shared, b: &BucketRef, key: &str, h: &HeaderMap, body: Bytes) -> Answer {
+    if body.len() as u64 > MAX_SIMPLE {
+        return Err(CosError::bad(
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed object size (5 GB); use multipart upload.",
+        )
+        .into());
+    }
+    let etag = check_md5(h, &body)?;
+    let meta = meta_from_headers(h)?;
+    let content = Content::from_bytes(body);
+    let o = Object {
+        size: content.len(),
+        crc64: content.crc64(),
+        content,
+        etag,
+        last_modified: now_secs(),
+        meta,
+    };
+    let mut r = Response::new(empty());
+    r.headers_mut()
+        .insert("etag", hv(&format!("\"{}\"", o.etag)));
+    r.headers_mut()
+        .insert("x-cos-hash-crc64ecma", hv(&o.crc64.to_string()));
+    with_bucket(sh, b, |bk| {
+        bk.objects.insert(key.to_string(), o);
+        Ok(())
+    })?;
+    sh.changed();
+    Ok(r)
+}
+
+/// Resolves `x-cos-copy-source` to the source object.
+fn copy_source(sh: &Shared, h: &HeaderMap) -> Result<(String, String, String, Object), CosError> {
+    let v = header(h, "x-cos-copy-source").unwrap_or_default();
+    let Some((bucket, region, key)) = parse_copy_source(&v) else {
+        return Err(CosError::bad(
+            "InvalidArgument",
+            "x-cos-copy-source must be <bucket>-<appid>.cos.<region>.myqcloud.com/<url-encoded key>.",
+        ));
+    };
+    let st = sh.lock();
+    let bk = match st.buckets.get(bucket.as_str()) {
+        Some(bk) if bk.region == region => bk,
+        _ => return Err(CosError::no_such_bucket(bucket.as_str())),
+    };
+    let o = bk.objects.get(&key).cloned().ok_or_else(|| {
+        CosError::new(
+            StatusCode::NOT_FOUND,
+            "NoSuchKey",
+            "The specified copy source key does not exist.",
+        )
+    })?;
+    Ok((bucket.as_str().to_string(), region, key, o))
+}
+
+fn check_copy_conditions(h: &HeaderMap, o: &Object) -> Result<(), CosError> {
+    if let Some(m) = header(h, "x-cos-copy-source-if-match") {
+        if unquote(&m) != o.etag {
+            return Err(CosError::precondition());
+        }
+    }
+    if let Some(m) = header(h, "x-cos-copy-source-if-none-match") {
+        if unquote(&m) == o.etag {
+            return Err(CosError::precondition());
+        }
+    }
+    if let Some(s) =
+        header(h, "x-cos-copy-source-if-modified-since").and_then(|v| parse_http_secs(&v))
+    {
+        if o.last_modified <= s {
+            return Err(CosError::precondition());
+        }
+    }
+    if let Some(s) =
+        header(h, "x-cos-copy-source-if-unmodified-since").and_then(|v| parse_http_secs(&v))
+    {
+        if o.last_modified > s {
+            return Err(CosError::precondition());
+        }
+    }
+    Ok(())
+}
+
+async fn put_object_copy(sh: &Shared, b: &BucketRef, key: &str, h: &HeaderMap) -> Answer {
+    // The destination bucket must exist before anything is copied.
+    let dest_region = with_bucket(sh, b, |bk| Ok(bk.region.clone()))?;
+    let (sb, sregion, skey, src) = copy_source(sh, h)?;
+    check_copy_conditions(h, &src)?;
+    let directive = header(h, "x-cos-metadata-directive").unwrap_or_else(|| "Copy".to_string());
+    let replaced = directive.eq_ignore_ascii_case("Replaced");
+    if !replaced && !directive.eq_ignore_ascii_case("Copy") {
+        return Err(CosError::invalid_argument(
+            "x-cos-metadata-directive must be Copy or Replaced.",
+        )
+        .into());
+    }
+    if sb == b.name && skey == key && !replaced {
+        return Err(CosError::bad(
+            "InvalidRequest",
+            "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class or encryption attributes.",
+        )
+        .into());
+    }
+    if sregion != dest_region && src.size > MAX_SIMPLE {
+        return Err(CosError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "The source object size is too large (more thran 5GB) to copy.Please use UploadPart-Copy API.",
+        )
+        .into());
+    }
+    let mut meta = if replaced {
+        meta_from_headers(h)?
+    } else {
+        Meta {
+            storage_class: STANDARD.to_string(),
+            ..src.meta.clone()
+        }
+    };
+    if let Some(sc) = header(h, "x-cos-storage-class") {
+        meta.storage_class = meta_from_headers(h)?.storage_class;
+        let _ = sc;
+    }
+    sh.model.copy(src.size).await;
+    let o = Object {
+        content: src.content.clone(),
+        size: src.size,
+        etag: src.etag.clone(),
+        crc64: src.crc64,
+        last_modified: now_secs(),
+        meta,
+    };
+    let mut x = Xml::new("CopyObjectResult");
+    x.elem("ETag", format!("\"{}\"", o.etag))
+        .elem("CRC64", o.crc64)
+        .elem("LastModified", iso8601(o.last_modified))
+        .elem("VersionId", "");
+    let doc = x.finish();
+    with_bucket(sh, b, |bk| {
+        bk.objects.insert(key.to_string(), o);
+        Ok(())
+    })?;
+    sh.changed();
+    Ok(xml_response(StatusCode::OK, doc))
+}
+
+fn initiate(sh: &Shared, b: &BucketRef, key: &str, h: &HeaderMap) -> Answer {
+    let meta = meta_from_headers(h)?;
+    let mut st = sh.lock();
+    let id = st.new_upload_id(sh.seed);
+    let bk = match st.buckets.get_mut(&b.name) {
+        Some(bk) if b.region.as_deref().is_none_or(|r| r == bk.region) => bk,
+        _ => return Err(CosError::no_such_bucket(&b.name).into()),
+    };
+    bk.uploads.insert(
+        id.clone(),
+        Upload {
+            id: id.clone(),
+            key: key.to_string(),
+            initiated: now_secs(),
+            meta,
+            parts: BTreeMap::new(),
+        },
+    );
+    let name = bk.name.clone();
+    drop(st);
+    sh.changed();
+    let mut x = Xml::new("InitiateMultipartUploadResult");
+    x.elem("Bucket", name).elem("Key", key).elem("UploadId", id);
+    Ok(xml_response(StatusCode::OK, x.finish()))
+}
+
+fn part_number(q: &[(String, String)]) -> Result<u32, CosError> {
+    match param(q, "partNumber").and_then(|v| v.parse::<u32>().ok()) {
+        Some(n) if (1..=MAX_PARTS).contains(&n) => Ok(n),
+        _ => Err(CosError::invalid_argument(
+            "partNumber must be an integer between 1 and 10000.",
+        )),
+    }
+}
+
+fn store_part(
+    sh: &Shared,
+    b: &BucketRef,
+    key: &str,
+    id: &str,
+    n: u32,
+    part: Part,
+) -> Result<(), CosError> {
+    with_bucket(sh, b, |bk| match bk.uploads.get_mut(id) {
+        Some(u) if u.key == key => {
+            u.parts.insert(n, part);
+            Ok(())
+        }
+        _ => Err(CosError::no_such_upload()),
+    })?;
+    sh.changed();
+    Ok(())
+}
+
+fn upload_exists(sh: &Shared, b: &BucketRef, key: &str, id: &str) -> Result<(), CosError> {
+    with_bucket(sh, b, |bk| match bk.uploads.get(id) {
+        Some(u) if u.key == key => Ok(()),
+        _ => Err(CosError::no_such_upload()),
+    })
+}
+
+fn upload_part(
+    sh: &Shared,
+    b: &BucketRef,
+    key: &str,
+    q: &[(String, String)],
+    h: &HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let id = param(q, "uploadId").unwrap_or_default().to_string();
+    let n = part_number(q)?;
+    upload_exists(sh, b, key, &id)?;
+    if body.len() as u64 > MAX_SIMPLE {
+        return Err(CosError::bad("EntityTooLarge", "A part may be at most 5 GB.").into());
+    }
+    let etag = check_md5(h, &body)?;
+    let content = Content::from_bytes(body);
+    let part = Part {
+        size: content.len(),
+        crc64: content.crc64(),
+        content,
+        etag,
+        last_modified: now_secs(),
+    };
+    let mut r = Response::new(empty());
+    r.headers_mut()
+        .insert("etag", hv(&format!("\"{}\"", part.etag)));
+    r.headers_mut()
+        .insert("x-cos-hash-crc64ecma", hv(&part.crc64.to_string()));
+    store_part(sh, b, key, &id, n, part)?;
+    Ok(r)
+}
+
+fn copy_range(v: Option<&str>, size: u64) -> Result<(u64, u64), CosError> {
+    let Some(v) = v else {
+        if size == 0 {
+            return Err(CosError::invalid_argument("The copy source is empty."));
+        }
+        return Ok((0, size - 1));
+    };
+    let bad = || {
+        CosError::invalid_argument(format!(
+            "x-cos-copy-source-range {v:?} is not bytes=FIRST-LAST within the source's {size} bytes."
+        ))
+    };
+    let spec = v.trim().strip_prefix("bytes=").ok_or_else(bad)?;
+    let (a, z) = spec.split_once('-').ok_or_else(bad)?;
+    let a: u64 = a.trim().parse().map_err(|_| bad())?;
+    let z: u64 = z.trim().parse().map_err(|_| bad())?;
+    if a > z || z >= size {
+        return Err(bad());
+    }
+    Ok((a, z))
+}
+
+async fn upload_part_copy(
+    sh: &Shared,
+    b: &BucketRef,
+    key: &str,
+    q: &[(String, String)],
+    h: &HeaderMap,
+) -> Answer {
+    let id = param(q, "uploadId").unwrap_or_default().to_string();
+    let n = part_number(q)?;
+    upload_exists(sh, b, key, &id)?;
+    let (_, _, _, src) = copy_source(sh, h)?;
+    check_copy_conditions(h, &src)?;
+    let (first, last) = copy_range(header(h, "x-cos-copy-source-range").as_deref(), src.size)?;
+    let len = last - first + 1;
+    if len > MAX_SIMPLE {
+        return Err(CosError::bad(
+            "EntityTooLarge",
+            format!("A part copy may be at most 5 GB; this range is {len} bytes."),
+        )
+        .into());
+    }
+    if len < MIN_PART && last + 1 != src.size {
+        return Err(CosError::bad(
+            "EntityTooSmall",
+            format!("A part copy other than the source's last range must be at least 1 MB; this range is {len} bytes."),
+        )
+        .into());
+    }
+    sh.model.copy(len).await;
+    let content = src.content.slice(first, last);
+    let part = Part {
+        size: len,
+        crc64: content.crc64(),
+        etag: content.etag_md5_hex(),
+        content,
+        last_modified: now_secs(),
+    };
+    let mut x = Xml::new("CopyPartResult");
+    x.elem("ETag", format!("\"{}\"", part.etag))
+        .elem("LastModified", iso8601(part.last_modified))
+        .elem("CRC64", part.crc64);
+    let crc = part.crc64;
+    // The upload may have been aborted while the copy ran: then it fails like on COS.
+    store_part(sh, b, key, &id, n, part)?;
+    let mut r = xml_response(StatusCode::OK, x.finish());
+    r.headers_mut()
+        .insert("x-cos-hash-crc64ecma", hv(&crc.to_string()));
+    Ok(r)
+}
+
+#[derive(serde::Deserialize)]
+struct CompleteBody {
+    #[serde(rename = "Part", default)]
+    parts: Vec<CompletePart>,
+}
+
+#[derive(serde::Deserialize)]
+struct CompletePart {
+    #[serde(rename = "PartNumber")]
+    number: u32,
+    #[serde(rename = "ETag")]
+    etag: String,
+}
+
+/// The multipart ETag: MD5 of the parts' binary MD5s, then `-N`.
+fn multipart_etag(etags: &[String]) -> String {
+    let mut h = Md5::new();
+    for e in etags {
+        match hex::decode(e) {
+            Ok(raw) => h.update(raw),
+            Err(_) => h.update(e.as_bytes()),
+        }
+    }
+    format!("{}-{}", hex::encode(h.finalize()), etags.len())
+}
+
+fn complete(
+    sh: &Arc<Shared>,
+    b: &BucketRef,
+    key: &str,
+    q: &[(String, String)],
+    body: Bytes,
+) -> Answer {
+    let id = param(q, "uploadId").unwrap_or_default().to_string();
+    let text = String::from_utf8_lossy(&body);
+    let parsed: CompleteBody = quick_xml::de::from_str(&text).map_err(|_| {
+        CosError::bad(
+            "MalformedXML",
+            "The XML you provided was not well-formed or did not validate against our published schema.",
+        )
+    })?;
+    if parsed.parts.is_empty() {
+        return Err(CosError::bad("MalformedXML", "The XML you provided lists no parts.").into());
+    }
+    let (size, crc, etag, count) = with_bucket(sh, b, |bk| {
+        let u = match bk.uploads.get(&id) {
+            Some(u) if u.key == key => u,
+            _ => return Err(CosError::no_such_upload()),
+        };
+        validate_parts(u, &parsed.parts)
+    })?;
+    let listed: Vec<(u32, String)> = parsed
+        .parts
+        .iter()
+        .map(|p| (p.number, unquote(&p.etag).to_string()))
+        .collect();
+    let sh2 = sh.clone();
+    let bucket = b.name.clone();
+    let region = b.region.clone();
+    let key = key.to_string();
+    let finish = async move {
+        let b = BucketRef {
+            name: bucket.clone(),
+            region,
+        };
+        let applied = with_bucket(&sh2, &b, |bk| {
+            let u = match bk.uploads.get(&id) {
+                Some(u) if u.key == key => u,
+                _ => return Err(CosError::no_such_upload()),
+            };
+            let mut contents = Vec::with_capacity(listed.len());
+            for (n, e) in &listed {
+                match u.parts.get(n) {
+                    Some(p) if &p.etag == e => contents.push(p.content.clone()),
+                    _ => {
+                        return Err(CosError::bad(
+                            "InvalidPart",
+                            "One or more of the specified parts could not be found or changed during the merge.",
+                        ))
+                    }
+                }
+            }
+            let meta = u.meta.clone();
+            let region = bk.region.clone();
+            bk.uploads.remove(&id);
+            bk.objects.insert(
+                key.clone(),
+                Object {
+                    content: Content::concat(&contents),
+                    size,
+                    etag: etag.clone(),
+                    crc64: crc,
+                    last_modified: now_secs(),
+                    meta,
+                },
+            );
+            Ok(region)
+        });
+        match applied {
+            Ok(region) => {
+                sh2.changed();
+                let mut x = Xml::bare("CompleteMultipartUploadResult");
+                x.elem(
+                    "Location",
+                    format!(
+                        "http://{bucket}.cos.{region}.myqcloud.com/{}",
+                        crate::store::encode::key_to_url_path(&key).trim_start_matches('/')
+                    ),
+                )
+                .elem("Bucket", &bucket)
+                .elem("Key", &key)
+                .elem("ETag", format!("\"{etag}\""));
+                x.finish()
+            }
+            Err(e) => error_document(e.code, &e.message, &e.extra, &key, "complete", false),
+        }
+    };
+    Ok(streamed(sh, count, Some(crc), finish))
+}
+
+fn validate_parts(
+    u: &Upload,
+    listed: &[CompletePart],
+) -> Result<(u64, u64, String, usize), CosError> {
+    let mut prev = 0u32;
+    for p in listed {
+        if p.number <= prev {
+            return Err(CosError::bad(
+                "InvalidPartOrder",
+                "The list of parts was not in ascending order. Parts must be ordered by part number.",
+            ));
+        }
+        prev = p.number;
+    }
+    let mut size = 0u64;
+    let mut crc = 0u64;
+    let mut etags = Vec::with_capacity(listed.len());
+    for (i, p) in listed.iter().enumerate() {
+        let Some(part) = u.parts.get(&p.number) else {
+            return Err(CosError::bad(
+                "InvalidPart",
+                format!("Part {} was never uploaded to this upload.", p.number),
+            ));
+        };
+        if unquote(&p.etag) != part.etag {
+            return Err(CosError::bad(
+                "InvalidPart",
+                format!(
+                    "The ETag given for part {} does not match the uploaded part's.",
+                    p.number
+                ),
+            ));
+        }
+        if i + 1 < listed.len() && part.size < MIN_PART {
+            return Err(CosError::bad(
+                "EntityTooSmall",
+                "Your proposed upload is smaller than the minimum allowed object size. Each part must be at least 1 MB in size, except the last part.",
+            ));
+        }
+        crc = if i == 0 {
+            part.crc64
+        } else {
+            crate::crc64::combine(crc, part.crc64, part.size)
+        };
+        size += part.size;
+        etags.push(part.etag.clone());
+    }
+    if size > MAX_OBJECT {
+        return Err(CosError::bad(
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed object size (48.82 TB).",
+        ));
+    }
+    Ok((size, crc, multipart_etag(&etags), listed.len()))
+}
+
+/// A 200 whose body is spaces while the "merge" runs, then whatever `finish` renders, as
+/// COS's Complete does.
+fn streamed(
+    sh: &Arc<Shared>,
+    parts: usize,
+    crc: Option<u64>,
+    finish: impl std::future::Future<Output = String> + Send + 'static,
+) -> Response<Body> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let merge = sh.model.complete(parts);
+    tokio::spawn(async move {
+        let _ = tx.send(Bytes::from_static(b" ")).await;
+        let deadline = Instant::now() + merge;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            tokio::time::sleep((deadline - now).min(Duration::from_millis(500))).await;
+            if Instant::now() < deadline {
+                let _ = tx.send(Bytes::from_static(b" ")).await;
+            }
+        }
+        let doc = finish.await;
+        let _ = tx.send(Bytes::from(doc)).await;
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok(Frame::data(b)), rx))
+    });
+    let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    r.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/xml"));
+    if let Some(c) = crc {
+        r.headers_mut()
+            .insert("x-cos-hash-crc64ecma", hv(&c.to_string()));
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_plus_is_a_space_and_percent_2b_a_plus() {
+        let q = split_query(Some("prefix=with+space%2Bplus&uploads&marker=a%20b"));
+        assert_eq!(
+            q,
+            [
+                ("prefix".to_string(), "with space+plus".to_string()),
+                ("uploads".to_string(), String::new()),
+                ("marker".to_string(), "a b".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn routes_virtual_hosted_path_style_and_service() {
+        let (t, paths) = route(
+            "alpha-1250000000.cos.ap-guangzhou.myqcloud.com:9000",
+            "/a%2Bb/c+d",
+        )
+        .expect("routes");
+        assert!(
+            matches!(t, Target::Bucket { ref key, ref region, .. } if key == "a+b/c+d" && region.as_deref() == Some("ap-guangzhou"))
+        );
+        assert_eq!(paths, ["/a+b/c+d"]);
+        let (t, paths) = route("127.0.0.1:9000", "/alpha-1250000000/k%20x").expect("routes");
+        assert!(
+            matches!(t, Target::Bucket { ref bucket, ref key, region: None } if bucket == "alpha-1250000000" && key == "k x")
+        );
+        assert_eq!(paths, ["/k x", "/alpha-1250000000/k x"]);
+        assert!(matches!(
+            route("service.cos.myqcloud.com", "/").expect("routes").0,
+            Target::Service(None)
+        ));
+        assert!(matches!(
+            route("cos.ap-shanghai.myqcloud.com", "/").expect("routes").0,
+            Target::Service(Some(ref r)) if r == "ap-shanghai"
+        ));
+    }
+
+    #[test]
+    fn ranges_follow_http_rules() {
+        assert!(matches!(
+            parse_range(Some("bytes=0-9"), 100),
+            Ok(Range::Part(0, 9))
+        ));
+        assert!(matches!(
+            parse_range(Some("bytes=90-"), 100),
+            Ok(Range::Part(90, 99))
+        ));
+        assert!(matches!(
+            parse_range(Some("bytes=-10"), 100),
+            Ok(Range::Part(90, 99))
+        ));
+        assert!(matches!(
+            parse_range(Some("bytes=50-500"), 100),
+            Ok(Range::Part(50, 99))
+        ));
+        assert!(parse_range(Some("bytes=100-"), 100).is_err());
+        assert!(matches!(
+            parse_range(Some("items=1-2"), 100),
+            Ok(Range::Whole)
+        ));
+    }
+
+    #[test]
+    fn multipart_etag_is_md5_of_part_md5s_with_count() {
+        let e = multipart_etag(&["00".repeat(16), "ff".repeat(16)]);
+        assert!(e.ends_with("-2") && e.len() == 34, "{e}");
+    }
+}
