@@ -666,7 +666,7 @@ fn list_objects(sh: &Shared, b: &BucketRef, q: &[(String, String)]) -> Answer {
         }
     };
     let max = max_param(q, "max-keys", 1000)?;
-    let body = with_bucket(sh, b, |bk| {
+    let (body, region) = with_bucket(sh, b, |bk| {
         let start = if marker > prefix { marker } else { prefix };
         let items = bk
             .objects
@@ -715,12 +715,10 @@ fn list_objects(sh: &Shared, b: &BucketRef, q: &[(String, String)]) -> Answer {
                 }
             }
         }
-        Ok(x.finish())
+        Ok((x.finish(), bk.region.clone()))
     })?;
     let mut r = xml_response(StatusCode::OK, body);
-    if let Some(region) = &b.region {
-        r.headers_mut().insert("x-cos-bucket-region", hv(region));
-    }
+    r.headers_mut().insert("x-cos-bucket-region", hv(&region));
     Ok(r)
 }
 
