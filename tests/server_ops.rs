@@ -221,7 +221,25 @@ async fn data_dir_keeps_objects_and_uploads_across_restarts() {
         .send()
         .await;
     let id = init.tag("UploadId").expect("UploadId");
+    let part = c
+        .obj("PUT", SH_BUCKET, SH, "pending")
+        .q("partNumber", "1")
+        .q("uploadId", &id)
+        .body("part bytes")
+        .send()
+        .await;
+    assert_eq!(part.status, 200);
     s.shutdown().await;
+
+    let blobs: Vec<Vec<u8>> = std::fs::read_dir(dir.path().join("blobs"))
+        .expect("blobs dir")
+        .map(|e| std::fs::read(e.expect("entry").path()).expect("blob"))
+        .collect();
+    assert!(
+        blobs.contains(&b"still here".to_vec()),
+        "real bytes live beside the state"
+    );
+    assert!(blobs.contains(&b"part bytes".to_vec()));
 
     let s = start_server(args(&["--data", &data])).await;
     let c = Cos::new(&s);
@@ -233,7 +251,20 @@ async fn data_dir_keeps_objects_and_uploads_across_restarts() {
         .q("uploads", "")
         .send()
         .await;
-    assert_eq!(ups.tags("UploadId"), [id]);
+    assert_eq!(ups.tags("UploadId"), [id.clone()]);
+    let parts = c
+        .obj("GET", SH_BUCKET, SH, "pending")
+        .q("uploadId", &id)
+        .send()
+        .await;
+    assert_eq!(parts.tags("ETag"), [part.header("etag").expect("etag")]);
+    let del = c.obj("DELETE", GZ_BUCKET, GZ, "kept.txt").send().await;
+    assert_eq!(del.status, 204);
+    s.shutdown().await;
+    let left = std::fs::read_dir(dir.path().join("blobs"))
+        .expect("blobs dir")
+        .count();
+    assert_eq!(left, 1, "the deleted object's blob is removed");
 }
 
 #[tokio::test]
