@@ -251,7 +251,7 @@ async fn data_dir_keeps_objects_and_uploads_across_restarts() {
         .q("uploads", "")
         .send()
         .await;
-    assert_eq!(ups.tags("UploadId"), [id.clone()]);
+    assert_eq!(ups.tags("UploadId"), vec![id.clone()]);
     let parts = c
         .obj("GET", SH_BUCKET, SH, "pending")
         .q("uploadId", &id)
