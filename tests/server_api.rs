@@ -873,7 +873,7 @@ async fn complete_answers_at_once_and_streams_spaces_until_the_merge_ends() {
     let text = String::from_utf8_lossy(&rest);
     assert!(text.contains("<CompleteMultipartUploadResult>"), "{text}");
     assert!(
-        head_after < std::time::Duration::from_millis(250),
+        head_after < std::time::Duration::from_millis(300),
         "headers come before the merge: {head_after:?}"
     );
     assert!(
