@@ -1092,7 +1092,8 @@ impl App {
             KeyCode::Down => d.focus = CopyField::ALL[(idx + 1).min(CopyField::ALL.len() - 1)],
             KeyCode::Up => d.focus = CopyField::ALL[idx.saturating_sub(1)],
             KeyCode::Enter => {
-                if d.focus == CopyField::Bucket {
+                let exact = d.known_buckets.iter().any(|b| b == d.bucket.value());
+                if d.focus == CopyField::Bucket && !exact {
                     let choices = d.bucket_choices();
                     if let Some(c) = choices.get(d.pick.min(choices.len().saturating_sub(1))) {
                         if *c != d.bucket.value() {
@@ -1308,8 +1309,8 @@ impl App {
                     format!("{} → {}", job.spec.source, job.spec.destination),
                     format!(
                         "{} of {} parts done; {} already copied will be discarded.",
-                        job.parts_done,
-                        job.parts_total(),
+                        crate::ui::views::thousands(job.parts_done as u64),
+                        crate::ui::views::thousands(job.parts_total() as u64),
                         crate::units::format_size(job.bytes_done)
                     ),
                     match &job.upload_id {

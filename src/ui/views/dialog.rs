@@ -46,36 +46,38 @@ fn buttons(t: &Theme, labels: &[&str], selected: usize, x: u16, y: u16, w: u16, 
 
 pub fn render_confirm(c: &Confirm, t: &Theme, area: Rect, buf: &mut Buffer) {
     let w = 74.min(area.width);
-    let body_w = w.saturating_sub(2) as usize;
-    let want = c.lines.len() as u16 + 4;
+    let body_w = w.saturating_sub(4) as usize;
+    // Wrap every line so nothing the user must read is cut off.
+    let mut lines: Vec<(bool, String)> = Vec::new();
+    for (i, l) in c.lines.iter().enumerate() {
+        for part in wrap(l, body_w.max(8)) {
+            lines.push((i == 0, part));
+        }
+    }
+    let want = lines.len() as u16 + 4;
     let inner = frame(t, &c.title, area, w, want.min(area.height), buf);
     if inner.height < 2 {
         return;
     }
     let rows = inner.height.saturating_sub(2) as usize;
-    let scroll = c.scroll.min(c.lines.len().saturating_sub(rows));
-    let shown = c.lines.iter().skip(scroll).take(rows);
-    for (i, l) in shown.enumerate() {
-        let style = if i == 0 && scroll == 0 {
-            t.title()
-        } else {
-            Style::default()
-        };
+    let scroll = c.scroll.min(lines.len().saturating_sub(rows));
+    for (i, (first, l)) in lines.iter().skip(scroll).take(rows).enumerate() {
+        let style = if *first { t.title() } else { Style::default() };
         put(
             buf,
             inner.x + 1,
             inner.y + i as u16,
-            &fit(l, body_w.saturating_sub(1)),
-            inner.width,
+            l,
+            inner.width.saturating_sub(1),
             style,
         );
     }
-    if c.lines.len() > rows && rows > 0 {
+    if lines.len() > rows && rows > 0 {
         let note = format!(
             "lines {}-{} of {} (j/k scroll)",
             scroll + 1,
-            (scroll + rows).min(c.lines.len()),
-            c.lines.len()
+            (scroll + rows).min(lines.len()),
+            lines.len()
         );
         put(
             buf,
@@ -95,6 +97,47 @@ pub fn render_confirm(c: &Confirm, t: &Theme, area: Rect, buf: &mut Buffer) {
         inner.width,
         buf,
     );
+}
+
+/// Word-wraps `s` to `w` columns (characters); long words are split.
+pub fn wrap(s: &str, w: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    let indent: String = s.chars().take_while(|c| *c == ' ').collect();
+    let mut line = String::new();
+    for word in s.split_whitespace() {
+        let mut word = word.to_string();
+        loop {
+            let len = line.chars().count();
+            let wl = word.chars().count();
+            let sep = usize::from(len > 0);
+            if len + sep + wl <= w {
+                if len == 0 {
+                    line.push_str(if out.is_empty() { &indent } else { "" });
+                    if line.chars().count() + wl > w {
+                        line.clear();
+                    }
+                } else {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                break;
+            }
+            if len > 0 {
+                out.push(std::mem::take(&mut line));
+                continue;
+            }
+            let head: String = word.chars().take(w).collect();
+            word = word.chars().skip(w).collect();
+            out.push(head);
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
 }
 
 fn input_line(

@@ -18,7 +18,7 @@ use crate::ui::theme::Theme;
 use crate::units::format_size;
 
 pub fn render(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &mut Buffer) {
-    if area.height < 3 {
+    if area.height < 4 {
         return;
     }
     let w = area.width;
@@ -42,16 +42,15 @@ pub fn render(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &mut Bu
         .map(format_size)
         .unwrap_or_else(|| "not planned yet".into());
     let line2 = format!(
-        "size {size} · part size {} · parts {} done, {} in flight, {} total · {:.1}% · {} · ETA {} · retries {}{}",
-        if j.part_size > 0 { format_size(j.part_size) } else { "-".into() },
+        "size {size} · part size {} · parts {} done, {} in flight, {} total",
+        if j.part_size > 0 {
+            format_size(j.part_size)
+        } else {
+            "-".into()
+        },
         thousands(j.parts_done as u64),
         j.in_flight.len(),
         thousands(j.parts_total() as u64),
-        j.fraction() * 100.0,
-        format_rate(j.rate(now)),
-        format_eta(j.eta(now)),
-        j.retries,
-        j.concurrency.map(|n| format!(" · up to {n} in flight")).unwrap_or_default(),
     );
     put(
         buf,
@@ -62,9 +61,14 @@ pub fn render(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &mut Bu
         Style::default(),
     );
     let line3 = format!(
-        "upload id {} · verification: {}",
-        j.upload_id.as_deref().unwrap_or("-"),
-        verification_text(&j.state, j.verification.as_ref())
+        "{:.1}% · {} · ETA {} · retries {}{}",
+        j.fraction() * 100.0,
+        format_rate(j.rate(now)),
+        format_eta(j.eta(now)),
+        j.retries,
+        j.concurrency
+            .map(|n| format!(" · up to {n} in flight"))
+            .unwrap_or_default(),
     );
     put(
         buf,
@@ -72,10 +76,23 @@ pub fn render(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &mut Bu
         area.y + 2,
         &fit(&line3, w as usize),
         w,
+        Style::default(),
+    );
+    let line4 = format!(
+        "upload id {} · verification: {}",
+        j.upload_id.as_deref().unwrap_or("-"),
+        verification_text(&j.state, j.verification.as_ref())
+    );
+    put(
+        buf,
+        area.x,
+        area.y + 3,
+        &fit(&line4, w as usize),
+        w,
         t.dim(),
     );
 
-    let rest = Rect::new(area.x, area.y + 3, w, area.height - 3);
+    let rest = Rect::new(area.x, area.y + 4, w, area.height - 4);
     if rest.height < 3 {
         return;
     }
@@ -264,7 +281,7 @@ fn render_in_flight(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &
         t.title(),
     );
     let rows = area.height.saturating_sub(1) as usize;
-    let bar_w = (area.width as usize).saturating_sub(44).clamp(4, 40);
+    let bar_w = (area.width as usize).saturating_sub(58).clamp(4, 40);
     for (i, (&part, f)) in j.in_flight.iter().enumerate().take(rows) {
         let y = area.y + 1 + i as u16;
         let len = j.part_len(part).max(1);

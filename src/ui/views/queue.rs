@@ -92,28 +92,27 @@ pub struct Columns {
     eta: usize,
     parts: usize,
     retries: usize,
+    wide: bool,
 }
 
 impl Columns {
     pub fn for_width(w: usize) -> Columns {
+        let wide = w >= 100;
         let mut c = Columns {
-            state: 11,
+            state: if wide { 11 } else { 9 },
             name: 0,
             size: 9,
             bar: 0,
             pct: 6,
-            rate: 11,
-            eta: 7,
-            parts: 17,
-            retries: 3,
+            rate: 10,
+            eta: 6,
+            parts: if wide { 17 } else { 13 },
+            retries: if wide { 3 } else { 2 },
+            wide,
         };
-        if w < 100 {
-            c.parts = 13;
-            c.state = 9;
-        }
-        let fixed = c.state + c.size + c.pct + c.rate + c.eta + c.parts + c.retries + 8;
-        let rest = w.saturating_sub(fixed);
-        if w >= 100 {
+        let fixed = c.state + c.size + c.pct + c.rate + c.eta + c.parts + c.retries + 7;
+        let rest = w.saturating_sub(fixed + 1);
+        if wide {
             c.bar = (rest / 3).clamp(10, 30);
             c.name = rest.saturating_sub(c.bar + 1).max(10);
         } else {
@@ -192,12 +191,16 @@ fn draw_row(
     } else {
         "-".into()
     };
-    let parts = format!(
-        "{}/{}/{}",
-        thousands(j.parts_done as u64),
-        j.in_flight.len(),
-        thousands(j.parts_total() as u64)
-    );
+    let parts = if c.wide {
+        format!(
+            "{}/{}/{}",
+            thousands(j.parts_done as u64),
+            j.in_flight.len(),
+            thousands(j.parts_total() as u64)
+        )
+    } else {
+        format!("{}/{}/{}", j.parts_done, j.in_flight.len(), j.parts_total())
+    };
     let mut cx = x;
     let state_style = t.state(&j.state);
     let row_style = if selected {
