@@ -49,7 +49,9 @@ pub struct JobModel {
     /// Parts in flight allowed for this job, when the engine has said.
     pub concurrency: Option<usize>,
     /// (when, bytes) of recent finished parts, for the rate.
-    window: VecDeque<(SystemTime, u64)>,
+    /// Bytes finished per whole second (unix seconds), newest last: at most ~21 entries
+    /// however many parts finish, so the rate costs the same for any part count.
+    window: VecDeque<(u64, u64)>,
     /// When the job last started running, to size the rate window early on.
     running_since: Option<SystemTime>,
     /// Sum over done parts of bytes and seconds: the job's mean per-part throughput.
@@ -172,7 +174,11 @@ impl JobModel {
         self.bytes_done += bytes;
         self.part_bytes += bytes;
         self.part_secs += elapsed.as_secs_f64();
-        self.window.push_back((now, bytes));
+        let sec = unix_secs(now);
+        match self.window.back_mut() {
+            Some((s, b)) if *s == sec => *b += bytes,
+            _ => self.window.push_back((sec, bytes)),
+        }
         self.trim(now);
     }
 
@@ -209,12 +215,9 @@ impl JobModel {
     }
 
     fn trim(&mut self, now: SystemTime) {
-        while let Some(&(t, _)) = self.window.front() {
-            if now.duration_since(t).unwrap_or_default() > RATE_WINDOW {
-                self.window.pop_front();
-            } else {
-                break;
-            }
+        let oldest = unix_secs(now).saturating_sub(RATE_WINDOW.as_secs());
+        while self.window.front().is_some_and(|&(s, _)| s < oldest) {
+            self.window.pop_front();
         }
     }
 
@@ -223,10 +226,12 @@ impl JobModel {
         if !matches!(self.state, JobState::Running) {
             return 0.0;
         }
+        let oldest = unix_secs(now).saturating_sub(RATE_WINDOW.as_secs());
         let bytes: u64 = self
             .window
             .iter()
-            .filter(|(t, _)| now.duration_since(*t).unwrap_or_default() <= RATE_WINDOW)
+            .rev()
+            .take_while(|(s, _)| *s >= oldest)
             .map(|(_, b)| b)
             .sum();
         let since = self
@@ -287,6 +292,12 @@ impl JobModel {
         let left = size.saturating_sub(self.bytes_estimated(now)) as f64;
         Some(Duration::from_secs_f64(left / rate))
     }
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Totals across jobs for the Queue header.

@@ -53,8 +53,7 @@ fn render_buckets(app: &App, area: Rect, buf: &mut Buffer) {
         } else if let Some(e) = &b.error {
             vec![
                 format!("Could not list buckets: {e}"),
-                "The account may lack GetService permission: add access_paths (cos://bucket/prefix)".into(),
-                "to the profile to browse them directly. R retries.".into(),
+                "The account may lack GetService permission: add access_paths (cos://bucket/prefix) to the profile to browse them directly. R retries.".into(),
             ]
         } else {
             vec![
@@ -63,34 +62,30 @@ fn render_buckets(app: &App, area: Rect, buf: &mut Buffer) {
                     .into(),
             ]
         };
-        for (i, m) in msg.iter().enumerate().take(height) {
+        let mut y = top;
+        for (i, m) in msg.iter().enumerate() {
             let style = if b.error.is_some() && i == 0 {
                 t.error()
             } else {
                 t.dim()
             };
-            put(
-                buf,
-                area.x + 2,
-                top + i as u16,
-                m,
-                w.saturating_sub(2),
-                style,
-            );
+            for l in super::dialog::wrap(m, w.saturating_sub(2).max(8) as usize) {
+                if y >= area.y + area.height {
+                    return;
+                }
+                put(buf, area.x + 2, y, &l, w.saturating_sub(2), style);
+                y += 1;
+            }
         }
         return;
     }
     let mut y = top;
     if let Some(e) = &b.error {
-        if height > 2 {
-            put(
-                buf,
-                area.x + 2,
-                y,
-                &format!("Could not list buckets ({e}); showing the profile's access paths:"),
-                w.saturating_sub(2),
-                t.error(),
-            );
+        let text = format!("Could not list buckets ({e}); showing the profile's access paths:");
+        let wrapped = super::dialog::wrap(&text, w.saturating_sub(2).max(8) as usize);
+        let room = height.saturating_sub(entries.len().min(height / 2)).min(3);
+        for l in wrapped.iter().take(room) {
+            put(buf, area.x + 2, y, l, w.saturating_sub(2), t.error());
             y += 1;
         }
     }

@@ -110,7 +110,16 @@ pub fn render(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &mut Bu
     let err_h = if j.errors.is_empty() {
         2.min(below.height)
     } else {
-        (below.height / 2).max(3).min(below.height)
+        // As many lines as the wrapped errors need, at most half the space.
+        let width = (w as usize).max(1);
+        let need: usize = j
+            .errors
+            .iter()
+            .map(|e| (e.chars().count() + 2).div_ceil(width))
+            .sum();
+        ((need + 1) as u16)
+            .clamp(3, (below.height / 2).max(3))
+            .min(below.height)
     };
     let fly = Rect::new(below.x, below.y, w, below.height - err_h);
     let errs = Rect::new(below.x, below.y + fly.height, w, err_h);

@@ -136,6 +136,15 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
         None => Some(app.context()),
     };
     let hints: Vec<(String, String, u8)> = match ctx {
+        Some(_) if matches!(app.dialog, Some(Dialog::Details(_))) => {
+            vec![("Esc".into(), "close".into(), 0)]
+        }
+        Some(_) if matches!(app.dialog, Some(Dialog::Copy(_))) => vec![
+            ("Enter".into(), "queue".into(), 0),
+            ("Tab".into(), "next field".into(), 1),
+            ("←→".into(), "choose".into(), 2),
+            ("Esc".into(), "cancel".into(), 3),
+        ],
         Some(c) => app.keymap.hints(c),
         None => vec![
             ("Enter".into(), "keep filter".into(), 0),
