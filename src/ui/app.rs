@@ -189,7 +189,7 @@ impl CopyDialog {
     /// Known buckets matching what is typed (all when the field equals a known bucket).
     pub fn bucket_choices(&self) -> Vec<&str> {
         let typed = self.bucket.value().to_lowercase();
-        if self.known_buckets.iter().any(|b| *b == typed) {
+        if self.known_buckets.contains(&typed) {
             return self.known_buckets.iter().map(|s| s.as_str()).collect();
         }
         self.known_buckets
@@ -1830,16 +1830,14 @@ fn build_copy(d: &CopyDialog) -> Result<(Vec<CopySpec>, Option<Expansion>), Stri
                 options: options.clone(),
             });
         }
-        if !d.prefixes.is_empty() {
-            if dest_bucket == d.source_bucket
-                && d.prefixes
-                    .iter()
-                    .any(|p| dest_prefix.starts_with(p.as_str()))
-            {
-                return Err(format!(
-                    "the destination {dest_prefix} is inside a prefix being copied: choose another prefix or bucket"
-                ));
-            }
+        if dest_bucket == d.source_bucket
+            && d.prefixes
+                .iter()
+                .any(|p| dest_prefix.starts_with(p.as_str()))
+        {
+            return Err(format!(
+                "the destination {dest_prefix} is inside a prefix being copied: choose another prefix or bucket"
+            ));
         }
     }
     for s in &specs {

@@ -6,8 +6,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub enum Clock {
+    #[default]
     System,
     Manual(Arc<Mutex<SystemTime>>),
 }
@@ -41,11 +42,5 @@ impl Clock {
         if let Clock::Manual(t) = self {
             *t.lock().unwrap_or_else(|p| p.into_inner()) = at;
         }
-    }
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Clock::System
     }
 }

@@ -271,13 +271,8 @@ impl JobModel {
 
     pub fn fraction(&self) -> f64 {
         match self.size {
-            Some(0) => {
-                if self.state == JobState::Done {
-                    1.0
-                } else {
-                    0.0
-                }
-            }
+            Some(0) if self.state == JobState::Done => 1.0,
+            Some(0) => 0.0,
             Some(s) => (self.bytes_done as f64 / s as f64).min(1.0),
             None => 0.0,
         }

@@ -114,11 +114,8 @@ pub struct Key {
 
 impl Key {
     pub fn from_event(ev: &KeyEvent) -> Key {
-        let code = match ev.code {
-            // Terminals report Shift-Tab as BackTab, sometimes with SHIFT set.
-            KeyCode::BackTab => KeyCode::BackTab,
-            c => c,
-        };
+        // Terminals report Shift-Tab as BackTab, sometimes with SHIFT set: SHIFT is ignored.
+        let code = ev.code;
         Key {
             code,
             ctrl: ev.modifiers.contains(KeyModifiers::CONTROL),

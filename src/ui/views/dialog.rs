@@ -140,6 +140,7 @@ pub fn wrap(s: &str, w: usize) -> Vec<String> {
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 fn input_line(
     t: &Theme,
     label: &str,
@@ -177,6 +178,7 @@ fn input_line(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn choice_line(
     t: &Theme,
     label: &str,

@@ -18,7 +18,7 @@ pub fn lines(keymap: &Keymap) -> Vec<(bool, String)> {
         if b.is_empty() {
             continue;
         }
-        out.push((true, format!("{}", title(ctx))));
+        out.push((true, title(ctx).to_string()));
         for binding in b {
             let keys: Vec<String> = binding.keys.iter().map(|k| k.label()).collect();
             out.push((false, format!("  {:18} {}", keys.join(" "), binding.desc)));
