@@ -711,6 +711,11 @@ fn user_keymap_rebinding_works_and_shows_in_help() {
     press(&mut a, &[key('?')]);
     let screen = render(&mut a, 80, 60);
     assert!(screen.contains("zzz pause"), "{screen}");
+    // Help scrolls with j and closes with Esc.
+    press(&mut a, &[key('j'), key('j')]);
+    assert!(matches!(a.dialog, Some(haul::ui::app::Dialog::Help { scroll: 2 })), "{:?}", a.dialog);
+    press(&mut a, &[code(KeyCode::Esc)]);
+    assert!(a.dialog.is_none());
 }
 
 #[test]

@@ -85,6 +85,8 @@ pub struct ObjectList {
     pub reverse: bool,
     pub cursor: usize,
     pub pages: usize,
+    /// Rows kept before loading stops (`ROW_CAP`; smaller in tests).
+    pub cap: usize,
 }
 
 impl ObjectList {
@@ -102,6 +104,7 @@ impl ObjectList {
             reverse: false,
             cursor: 0,
             pages: 0,
+            cap: ROW_CAP,
         }
     }
 
@@ -165,7 +168,7 @@ impl ObjectList {
                 marked: false,
             });
         }
-        self.load = if self.rows.len() >= ROW_CAP {
+        self.load = if self.rows.len() >= self.cap {
             Load::Capped
         } else if page.is_truncated {
             match page
@@ -334,6 +337,18 @@ mod tests {
         assert!(l.on_page(&Some(m), Ok(page(&["c"], false))));
         assert_eq!(l.view.len(), 3);
         assert_eq!(l.load, Load::Complete);
+    }
+
+    #[test]
+    fn loading_stops_at_the_cap() {
+        let mut l = ObjectList::new(BucketName::parse("a-1").unwrap(), "p/".into());
+        l.cap = 3;
+        l.on_page(&None, Ok(page(&["a", "b"], true)));
+        let m = l.wants_more().unwrap();
+        l.mark_requested(Some(m.clone()));
+        l.on_page(&Some(m), Ok(page(&["c", "d"], true)));
+        assert_eq!(l.load, Load::Capped);
+        assert_eq!(l.wants_more(), None);
     }
 
     #[test]
