@@ -203,3 +203,31 @@ fn pty_sigterm_restores_the_terminal() {
     );
     assert!(p.left_alternate_screen(), "terminal not restored");
 }
+
+#[test]
+fn pty_ctrl_z_leaves_and_reenters_the_screen_and_keeps_working() {
+    if std::env::var(CHILD).is_ok() {
+        return;
+    }
+    let mut p = spawn("quit");
+    p.wait_for("Buckets · 2");
+    // The child leads an orphaned process group here, so the kernel discards the SIGTSTP it
+    // raises and it continues at once: what is tested is leaving and re-entering the screen.
+    p.send("\x1a");
+    let start = Instant::now();
+    loop {
+        let n = String::from_utf8_lossy(&p.raw.lock().unwrap()).matches("\x1b[?1049h").count();
+        if n >= 2 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "the UI did not re-enter after Ctrl-z");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p.send("2");
+    p.wait_for("1 jobs");
+    p.send("q");
+    p.wait_for("Quit haul?");
+    p.send("y");
+    assert!(p.wait_exit().success());
+    assert!(p.left_alternate_screen(), "terminal not restored");
+}
