@@ -713,7 +713,11 @@ fn user_keymap_rebinding_works_and_shows_in_help() {
     assert!(screen.contains("zzz pause"), "{screen}");
     // Help scrolls with j and closes with Esc.
     press(&mut a, &[key('j'), key('j')]);
-    assert!(matches!(a.dialog, Some(haul::ui::app::Dialog::Help { scroll: 2 })), "{:?}", a.dialog);
+    assert!(
+        matches!(a.dialog, Some(haul::ui::app::Dialog::Help { scroll: 2 })),
+        "{:?}",
+        a.dialog
+    );
     press(&mut a, &[code(KeyCode::Esc)]);
     assert!(a.dialog.is_none());
 }

@@ -216,11 +216,16 @@ fn pty_ctrl_z_leaves_and_reenters_the_screen_and_keeps_working() {
     p.send("\x1a");
     let start = Instant::now();
     loop {
-        let n = String::from_utf8_lossy(&p.raw.lock().unwrap()).matches("\x1b[?1049h").count();
+        let n = String::from_utf8_lossy(&p.raw.lock().unwrap())
+            .matches("\x1b[?1049h")
+            .count();
         if n >= 2 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "the UI did not re-enter after Ctrl-z");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the UI did not re-enter after Ctrl-z"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     p.send("2");
