@@ -11,6 +11,8 @@ use crate::engine::{CopySpec, JobId, JobState, PlanSummary, Strategy, Verificati
 
 /// How far back the rate window looks.
 pub const RATE_WINDOW: Duration = Duration::from_secs(20);
+/// Parts tracked per job at most (COS allows 10,000).
+pub const MAX_PARTS: usize = 100_000;
 /// Errors kept per job for the detail screen.
 const ERRORS_KEPT: usize = 8;
 
@@ -93,7 +95,7 @@ impl JobModel {
         if self.part_size == 0 {
             return size;
         }
-        let first = (n as u64 - 1) * self.part_size;
+        let first = (n.max(1) as u64 - 1) * self.part_size;
         size.saturating_sub(first).min(self.part_size)
     }
 
@@ -105,12 +107,15 @@ impl JobModel {
             Strategy::Multipart { part_size, parts } => (part_size, parts),
         };
         self.part_size = part_size;
-        self.parts = vec![PartCell::Pending; parts as usize];
+        self.parts = vec![PartCell::Pending; (parts as usize).min(MAX_PARTS)];
         self.in_flight.clear();
         self.bytes_done = 0;
         self.parts_done = 0;
         for &n in &plan.parts_done {
-            if let Some(c) = self.parts.get_mut(n as usize - 1) {
+            if let Some(c) = (n as usize)
+                .checked_sub(1)
+                .and_then(|i| self.parts.get_mut(i))
+            {
                 if *c != PartCell::Done {
                     *c = PartCell::Done;
                     self.parts_done += 1;
@@ -132,7 +137,10 @@ impl JobModel {
         if !keeps_parts {
             // Nothing is in flight once a job stops, fails or finishes.
             for (n, _) in std::mem::take(&mut self.in_flight) {
-                if let Some(c) = self.parts.get_mut(n as usize - 1) {
+                if let Some(c) = (n as usize)
+                    .checked_sub(1)
+                    .and_then(|i| self.parts.get_mut(i))
+                {
                     if *c == PartCell::InFlight {
                         *c = PartCell::Pending;
                     }
@@ -151,7 +159,8 @@ impl JobModel {
     }
 
     pub fn on_part_started(&mut self, part: u32, attempt: u32, at: SystemTime) {
-        self.grow(part);
+        let Some(cell) = self.slot(part) else { return };
+        *cell = PartCell::InFlight;
         self.in_flight.insert(
             part,
             InFlight {
@@ -159,13 +168,11 @@ impl JobModel {
                 started: at,
             },
         );
-        self.parts[part as usize - 1] = PartCell::InFlight;
     }
 
     pub fn on_part_done(&mut self, part: u32, bytes: u64, elapsed: Duration, now: SystemTime) {
-        self.grow(part);
         self.in_flight.remove(&part);
-        let cell = &mut self.parts[part as usize - 1];
+        let Some(cell) = self.slot(part) else { return };
         if *cell == PartCell::Done {
             return;
         }
@@ -183,25 +190,31 @@ impl JobModel {
     }
 
     pub fn on_part_retrying(&mut self, part: u32, error: String) {
-        self.grow(part);
         self.in_flight.remove(&part);
-        self.parts[part as usize - 1] = PartCell::Retrying;
+        let Some(cell) = self.slot(part) else { return };
+        *cell = PartCell::Retrying;
         self.retries += 1;
         self.push_error(format!("part {part}: {error}"));
     }
 
     pub fn on_part_failed(&mut self, part: u32, error: String) {
-        self.grow(part);
         self.in_flight.remove(&part);
-        self.parts[part as usize - 1] = PartCell::Failed;
+        let Some(cell) = self.slot(part) else { return };
+        *cell = PartCell::Failed;
         self.push_error(format!("part {part}: {error}"));
     }
 
-    fn grow(&mut self, part: u32) {
-        let part = part.max(1) as usize;
-        if self.parts.len() < part {
-            self.parts.resize(part, PartCell::Pending);
+    /// The cell of part `part` (1-based), growing the map for parts beyond the plan; `None`
+    /// for part 0 or a number past `MAX_PARTS` (an engine bug must not cost gigabytes here).
+    fn slot(&mut self, part: u32) -> Option<&mut PartCell> {
+        let i = (part as usize).checked_sub(1)?;
+        if i >= self.parts.len() {
+            if i >= MAX_PARTS {
+                return None;
+            }
+            self.parts.resize(i + 1, PartCell::Pending);
         }
+        self.parts.get_mut(i)
     }
 
     fn push_error(&mut self, e: String) {
@@ -372,6 +385,21 @@ mod tests {
         assert_eq!(j.bytes_done, 150);
         assert_eq!(j.parts_done, 2);
         assert_eq!(j.part_len(3), 50);
+    }
+
+    #[test]
+    fn bad_part_numbers_are_ignored_not_fatal() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let mut j = planned(250, 100, 3);
+        j.on_part_started(0, 1, t0);
+        j.on_part_done(0, 5, Duration::from_secs(1), t0);
+        j.on_part_failed(u32::MAX, "x".into());
+        j.on_part_retrying(0, "x".into());
+        assert_eq!(j.parts.len(), 3);
+        assert_eq!(j.bytes_done, 0);
+        // A part past the plan (the engine re-planned) grows the map.
+        j.on_part_done(4, 10, Duration::from_secs(1), t0);
+        assert_eq!(j.parts.len(), 4);
     }
 
     #[test]
