@@ -940,6 +940,12 @@ fn snapshot_queue() {
     snap("queue_many", &mut a);
     press(&mut a, &[key('f')]);
     snap("queue_filter_active", &mut a);
+    // A failed job's reason shows in the status line while it is selected.
+    let mut a = many_jobs();
+    press(&mut a, &[key('2'), key('j'), key('j')]);
+    a.status = None;
+    let screen = render(&mut a, 80, 24);
+    assert!(screen.contains("job 3 failed: source changed"), "{screen}");
 }
 
 fn big_job() -> App {

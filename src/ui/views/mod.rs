@@ -126,6 +126,23 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     }
     if let Some(s) = &app.status {
         put(buf, area.x, area.y, s, area.width, t.fg("warn"));
+        return;
+    }
+    // On the Queue, a failed job's reason shows under the list while it is selected.
+    if app.screen == Screen::Queue && app.dialog.is_none() {
+        if let Some(j) = app.selected_job().and_then(|id| app.jobs.get(&id)) {
+            if let crate::engine::JobState::Failed(reason) = &j.state {
+                let text = format!("job {} failed: {reason} (r retries)", j.id);
+                put(
+                    buf,
+                    area.x,
+                    area.y,
+                    &fit(&text, area.width as usize),
+                    area.width,
+                    t.error(),
+                );
+            }
+        }
     }
 }
 
