@@ -1,0 +1,349 @@
+//! Views: pure functions from App state to a `Buffer`. The screen is a tab bar, a body (the
+//! current screen), a status line and a footer of key hints, with dialogs drawn on top.
+//!
+//! Nothing here mutates state or talks to anything. Layout helpers are shared with the App's
+//! mouse handling (`tab_spans`, `row_at`) so clicks land where the rows were drawn.
+
+pub mod browse;
+pub mod dialog;
+pub mod help;
+pub mod job;
+pub mod log;
+pub mod queue;
+pub mod uploads;
+
+use std::time::Duration;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+
+use super::app::{App, Dialog, Screen};
+use super::keymap::Context;
+use super::theme::Theme;
+
+/// Smallest area the views lay out; below it they draw a note instead.
+pub const MIN_WIDTH: u16 = 20;
+pub const MIN_HEIGHT: u16 = 5;
+
+/// The main areas: tab bar, body, status line, footer.
+pub struct Areas {
+    pub tabs: Rect,
+    pub body: Rect,
+    pub status: Rect,
+    pub footer: Rect,
+}
+
+pub fn areas(area: Rect) -> Areas {
+    let h = area.height;
+    Areas {
+        tabs: Rect::new(area.x, area.y, area.width, 1.min(h)),
+        body: Rect::new(area.x, area.y + 1, area.width, h.saturating_sub(3)),
+        status: Rect::new(area.x, area.y + h.saturating_sub(2), area.width, 1),
+        footer: Rect::new(area.x, area.y + h.saturating_sub(1), area.width, 1),
+    }
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        put(
+            buf,
+            area.x,
+            area.y,
+            "haul: enlarge the terminal",
+            area.width,
+            app.theme.accent(),
+        );
+        return;
+    }
+    let a = areas(area);
+    render_tabs(app, a.tabs, buf);
+    match app.screen {
+        Screen::Browse => browse::render(app, a.body, buf),
+        Screen::Queue => match app.job_detail.and_then(|id| app.jobs.get(&id)) {
+            Some(job) => job::render(job, &app.theme, app.now(), a.body, buf),
+            None => queue::render(app, a.body, buf),
+        },
+        Screen::Uploads => uploads::render(app, a.body, buf),
+        Screen::Log => log::render(app, a.body, buf),
+    }
+    render_status(app, a.status, buf);
+    render_footer(app, a.footer, buf);
+    match &app.dialog {
+        Some(Dialog::Help { scroll }) => help::render(&app.keymap, &app.theme, *scroll, area, buf),
+        Some(Dialog::Confirm(c)) => dialog::render_confirm(c, &app.theme, area, buf),
+        Some(Dialog::Copy(d)) => dialog::render_copy(d, &app.theme, area, buf),
+        Some(Dialog::Details(d)) => dialog::render_details(d, &app.theme, area, buf),
+        None => {}
+    }
+}
+
+/// Tab positions on the bar: (screen, first column, past-the-end column).
+pub fn tab_spans(width: u16) -> Vec<(Screen, u16, u16)> {
+    let mut x = 1u16;
+    let mut out = Vec::new();
+    for (i, s) in Screen::ALL.iter().enumerate() {
+        let w = (s.title().len() + 4) as u16; // "1 Browse" plus padding
+        if x + w > width {
+            break;
+        }
+        out.push((*s, x, x + w));
+        x += w + 1;
+        let _ = i;
+    }
+    out
+}
+
+fn render_tabs(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    for (i, (screen, x0, x1)) in tab_spans(area.width).into_iter().enumerate() {
+        let label = format!(" {} {} ", i + 1, screen.title());
+        let style = if screen == app.screen {
+            t.selected()
+        } else {
+            t.dim()
+        };
+        put(buf, area.x + x0, area.y, &label, x1 - x0, style);
+    }
+    let title = format!("haul · {} ", app.title);
+    let w = title.chars().count() as u16;
+    let used = tab_spans(area.width).last().map(|s| s.2).unwrap_or(0);
+    if area.width > used + w + 1 {
+        put(buf, area.x + area.width - w, area.y, &title, w, t.accent());
+    }
+}
+
+fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    if let Some(input) = &app.filter_input {
+        let text = format!("/{}", input.value());
+        put(buf, area.x, area.y, &text, area.width, t.accent());
+        let cx = area.x + 1 + input.visual_cursor() as u16;
+        if cx < area.x + area.width {
+            buf[(cx, area.y)].set_style(Style::default().add_modifier(Modifier::REVERSED));
+        }
+        return;
+    }
+    if let Some(s) = &app.status {
+        put(buf, area.x, area.y, s, area.width, t.fg("warn"));
+        return;
+    }
+    // On the Queue, a failed job's reason shows under the list while it is selected.
+    if app.screen == Screen::Queue && app.dialog.is_none() {
+        if let Some(j) = app.selected_job().and_then(|id| app.jobs.get(&id)) {
+            if let crate::engine::JobState::Failed(reason) = &j.state {
+                let text = format!("job {} failed: {reason} (r retries)", j.id);
+                put(
+                    buf,
+                    area.x,
+                    area.y,
+                    &fit(&text, area.width as usize),
+                    area.width,
+                    t.error(),
+                );
+            }
+        }
+    }
+}
+
+fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
+    let t = &app.theme;
+    let ctx = match app.filter_input {
+        Some(_) => None,
+        None => Some(app.context()),
+    };
+    let hints: Vec<(String, String, u8)> = match ctx {
+        Some(_) if matches!(app.dialog, Some(Dialog::Details(_))) => {
+            vec![("Esc".into(), "close".into(), 0)]
+        }
+        Some(_) if matches!(app.dialog, Some(Dialog::Copy(_))) => vec![
+            ("Enter".into(), "queue".into(), 0),
+            ("Tab".into(), "next field".into(), 1),
+            ("←→".into(), "choose".into(), 2),
+            ("Esc".into(), "cancel".into(), 3),
+        ],
+        Some(c) => app.keymap.hints(c),
+        None => vec![
+            ("Enter".into(), "keep filter".into(), 0),
+            ("Esc".into(), "clear".into(), 1),
+        ],
+    };
+    // Take hints in priority order while they fit; drop the rest.
+    let mut x = area.x;
+    let end = area.x + area.width;
+    for (k, d, _) in hints {
+        let w = (k.chars().count() + d.chars().count() + 3) as u16;
+        if x + w > end {
+            break;
+        }
+        put(buf, x, area.y, &k, w, t.accent());
+        put(
+            buf,
+            x + k.chars().count() as u16 + 1,
+            area.y,
+            &d,
+            w,
+            t.dim(),
+        );
+        x += w;
+    }
+    let _ = Context::Global;
+}
+
+// ----- drawing helpers -------------------------------------------------------------------
+
+/// Writes `s` at (x, y), clipped to `w` cells.
+pub fn put(buf: &mut Buffer, x: u16, y: u16, s: &str, w: u16, style: Style) {
+    if w == 0 || !buf.area.contains(ratatui::layout::Position { x, y }) {
+        return;
+    }
+    let max = (buf.area.x + buf.area.width).saturating_sub(x).min(w);
+    buf.set_stringn(x, y, s, max as usize, style);
+}
+
+/// `s` cut to `w` characters with a trailing `…` when cut.
+pub fn fit(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        return s.to_string();
+    }
+    if w == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(w - 1).collect();
+    out.push('…');
+    out
+}
+
+/// `s` cut from the left (`…tail`) to `w` characters: keeps the end of a long key visible.
+pub fn fit_left(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        return s.to_string();
+    }
+    if w == 0 {
+        return String::new();
+    }
+    let mut out = String::from("…");
+    out.extend(s.chars().skip(n - (w - 1)));
+    out
+}
+
+/// Right-aligns `s` in `w` columns.
+pub fn right(s: &str, w: usize) -> String {
+    format!("{:>w$}", fit(s, w))
+}
+
+/// First visible row for a cursor: the list scrolls a page at a time, so it is a pure
+/// function of the cursor and the height (mouse hits agree with the drawing).
+pub fn scroll_offset(cursor: usize, height: usize) -> usize {
+    if height == 0 {
+        return 0;
+    }
+    (cursor / height) * height
+}
+
+/// Where each screen's list rows start (relative to the body's top).
+pub fn list_top(app: &App) -> u16 {
+    match app.screen {
+        Screen::Browse => 2,
+        Screen::Queue => 3,
+        Screen::Uploads => 2,
+        Screen::Log => 1,
+    }
+}
+
+/// Which list row is drawn at terminal row `y`, if any.
+pub fn row_at(app: &App, y: u16) -> Option<usize> {
+    if app.screen == Screen::Queue && app.job_detail.is_some() {
+        return None;
+    }
+    let a = areas(app.size);
+    let top = a.body.y + list_top(app);
+    let bottom = a.body.y + a.body.height;
+    if y < top || y >= bottom {
+        return None;
+    }
+    let height = (bottom - top) as usize;
+    let cursor = match app.screen {
+        Screen::Browse => match app.browse.stack.last() {
+            Some(l) => l.cursor,
+            None => app.browse.buckets.cursor,
+        },
+        Screen::Queue => app.queue_cursor,
+        Screen::Uploads => app.uploads.cursor,
+        Screen::Log => return None,
+    };
+    Some(scroll_offset(cursor, height) + (y - top) as usize)
+}
+
+/// A progress bar of `w` cells: exact part solid, estimated part shaded.
+pub fn bar(theme: &Theme, exact: f64, estimated: f64, w: usize) -> Vec<(String, Style)> {
+    let full = ((exact.clamp(0.0, 1.0)) * w as f64).floor() as usize;
+    let est = ((estimated.clamp(0.0, 1.0)) * w as f64).floor() as usize;
+    let est = est.max(full).min(w);
+    vec![
+        (theme.symbols.bar_full.repeat(full), theme.fg("ok")),
+        (theme.symbols.bar_estimate.repeat(est - full), theme.dim()),
+        (theme.symbols.bar_empty.repeat(w - est), theme.dim()),
+    ]
+}
+
+/// Draws styled segments from (x, y), clipped to `w`.
+pub fn put_spans(buf: &mut Buffer, x: u16, y: u16, spans: &[(String, Style)], w: u16) {
+    let mut cx = x;
+    let end = x.saturating_add(w);
+    for (s, st) in spans {
+        if cx >= end {
+            break;
+        }
+        put(buf, cx, y, s, end - cx, *st);
+        cx = cx.saturating_add(s.chars().count() as u16);
+    }
+}
+
+pub fn format_rate(bps: f64) -> String {
+    if bps <= 0.0 {
+        return "-".into();
+    }
+    format!("{}/s", crate::units::format_size(bps as u64))
+}
+
+pub fn format_eta(d: Option<Duration>) -> String {
+    let Some(d) = d else { return "-".into() };
+    let s = d.as_secs();
+    if s >= 100 * 3600 {
+        format!("{}d{:02}h", s / 86400, (s % 86400) / 3600)
+    } else if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Thousands separators: 10000 → "10,000".
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A centred rectangle of at most `w`×`h` inside `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
