@@ -76,6 +76,21 @@ pub(crate) fn setup(global: &GlobalArgs) -> Result<Setup, String> {
     let settings = config::load(global.config.as_deref()).map_err(|e| e.to_string())?;
     let profile = config::resolve_profile(&settings, global).map_err(|e| e.to_string())?;
     let client = CosClient::from_profile(&profile).map_err(|e| e.to_string())?;
+    let engine = engine_config(&settings, &profile)?;
+    Ok(Setup {
+        client: Arc::new(client),
+        profile,
+        engine,
+        part_size: settings.file.engine.part_size.clone(),
+    })
+}
+
+/// The engine configuration from `[engine]` and the profile (region, state dir). Shared by
+/// the headless commands and the TUI; errors name the key at fault.
+pub(crate) fn engine_config(
+    settings: &config::Settings,
+    profile: &Profile,
+) -> Result<EngineConfig, String> {
     let sec = &settings.file.engine;
     let mut engine = EngineConfig {
         default_region: profile.region.clone(),
@@ -95,12 +110,7 @@ pub(crate) fn setup(global: &GlobalArgs) -> Result<Setup, String> {
         engine.single_copy_threshold =
             parse_size(t).map_err(|e| format!("[engine] single_copy_threshold: {e}"))?;
     }
-    Ok(Setup {
-        client: Arc::new(client),
-        profile,
-        engine,
-        part_size: sec.part_size.clone(),
-    })
+    Ok(engine)
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
