@@ -86,13 +86,9 @@ pub async fn run(
     opts: UiOptions,
 ) -> anyhow::Result<()> {
     use anyhow::Context as _;
-    use tokio::signal::unix::{signal, SignalKind};
 
     let mut app = App::new(&opts);
-    let mut term_signal =
-        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut hup_signal = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
-    let mut cont_signal = signal(SignalKind::from_raw(libc::SIGCONT)).ok();
+    let mut signals = Signals::install()?;
 
     install_panic_hook();
     enter().context("setting up the terminal (is stdout a terminal?)")?;
@@ -102,6 +98,82 @@ pub async fn run(
     terminal.clear().ok();
     let size = terminal.size().context("reading the terminal size")?;
     app.resize(size.width, size.height);
+
+    let mut input = EventStream::new();
+    drive(
+        &mut app,
+        &mut terminal,
+        &mut input,
+        &commands,
+        &mut events,
+        Some(&mut signals),
+    )
+    .await?;
+    drop(terminal);
+    restore();
+    Ok(())
+}
+
+/// The signals the real terminal's loop answers: SIGTERM and SIGHUP end it (after sending
+/// `Shutdown`), SIGCONT repaints.
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    cont: Option<tokio::signal::unix::Signal>,
+}
+
+enum Outside {
+    Terminate,
+    Continued,
+}
+
+impl Signals {
+    /// Installs the handlers (before the terminal is touched).
+    pub fn install() -> anyhow::Result<Signals> {
+        use anyhow::Context as _;
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+            cont: signal(SignalKind::from_raw(libc::SIGCONT)).ok(),
+        })
+    }
+
+    async fn recv(&mut self) -> Outside {
+        let cont = async {
+            match self.cont.as_mut() {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = self.term.recv() => Outside::Terminate,
+            _ = self.hup.recv() => Outside::Terminate,
+            _ = cont => Outside::Continued,
+        }
+    }
+}
+
+/// The run loop on any backend and input stream: `select!` over input, engine events, the slow
+/// tick and the frame deadline; handle one, drain what is pending, draw at most every `FRAME`.
+/// `run` calls it on the real terminal with its `Signals`; benchmarks and tests call it on a
+/// `TestBackend` with `signals: None` (then Ctrl-z does nothing and no signal is awaited).
+/// Returns when the app quits, the input ends or the engine stops taking commands.
+pub async fn drive<B, S>(
+    app: &mut App,
+    terminal: &mut Terminal<B>,
+    input: &mut S,
+    commands: &UnboundedSender<Command>,
+    events: &mut UnboundedReceiver<Event>,
+    mut signals: Option<&mut Signals>,
+) -> anyhow::Result<()>
+where
+    B: ratatui::backend::Backend,
+    S: futures::Stream<Item = io::Result<TermEvent>> + Unpin,
+{
+    use anyhow::Context as _;
 
     let send = |cmds: Vec<Command>| -> bool {
         for c in cmds {
@@ -115,7 +187,6 @@ pub async fn run(
         anyhow::bail!("the engine stopped before the UI started");
     }
 
-    let mut input = EventStream::new();
     let mut slow = tokio::time::interval(SLOW_TICK);
     slow.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_draw = Instant::now() - FRAME;
@@ -131,6 +202,7 @@ pub async fn run(
         }
         match app.control {
             Control::Quit => break,
+            Control::Suspend if signals.is_none() => app.control = Control::None,
             Control::Suspend => {
                 app.control = Control::None;
                 restore();
@@ -186,23 +258,19 @@ pub async fn run(
                 }
             }
             _ = tokio::time::sleep_until(next_frame), if app.dirty => {}
-            _ = term_signal.recv() => {
-                let _ = commands.send(Command::Shutdown);
-                break;
-            }
-            _ = hup_signal.recv() => {
-                let _ = commands.send(Command::Shutdown);
-                break;
-            }
-            _ = async { match cont_signal.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending::<()>().await } } => {
-                // Resumed by the shell (e.g. `fg` after an external SIGTSTP): repaint.
-                enter().ok();
-                terminal.clear().ok();
-                app.dirty = true;
-            }
+            sig = async { match signals.as_deref_mut() { Some(s) => s.recv().await, None => std::future::pending().await } } => match sig {
+                Outside::Terminate => {
+                    let _ = commands.send(Command::Shutdown);
+                    break;
+                }
+                Outside::Continued => {
+                    // Resumed by the shell (e.g. `fg` after an external SIGTSTP): repaint.
+                    enter().ok();
+                    terminal.clear().ok();
+                    app.dirty = true;
+                }
+            },
         }
     }
-    drop(terminal);
-    restore();
     Ok(())
 }
