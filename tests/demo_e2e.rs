@@ -34,6 +34,10 @@ impl Drop for Pty {
 }
 
 fn spawn(state_dir: &std::path::Path) -> Pty {
+    spawn_with(state_dir, &[])
+}
+
+fn spawn_with(state_dir: &std::path::Path, extra: &[&str]) -> Pty {
     let pair = native_pty_system()
         .openpty(PtySize {
             rows: ROWS,
@@ -59,6 +63,7 @@ fn spawn(state_dir: &std::path::Path) -> Pty {
         "--seed",
         "7",
     ]);
+    cmd.args(extra);
     cmd.env("HAUL_STATE_DIR", state_dir);
     cmd.env("TERM", "xterm-256color");
     cmd.env_remove("NO_COLOR");
@@ -106,6 +111,18 @@ impl Pty {
             std::thread::sleep(Duration::from_millis(25));
         }
         panic!("{text:?} never appeared; screen:\n{}", self.contents());
+    }
+
+    /// Waits until `f` holds for the screen text.
+    fn wait_until(&self, what: &str, limit: Duration, f: impl Fn(&str) -> bool) {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if f(&self.contents()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("{what} never happened; screen:\n{}", self.contents());
     }
 
     fn send(&mut self, s: &str) {
@@ -232,4 +249,102 @@ fn demo_copies_a_6gib_object_through_the_dialog_and_quits_cleanly() {
         }
         std::fs::write(out, md).unwrap();
     }
+}
+
+/// Queues the 6 GiB copy from the bucket list and switches to the Queue.
+fn queue_sensor_dump(p: &mut Pty) {
+    let long = Duration::from_secs(30);
+    p.wait_for("media-1250000000", long);
+    p.send("jj\r");
+    p.wait_for("thumbs/", long);
+    p.send("jj\r");
+    p.wait_for("sensor dump 2026-11-27.bin", long);
+    p.send("c");
+    p.wait_for("Enter queue", long);
+    p.send("\x15backup");
+    p.wait_for("backup-1250000000", long);
+    p.send("\r");
+    p.send("\r");
+    p.wait_for("queued 1 copy", long);
+    p.send("2");
+}
+
+/// The number of finished parts in the Queue row (`DONE/FLY/ALL`).
+fn parts_done(screen: &str) -> Option<u32> {
+    let row = screen.lines().find(|l| l.contains("/64"))?;
+    let cell = row.split_whitespace().find(|w| w.ends_with("/64"))?;
+    cell.split('/').next()?.parse().ok()
+}
+
+#[test]
+fn pause_and_quit_then_demo_again_resumes_the_job_from_its_finished_parts() {
+    let state = tempfile::tempdir().unwrap();
+    let mut p = spawn(state.path());
+    queue_sensor_dump(&mut p);
+    // Once the first wave of parts is done, quit through the dialog: Pause and quit.
+    p.wait_until("some parts done", Duration::from_secs(60), |s| {
+        parts_done(s).is_some_and(|n| n >= 8)
+    });
+    p.send("q");
+    p.wait_for("Quit haul?", Duration::from_secs(30));
+    p.send("\r");
+    assert!(p.wait_exit(Duration::from_secs(30)).success());
+    let journal = state.path().join("demo").join("jobs");
+    let records: Vec<_> = std::fs::read_dir(&journal)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .collect();
+    assert_eq!(
+        records.len(),
+        1,
+        "one journaled job in {}",
+        journal.display()
+    );
+    drop(p);
+
+    let mut p = spawn(state.path());
+    p.send("2");
+    p.wait_for("interrupted", Duration::from_secs(30));
+    let before = parts_done(&p.contents()).expect("the interrupted job's row");
+    assert!(before >= 8, "finished parts were kept: {}", p.contents());
+    p.send("r");
+    p.wait_for("1 jobs: 1 done", Duration::from_secs(90));
+    assert!(p.contents().contains("64/0/64"), "{}", p.contents());
+    p.send("q");
+    assert!(p.wait_exit(Duration::from_secs(30)).success());
+}
+
+#[test]
+fn haul_without_a_usable_config_exits_2_with_one_line_before_touching_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |envs: &[(&str, &std::ffi::OsStr)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_haul"));
+        cmd.env_remove("TENCENTCLOUD_SECRET_ID")
+            .env_remove("TENCENTCLOUD_SECRET_KEY")
+            .env_remove("HAUL_PROFILE")
+            .env("HAUL_STATE_DIR", dir.path())
+            .env("HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let missing = dir.path().join("missing.toml");
+    let out = run(&[("HAUL_CONFIG", missing.as_os_str())]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("missing.toml") && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "the terminal was touched");
+
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TENCENTCLOUD_SECRET_ID"), "{err}");
+    assert!(out.stdout.is_empty(), "the terminal was touched");
 }
