@@ -348,3 +348,29 @@ fn haul_without_a_usable_config_exits_2_with_one_line_before_touching_the_termin
     assert!(err.contains("TENCENTCLOUD_SECRET_ID"), "{err}");
     assert!(out.stdout.is_empty(), "the terminal was touched");
 }
+
+#[test]
+fn fresh_clears_broken_demo_state_and_a_second_demo_on_the_same_state_is_refused() {
+    let state = tempfile::tempdir().unwrap();
+    let server = state.path().join("demo").join("server");
+    std::fs::create_dir_all(&server).unwrap();
+    std::fs::write(server.join("state.json"), "not json").unwrap();
+
+    let mut p = spawn(state.path());
+    let status = p.wait_exit(Duration::from_secs(30));
+    assert!(!status.success());
+    p.wait_for("--fresh", Duration::from_secs(5));
+
+    let mut p = spawn_with(state.path(), &["--fresh"]);
+    p.wait_for("media-1250000000", Duration::from_secs(30));
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_haul"))
+        .arg("demo")
+        .env("HAUL_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("another `haul demo` is running"), "{err}");
+    p.send("q");
+    assert!(p.wait_exit(Duration::from_secs(30)).success());
+}

@@ -54,14 +54,6 @@ pub fn run(_global: &GlobalArgs, args: Args) -> i32 {
         );
     }
     let dir = demo_dir();
-    if args.fresh {
-        if let Err(e) = wipe(&dir) {
-            return fail(
-                exit::FAILED,
-                format!("cannot clear the demo state in {}: {e}", dir.display()),
-            );
-        }
-    }
     if let Err(e) = std::fs::create_dir_all(&dir) {
         return fail(
             exit::FAILED,
@@ -75,6 +67,14 @@ pub fn run(_global: &GlobalArgs, args: Args) -> i32 {
         Ok(l) => l,
         Err(e) => return fail(exit::USAGE, e),
     };
+    if args.fresh {
+        if let Err(e) = wipe(&dir) {
+            return fail(
+                exit::FAILED,
+                format!("cannot clear the demo state in {}: {e}", dir.display()),
+            );
+        }
+    }
     let rt = match super::cp::runtime() {
         Ok(r) => r,
         Err(e) => return fail(exit::FAILED, e),
