@@ -47,9 +47,9 @@ fn spawn_with(state_dir: &std::path::Path, extra: &[&str]) -> Pty {
         })
         .expect("open a pty");
     let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_haul"));
-    // 96 MiB parts at 64 MiB/s: each part takes ~1.5 s, the 64 parts ~6 s in four waves of 16,
-    // slow enough to see the job running, fast enough for a test. Faults are seeded, so the
-    // same few retries happen every run.
+    // 96 MiB parts (set in the dialog) at 64 MiB/s: each part takes ~1.5 s, the 64 parts ~6 s
+    // in four waves of 16, slow enough to see the job running, fast enough for a test. Faults
+    // are seeded, so the same few retries happen every run.
     cmd.args([
         "demo",
         "--latency",
@@ -190,7 +190,10 @@ fn demo_copies_a_6gib_object_through_the_dialog_and_quits_cleanly() {
     // Replace the suggested bucket: typing narrows the choices, Enter takes the match.
     p.send("\x15backup");
     p.wait_for("backup-1250000000", long);
-    p.send("\r");
+    // Enter takes the match and moves to Key; Tab to Part size, fixed so the test does not
+    // depend on the automatic rule; Enter queues.
+    p.send("\r\t\x1596MiB");
+    p.wait_for("96MiB", long);
     p.send("\r");
     p.wait_for("queued 1 copy", long);
     p.send("2");
@@ -251,7 +254,7 @@ fn demo_copies_a_6gib_object_through_the_dialog_and_quits_cleanly() {
     }
 }
 
-/// Queues the 6 GiB copy from the bucket list and switches to the Queue.
+/// Queues the 6 GiB copy (64 parts of 96 MiB) from the bucket list and switches to the Queue.
 fn queue_sensor_dump(p: &mut Pty) {
     let long = Duration::from_secs(30);
     p.wait_for("media-1250000000", long);
@@ -263,7 +266,8 @@ fn queue_sensor_dump(p: &mut Pty) {
     p.wait_for("Enter queue", long);
     p.send("\x15backup");
     p.wait_for("backup-1250000000", long);
-    p.send("\r");
+    p.send("\r\t\x1596MiB");
+    p.wait_for("96MiB", long);
     p.send("\r");
     p.wait_for("queued 1 copy", long);
     p.send("2");
