@@ -2,6 +2,8 @@
 //! and benchmark): routing by Host, signature checks, extents-based content, CRC64, latency and
 //! bandwidth model, seeded fault injection and an access log.
 
+pub mod content;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -53,11 +55,13 @@ pub struct ServeArgs {
     /// Write one JSON object a line per request to this file.
     #[arg(long)]
     pub access_log: Option<PathBuf>,
+    /// How long the `timeout` fault stalls before answering 503, e.g. 60s.
+    #[arg(long, value_parser = crate::units::parse_duration, default_value = "60s")]
+    pub fault_stall: std::time::Duration,
 }
 
 pub mod access_log;
 pub mod auth;
-pub mod content;
 pub mod demo;
 pub mod error;
 pub mod faults;
@@ -207,7 +211,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<ServerHandle> {
         default_region: args.region.clone(),
         seq: AtomicU64::new(0),
         dirty: dirty.clone(),
-        stall: std::time::Duration::from_secs(60),
+        stall: args.fault_stall,
     });
     let cancel = CancellationToken::new();
     let task = tokio::spawn(run(

@@ -993,17 +993,8 @@ fn get_object(sh: &Shared, b: &BucketRef, key: &str, h: &HeaderMap, head: bool) 
     let body = if head || len == 0 {
         empty()
     } else {
-        let stream = futures::stream::unfold(
-            (o.content.clone(), first, last),
-            |(c, pos, end)| async move {
-                if pos >= end {
-                    return None;
-                }
-                let n = (end - pos).min(1 << 20);
-                let chunk = c.read(pos, n);
-                Some((Ok(Frame::data(chunk)), (c, pos + n, end)))
-            },
-        );
+        let chunks = o.content.chunks(first, last - 1, 1 << 20);
+        let stream = futures::stream::iter(chunks.map(|b| Ok(Frame::data(b))));
         BodyExt::boxed(StreamBody::new(stream))
     };
     let mut r = Response::new(body);

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Interop suite: the official COS Python SDK (cos-python-sdk-v5) against `haul serve` on loopback.
+#
+# Creates its own venv under target/interop-venv, builds haul, starts `haul serve` on
+# 127.0.0.1:0 with two buckets in two regions and one synthetic 20 GiB object, runs
+# interop.py (which refuses to reach any host but 127.0.0.1), stops the server, and exits
+# non-zero on any failure. Needs Python 3 with venv and pip, and network access to PyPI the
+# first time only.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+SDK_VERSION="1.9.44"
+VENV="target/interop-venv"
+PY="$VENV/bin/python"
+
+if ! "$PY" -c "import qcloud_cos, sys; from importlib.metadata import version; sys.exit(version('cos-python-sdk-v5') != '$SDK_VERSION')" 2>/dev/null; then
+  echo "interop: creating $VENV with cos-python-sdk-v5==$SDK_VERSION"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "cos-python-sdk-v5==$SDK_VERSION"
+fi
+
+cargo build --locked --quiet
+HAUL="target/debug/haul"
+
+ID="AKIDinteropHaulTest0000000000000000"
+KEY="interopSecretKeyForHaulServe0000"
+SRC_BUCKET="interop-src-1250000000"
+SRC_REGION="ap-guangzhou"
+DST_BUCKET="interop-dst-1250000000"
+DST_REGION="ap-shanghai"
+HUGE_KEY="synthetic/huge 20GiB.bin"
+HUGE_SIZE=$((20 * 1024 * 1024 * 1024))
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/haul-interop.XXXXXX")"
+SERVER_PID=""
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$HAUL" serve \
+  --listen 127.0.0.1:0 \
+  --credentials "$ID:$KEY" \
+  --region "$SRC_REGION" \
+  --bucket "$SRC_BUCKET@$SRC_REGION" \
+  --bucket "$DST_BUCKET@$DST_REGION" \
+  --object "cos://$SRC_BUCKET/$HUGE_KEY=$HUGE_SIZE" \
+  >"$WORK/stdout" 2>"$WORK/stderr" &
+SERVER_PID=$!
+
+# The first stdout line is `listening http://IP:PORT`.
+ENDPOINT=""
+for _ in $(seq 1 300); do
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    echo "interop: haul serve exited before listening; its stderr:" >&2
+    cat "$WORK/stderr" >&2
+    exit 1
+  fi
+  line="$(head -n 1 "$WORK/stdout" 2>/dev/null || true)"
+  case "$line" in
+    "listening http://"*)
+      ENDPOINT="${line#listening }"
+      break
+      ;;
+  esac
+  sleep 0.1
+done
+if [ -z "$ENDPOINT" ]; then
+  echo "interop: haul serve did not print 'listening http://IP:PORT' within 30 s; stdout/stderr:" >&2
+  cat "$WORK/stdout" "$WORK/stderr" >&2
+  exit 1
+fi
+case "$ENDPOINT" in
+  http://127.0.0.1:*) ;;
+  *)
+    echo "interop: haul serve listens on $ENDPOINT, expected http://127.0.0.1:PORT" >&2
+    exit 1
+    ;;
+esac
+echo "interop: haul serve at $ENDPOINT (pid $SERVER_PID)"
+
+status=0
+env -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u http_proxy -u https_proxy -u all_proxy \
+  NO_PROXY='' no_proxy='' \
+  HAUL_INTEROP_ENDPOINT="$ENDPOINT" \
+  HAUL_INTEROP_ID="$ID" \
+  HAUL_INTEROP_KEY="$KEY" \
+  HAUL_INTEROP_SRC_BUCKET="$SRC_BUCKET" \
+  HAUL_INTEROP_SRC_REGION="$SRC_REGION" \
+  HAUL_INTEROP_DST_BUCKET="$DST_BUCKET" \
+  HAUL_INTEROP_DST_REGION="$DST_REGION" \
+  HAUL_INTEROP_HUGE_KEY="$HUGE_KEY" \
+  HAUL_INTEROP_HUGE_SIZE="$HUGE_SIZE" \
+  "$PY" tests/interop/interop.py || status=$?
+
+if [ "$status" -ne 0 ]; then
+  echo "interop: FAILED (exit $status); server stderr (last 40 lines):" >&2
+  tail -n 40 "$WORK/stderr" >&2 || true
+fi
+exit "$status"

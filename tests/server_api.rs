@@ -1,0 +1,831 @@
+//! The local COS server over real HTTP on 127.0.0.1: routing, signatures, every API, limits
+//! and errors.
+
+mod common;
+
+use common::*;
+use haul::crc64;
+
+fn md5_b64(b: &[u8]) -> String {
+    use base64::Engine as _;
+    use md5::Digest as _;
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(b))
+}
+
+fn bytes(n: usize, salt: u8) -> Vec<u8> {
+    (0..n).map(|i| (i as u8).wrapping_mul(31) ^ salt).collect()
+}
+
+#[tokio::test]
+async fn list_buckets_answers_per_host_with_cos_headers() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let all = c.req("GET", "service.cos.myqcloud.com", "").send().await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    assert_eq!(all.tags("Name"), [GZ_BUCKET, SH_BUCKET]);
+    assert_eq!(all.header("server"), Some("tencent-cos"));
+    assert!(all
+        .header("x-cos-request-id")
+        .is_some_and(|r| !r.is_empty()));
+    let sh = c
+        .req("GET", "cos.ap-shanghai.myqcloud.com", "")
+        .send()
+        .await;
+    assert_eq!(sh.tags("Name"), [SH_BUCKET]);
+    assert_eq!(sh.tags("Location"), [SH]);
+}
+
+#[tokio::test]
+async fn bucket_answers_only_on_its_own_region_host() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let ok = c.obj("HEAD", SH_BUCKET, SH, "").send().await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("x-cos-bucket-region"), Some(SH));
+    let wrong = c.obj("GET", SH_BUCKET, GZ, "").send().await;
+    assert_eq!(wrong.status, 404);
+    assert_eq!(wrong.code().as_deref(), Some("NoSuchBucket"));
+    assert!(wrong.tag("RequestId").is_some() && wrong.tag("TraceId").is_some());
+    assert!(wrong.tag("Resource").is_some());
+    let head = c.obj("HEAD", SH_BUCKET, GZ, "").send().await;
+    assert_eq!(head.status, 404);
+    assert!(head.bytes.is_empty(), "HEAD errors carry no body");
+    assert!(head.header("x-cos-request-id").is_some());
+    let missing = c.obj("GET", "nope-1250000000", GZ, "k").send().await;
+    assert_eq!(missing.code().as_deref(), Some("NoSuchBucket"));
+}
+
+#[tokio::test]
+async fn put_bucket_creates_it_in_the_host_region() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let r = c
+        .obj("PUT", "gamma-1250000000", "ap-beijing", "")
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let again = c
+        .obj("PUT", "gamma-1250000000", "ap-beijing", "")
+        .send()
+        .await;
+    assert_eq!(again.status, 409);
+    let head = c
+        .obj("HEAD", "gamma-1250000000", "ap-beijing", "")
+        .send()
+        .await;
+    assert_eq!(head.header("x-cos-bucket-region"), Some("ap-beijing"));
+}
+
+#[tokio::test]
+async fn path_style_on_a_bare_ip_and_absolute_form_through_a_proxy() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let ip_host = s.addr.to_string();
+    let put = c
+        .req("PUT", &ip_host, "")
+        .raw_path(&format!("/{GZ_BUCKET}/dir/a%20b"), "/dir/a b")
+        .body("hello")
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let get = c.obj("GET", GZ_BUCKET, GZ, "dir/a b").send().await;
+    assert_eq!(get.text, "hello");
+
+    // An SDK using the server as its HTTP proxy sends absolute-form targets.
+    let proxied = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::http(s.endpoint()).expect("proxy url"))
+        .build()
+        .expect("client");
+    let req = c.obj("GET", GZ_BUCKET, GZ, "dir/a b");
+    let url = req.url(&format!("http://{}", host(GZ_BUCKET, GZ)));
+    let r = req.send_to(&proxied, &url).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.text, "hello");
+}
+
+#[tokio::test]
+async fn signature_errors_match_cos() {
+    let s = start_server(args(&[
+        "--credentials",
+        "AKIDgood:goodkey",
+        "--credentials",
+        "AKIDtemp:tempkey:tok+/=en",
+    ]))
+    .await;
+    let c = Cos::new(&s);
+    let get = |c: &Cos| c.obj("GET", GZ_BUCKET, GZ, "");
+    let ok = get(&c).creds("AKIDgood", "goodkey").send().await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+
+    let bad = get(&c).creds("AKIDgood", "wrongkey").send().await;
+    assert_eq!(bad.status, 403);
+    assert_eq!(bad.code().as_deref(), Some("SignatureDoesNotMatch"));
+    assert!(bad
+        .tag("StringToSign")
+        .is_some_and(|s| s.starts_with("sha1\n")));
+    assert!(bad
+        .tag("FormatString")
+        .is_some_and(|s| s.starts_with("get\n/\n")));
+    assert!(!bad.text.contains("goodkey"), "secrets never reach a body");
+
+    let unknown = get(&c).creds("AKIDnobody", "goodkey").send().await;
+    assert_eq!(unknown.code().as_deref(), Some("InvalidAccessKeyId"));
+
+    let expired = get(&c)
+        .creds("AKIDgood", "goodkey")
+        .key_time(now() - 7200, now() - 3600)
+        .send()
+        .await;
+    assert_eq!(expired.status, 403);
+    assert_eq!(expired.code().as_deref(), Some("AccessDenied"));
+    assert_eq!(
+        expired.tag("Message").as_deref(),
+        Some("Request has expired")
+    );
+
+    let skewed = get(&c)
+        .creds("AKIDgood", "goodkey")
+        .key_time(now() + 7200, now() + 9000)
+        .send()
+        .await;
+    assert_eq!(skewed.code().as_deref(), Some("RequestTimeTooSkewed"));
+
+    let anonymous = get(&c).unsigned().send().await;
+    assert_eq!(anonymous.status, 403);
+    assert_eq!(anonymous.code().as_deref(), Some("AccessDenied"));
+
+    let no_token = get(&c).creds("AKIDtemp", "tempkey").send().await;
+    assert_eq!(no_token.status, 403);
+    let mut with_token = c.clone();
+    with_token.token = Some("tok+/=en".into());
+    let r = get(&with_token).creds("AKIDtemp", "tempkey").send().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+#[tokio::test]
+async fn a_plus_in_the_path_is_a_literal_plus_when_signing() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "")
+        .raw_path("/a+b", "/a+b")
+        .body("x")
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let get = c.obj("GET", GZ_BUCKET, GZ, "a+b").send().await;
+    assert_eq!(get.text, "x");
+    let space = c.obj("GET", GZ_BUCKET, GZ, "a b").send().await;
+    assert_eq!(space.code().as_deref(), Some("NoSuchKey"));
+}
+
+#[tokio::test]
+async fn put_get_head_delete_with_md5_ranges_and_metadata() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let data = bytes(5000, 7);
+    let bad = c
+        .obj("PUT", GZ_BUCKET, GZ, "obj.bin")
+        .h("content-md5", &md5_b64(b"other"))
+        .body(data.clone())
+        .send()
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.code().as_deref(), Some("BadDigest"));
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "obj.bin")
+        .h("content-md5", &md5_b64(&data))
+        .h("content-type", "image/png")
+        .h("cache-control", "max-age=60")
+        .h("x-cos-meta-owner", "ana")
+        .h("x-cos-storage-class", "STANDARD_IA")
+        .body(data.clone())
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let crc = crc64::checksum(&data).to_string();
+    assert_eq!(put.header("x-cos-hash-crc64ecma"), Some(crc.as_str()));
+
+    let head = c.obj("HEAD", GZ_BUCKET, GZ, "obj.bin").send().await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("5000"));
+    assert_eq!(head.header("content-type"), Some("image/png"));
+    assert_eq!(head.header("cache-control"), Some("max-age=60"));
+    assert_eq!(head.header("x-cos-meta-owner"), Some("ana"));
+    assert_eq!(head.header("x-cos-storage-class"), Some("STANDARD_IA"));
+    assert_eq!(head.header("x-cos-hash-crc64ecma"), Some(crc.as_str()));
+    assert_eq!(head.header("etag"), put.header("etag"));
+    assert!(head.header("last-modified").is_some());
+
+    let get = c.obj("GET", GZ_BUCKET, GZ, "obj.bin").send().await;
+    assert_eq!(get.bytes, data);
+    let part = c
+        .obj("GET", GZ_BUCKET, GZ, "obj.bin")
+        .h("range", "bytes=100-199")
+        .send()
+        .await;
+    assert_eq!(part.status, 206);
+    assert_eq!(part.bytes, &data[100..200]);
+    assert_eq!(part.header("content-range"), Some("bytes 100-199/5000"));
+    let tail = c
+        .obj("GET", GZ_BUCKET, GZ, "obj.bin")
+        .h("range", "bytes=-10")
+        .send()
+        .await;
+    assert_eq!(tail.bytes, &data[4990..]);
+    let beyond = c
+        .obj("GET", GZ_BUCKET, GZ, "obj.bin")
+        .h("range", "bytes=5000-")
+        .send()
+        .await;
+    assert_eq!(beyond.status, 416);
+    assert_eq!(beyond.code().as_deref(), Some("InvalidRange"));
+
+    let plain = c.obj("PUT", GZ_BUCKET, GZ, "plain").body("p").send().await;
+    assert_eq!(plain.status, 200);
+    let head = c.obj("HEAD", GZ_BUCKET, GZ, "plain").send().await;
+    assert_eq!(
+        head.header("x-cos-storage-class"),
+        None,
+        "STANDARD is implied"
+    );
+
+    let del = c.obj("DELETE", GZ_BUCKET, GZ, "obj.bin").send().await;
+    assert_eq!(del.status, 204);
+    let gone = c.obj("GET", GZ_BUCKET, GZ, "obj.bin").send().await;
+    assert_eq!(gone.status, 404);
+    assert_eq!(gone.code().as_deref(), Some("NoSuchKey"));
+}
+
+const AWKWARD: [&str; 10] = [
+    "with space.txt",
+    "plus+sign",
+    "100%/done",
+    "hash#tag",
+    "what?yes=1&no",
+    "tilde~/x",
+    "视频/母带 final(1).mov",
+    "a/./b/../c",
+    " leading and trailing ",
+    "quote\"<tag>&amp;'",
+];
+
+#[tokio::test]
+async fn awkward_keys_round_trip_and_list_with_url_encoding() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    for (i, k) in AWKWARD.iter().enumerate() {
+        let put = c
+            .obj("PUT", GZ_BUCKET, GZ, k)
+            .body(format!("{i}"))
+            .send()
+            .await;
+        assert_eq!(put.status, 200, "PUT {k:?}: {}", put.text);
+        let get = c.obj("GET", GZ_BUCKET, GZ, k).send().await;
+        assert_eq!(get.text, format!("{i}"), "GET {k:?}");
+    }
+    let list = c
+        .obj("GET", GZ_BUCKET, GZ, "")
+        .q("encoding-type", "url")
+        .send()
+        .await;
+    assert_eq!(list.tag("EncodingType").as_deref(), Some("url"));
+    let mut got: Vec<String> = list
+        .tags("Key")
+        .iter()
+        .map(|k| haul::store::encode::percent_decode(k))
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = AWKWARD.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(got, want);
+    // Without encoding-type the XML escaping alone must carry the keys.
+    let raw = c.obj("GET", GZ_BUCKET, GZ, "").send().await;
+    let mut got = raw.tags("Key");
+    got.sort();
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn key_too_long_is_rejected() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let r = c
+        .obj("PUT", GZ_BUCKET, GZ, &"k".repeat(851))
+        .body("x")
+        .send()
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.code().as_deref(), Some("KeyTooLong"));
+    let ok = c
+        .obj("PUT", GZ_BUCKET, GZ, &"k".repeat(850))
+        .body("x")
+        .send()
+        .await;
+    assert_eq!(ok.status, 200);
+}
+
+async fn list_all(c: &Cos, prefix: &str, delimiter: &str, max: usize) -> (Vec<String>, usize) {
+    let mut marker = String::new();
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let r = c
+            .obj("GET", GZ_BUCKET, GZ, "")
+            .q("prefix", prefix)
+            .q("delimiter", delimiter)
+            .q("marker", &marker)
+            .q("max-keys", &max.to_string())
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        pages += 1;
+        let keys = r.tags("Key");
+        let prefixes: Vec<String> = r
+            .tags("CommonPrefixes")
+            .iter()
+            .map(|p| tags(p, "Prefix")[0].clone())
+            .collect();
+        assert!(keys.len() + prefixes.len() <= max);
+        seen.extend(keys);
+        seen.extend(prefixes.iter().map(|p| format!("P:{p}")));
+        if r.tag("IsTruncated").as_deref() != Some("true") {
+            assert_eq!(r.tag("NextMarker"), None, "NextMarker only when truncated");
+            break;
+        }
+        marker = r.tag("NextMarker").expect("NextMarker when truncated");
+    }
+    (seen, pages)
+}
+
+#[tokio::test]
+async fn list_objects_paginates_with_prefix_delimiter_and_marker() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let mut keys = Vec::new();
+    for d in ["a", "b", "c"] {
+        for i in 0..4 {
+            keys.push(format!("logs/{d}/{i}.txt"));
+        }
+    }
+    for i in 0..5 {
+        keys.push(format!("logs/top-{i}"));
+    }
+    keys.push("other".to_string());
+    for k in &keys {
+        let r = c.obj("PUT", GZ_BUCKET, GZ, k).body("x").send().await;
+        assert_eq!(r.status, 200);
+    }
+    let (seen, pages) = list_all(&c, "logs/", "/", 3).await;
+    let mut want: Vec<String> = vec!["P:logs/a/".into(), "P:logs/b/".into(), "P:logs/c/".into()];
+    want.extend((0..5).map(|i| format!("logs/top-{i}")));
+    let mut sorted = seen.clone();
+    sorted.sort();
+    want.sort();
+    assert_eq!(sorted, want);
+    assert_eq!(pages, 3);
+    let (flat, _) = list_all(&c, "", "", 1000).await;
+    assert_eq!(flat.len(), keys.len());
+    let (paged, pages) = list_all(&c, "logs/", "", 5).await;
+    assert_eq!(paged.len(), keys.len() - 1);
+    assert_eq!(pages, 4);
+    let too_many = c
+        .obj("GET", GZ_BUCKET, GZ, "")
+        .q("max-keys", "5000")
+        .send()
+        .await;
+    assert_eq!(too_many.tag("MaxKeys").as_deref(), Some("1000"));
+}
+
+fn complete_body(parts: &[(u32, String)]) -> String {
+    let mut s = String::from("<CompleteMultipartUpload>");
+    for (n, e) in parts {
+        s.push_str(&format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>"
+        ));
+    }
+    s.push_str("</CompleteMultipartUpload>");
+    s
+}
+
+async fn initiate(c: &Cos, bucket: &str, region: &str, key: &str) -> String {
+    let r = c
+        .obj("POST", bucket, region, key)
+        .q("uploads", "")
+        .h("content-type", "video/mp4")
+        .h("x-cos-meta-origin", "camera 1")
+        .h("x-cos-storage-class", "STANDARD_IA")
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.tag("UploadId").expect("UploadId")
+}
+
+#[tokio::test]
+async fn multipart_upload_completes_with_streamed_spaces_and_checks_parts() {
+    let s = start_server(args(&["--latency", "2ms"])).await;
+    let c = Cos::new(&s);
+    let key = "big/video.mp4";
+    let id = initiate(&c, GZ_BUCKET, GZ, key).await;
+    let p1 = bytes(1 << 20, 1);
+    let p2 = bytes(1 << 20, 2);
+    let p3 = bytes(1000, 3);
+    let mut etags = Vec::new();
+    for (n, p) in [(1, &p1), (2, &p2), (3, &p3)] {
+        let r = c
+            .obj("PUT", GZ_BUCKET, GZ, key)
+            .q("partNumber", &n.to_string())
+            .q("uploadId", &id)
+            .body(p.clone())
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            r.header("x-cos-hash-crc64ecma"),
+            Some(crc64::checksum(p).to_string().as_str())
+        );
+        etags.push((n, r.header("etag").expect("etag").to_string()));
+    }
+    let complete = |parts: Vec<(u32, String)>| {
+        c.obj("POST", GZ_BUCKET, GZ, key)
+            .q("uploadId", &id)
+            .h("content-type", "application/xml")
+            .body(complete_body(&parts))
+    };
+    let disorder = complete(vec![etags[1].clone(), etags[0].clone()])
+        .send()
+        .await;
+    assert_eq!(disorder.code().as_deref(), Some("InvalidPartOrder"));
+    let wrong = complete(vec![(1, "\"0000\"".into()), etags[1].clone()])
+        .send()
+        .await;
+    assert_eq!(wrong.code().as_deref(), Some("InvalidPart"));
+    let small = complete(vec![etags[0].clone(), etags[2].clone(), etags[1].clone()])
+        .send()
+        .await;
+    assert_eq!(small.code().as_deref(), Some("InvalidPartOrder"));
+    // A small part that is not last.
+    let r = c
+        .obj("PUT", GZ_BUCKET, GZ, key)
+        .q("partNumber", "4")
+        .q("uploadId", &id)
+        .body(p1.clone())
+        .send()
+        .await;
+    let e4 = (4, r.header("etag").expect("etag").to_string());
+    let small = complete(vec![etags[0].clone(), etags[2].clone(), e4])
+        .send()
+        .await;
+    assert_eq!(small.code().as_deref(), Some("EntityTooSmall"));
+
+    let parts = c
+        .obj("GET", GZ_BUCKET, GZ, key)
+        .q("uploadId", &id)
+        .q("max-parts", "2")
+        .send()
+        .await;
+    assert_eq!(parts.tags("PartNumber"), ["1", "2"]);
+    assert_eq!(parts.tag("IsTruncated").as_deref(), Some("true"));
+    assert_eq!(parts.tag("NextPartNumberMarker").as_deref(), Some("2"));
+    let rest = c
+        .obj("GET", GZ_BUCKET, GZ, key)
+        .q("uploadId", &id)
+        .q("part-number-marker", "2")
+        .send()
+        .await;
+    assert_eq!(rest.tags("PartNumber"), ["3", "4"]);
+    assert_eq!(rest.tag("IsTruncated").as_deref(), Some("false"));
+
+    let done = complete(etags.clone()).send().await;
+    assert_eq!(done.status, 200);
+    assert!(done.text.starts_with(' '), "Complete streams spaces first");
+    let etag = done.tag("ETag").expect("ETag in the result");
+    assert!(etag.ends_with("-3\""), "{etag}");
+    let whole: Vec<u8> = [p1, p2, p3].concat();
+    let crc = crc64::checksum(&whole).to_string();
+    assert_eq!(done.header("x-cos-hash-crc64ecma"), Some(crc.as_str()));
+    let head = c.obj("HEAD", GZ_BUCKET, GZ, key).send().await;
+    assert_eq!(head.header("content-type"), Some("video/mp4"));
+    assert_eq!(head.header("x-cos-meta-origin"), Some("camera 1"));
+    assert_eq!(head.header("x-cos-storage-class"), Some("STANDARD_IA"));
+    assert_eq!(head.header("x-cos-hash-crc64ecma"), Some(crc.as_str()));
+    assert_eq!(head.header("etag"), Some(etag.as_str()));
+    let get = c.obj("GET", GZ_BUCKET, GZ, key).send().await;
+    assert_eq!(get.bytes, whole);
+    let again = complete(etags).send().await;
+    assert_eq!(again.status, 404);
+    assert_eq!(again.code().as_deref(), Some("NoSuchUpload"));
+}
+
+#[tokio::test]
+async fn copy_parts_of_a_multi_terabyte_object_keep_its_crc64() {
+    let s = start_server(args(&["--object", "cos://alpha-1250000000/huge.bin=2TiB"])).await;
+    let c = Cos::new(&s);
+    let src = c.obj("HEAD", GZ_BUCKET, GZ, "huge.bin").send().await;
+    assert_eq!(src.header("content-length"), Some("2199023255552"));
+    let src_crc = src.header("x-cos-hash-crc64ecma").expect("crc").to_string();
+    let src_etag = src.header("etag").expect("etag").to_string();
+    let id = initiate(&c, SH_BUCKET, SH, "copy/huge.bin").await;
+    let size: u64 = 2 << 40;
+    let part: u64 = 5 << 30;
+    let n = size.div_ceil(part);
+    let source = format!("{}/huge.bin", host(GZ_BUCKET, GZ));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let c = c.clone();
+        let id = id.clone();
+        let source = source.clone();
+        let src_etag = src_etag.clone();
+        tasks.push(tokio::spawn(async move {
+            let first = i * part;
+            let last = (first + part).min(size) - 1;
+            let r = c
+                .obj("PUT", SH_BUCKET, SH, "copy/huge.bin")
+                .q("partNumber", &(i + 1).to_string())
+                .q("uploadId", &id)
+                .h("x-cos-copy-source", &source)
+                .h("x-cos-copy-source-range", &format!("bytes={first}-{last}"))
+                .h("x-cos-copy-source-if-match", &src_etag)
+                .send()
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert!(r.header("x-cos-hash-crc64ecma").is_some());
+            (i as u32 + 1, r.tag("ETag").expect("part ETag"))
+        }));
+    }
+    let mut parts = Vec::new();
+    for t in tasks {
+        parts.push(t.await.expect("part task"));
+    }
+    let done = c
+        .obj("POST", SH_BUCKET, SH, "copy/huge.bin")
+        .q("uploadId", &id)
+        .body(complete_body(&parts))
+        .send()
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(done.code().is_none(), "{}", done.text);
+    assert_eq!(done.header("x-cos-hash-crc64ecma"), Some(src_crc.as_str()));
+    let dst = c.obj("HEAD", SH_BUCKET, SH, "copy/huge.bin").send().await;
+    assert_eq!(dst.header("x-cos-hash-crc64ecma"), Some(src_crc.as_str()));
+    assert_eq!(dst.header("content-length"), Some("2199023255552"));
+    // Same bytes where we look.
+    let a = c
+        .obj("GET", GZ_BUCKET, GZ, "huge.bin")
+        .h("range", "bytes=5368709100-5368709199")
+        .send()
+        .await;
+    let b = c
+        .obj("GET", SH_BUCKET, SH, "copy/huge.bin")
+        .h("range", "bytes=5368709100-5368709199")
+        .send()
+        .await;
+    assert_eq!(a.bytes.len(), 100);
+    assert_eq!(a.bytes, b.bytes);
+}
+
+#[tokio::test]
+async fn upload_part_copy_checks_ranges_and_conditions() {
+    let s = start_server(args(&["--object", "cos://alpha-1250000000/src.bin=8MiB"])).await;
+    let c = Cos::new(&s);
+    let id = initiate(&c, GZ_BUCKET, GZ, "dst.bin").await;
+    let source = format!("{}/src.bin", host(GZ_BUCKET, GZ));
+    let part = |range: &str| {
+        c.obj("PUT", GZ_BUCKET, GZ, "dst.bin")
+            .q("partNumber", "1")
+            .q("uploadId", &id)
+            .h("x-cos-copy-source", &source)
+            .h("x-cos-copy-source-range", range)
+    };
+    let small = part("bytes=0-1023").send().await;
+    assert_eq!(small.code().as_deref(), Some("EntityTooSmall"));
+    let last_small = part("bytes=8387584-8388607").send().await;
+    assert_eq!(
+        last_small.status, 200,
+        "the source's last range may be small"
+    );
+    let outside = part("bytes=0-8388608").send().await;
+    assert_eq!(outside.status, 400);
+    let pre = part("bytes=0-1048575")
+        .h("x-cos-copy-source-if-match", "\"not-the-etag\"")
+        .send()
+        .await;
+    assert_eq!(pre.status, 412);
+    assert_eq!(pre.code().as_deref(), Some("PreconditionFailed"));
+    let head = c.obj("HEAD", GZ_BUCKET, GZ, "src.bin").send().await;
+    let etag = head.header("etag").expect("etag").to_string();
+    let lm = head.header("last-modified").expect("lm").to_string();
+    let none = part("bytes=0-1048575")
+        .h("x-cos-copy-source-if-none-match", &etag)
+        .send()
+        .await;
+    assert_eq!(none.status, 412);
+    let since = part("bytes=0-1048575")
+        .h("x-cos-copy-source-if-modified-since", &lm)
+        .send()
+        .await;
+    assert_eq!(since.status, 412);
+    let ok = part("bytes=0-1048575")
+        .h("x-cos-copy-source-if-match", &etag)
+        .h("x-cos-copy-source-if-unmodified-since", &lm)
+        .send()
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    let get = c
+        .obj("GET", GZ_BUCKET, GZ, "src.bin")
+        .h("range", "bytes=0-1048575")
+        .send()
+        .await;
+    assert_eq!(
+        ok.header("x-cos-hash-crc64ecma"),
+        Some(crc64::checksum(&get.bytes).to_string().as_str())
+    );
+    let no_upload = c
+        .obj("PUT", GZ_BUCKET, GZ, "dst.bin")
+        .q("partNumber", "1")
+        .q("uploadId", "nope")
+        .h("x-cos-copy-source", &source)
+        .send()
+        .await;
+    assert_eq!(no_upload.code().as_deref(), Some("NoSuchUpload"));
+    let bad_part = part("bytes=0-1048575").q("partNumber", "10001");
+    let mut bad_part = bad_part;
+    bad_part
+        .query
+        .retain(|(k, v)| k != "partNumber" || v == "10001");
+    let r = bad_part.send().await;
+    assert_eq!(r.code().as_deref(), Some("InvalidArgument"));
+}
+
+#[tokio::test]
+async fn abort_makes_part_copies_in_flight_fail() {
+    let s = start_server(args(&[
+        "--object",
+        "cos://alpha-1250000000/src.bin=64MiB",
+        "--copy-rate",
+        "100MiB/s",
+    ]))
+    .await;
+    let c = Cos::new(&s);
+    let id = initiate(&c, GZ_BUCKET, GZ, "dst.bin").await;
+    let slow = {
+        let c = c.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            c.obj("PUT", GZ_BUCKET, GZ, "dst.bin")
+                .q("partNumber", "1")
+                .q("uploadId", &id)
+                .h(
+                    "x-cos-copy-source",
+                    &format!("{}/src.bin", host(GZ_BUCKET, GZ)),
+                )
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let abort = c
+        .obj("DELETE", GZ_BUCKET, GZ, "dst.bin")
+        .q("uploadId", &id)
+        .send()
+        .await;
+    assert_eq!(abort.status, 204);
+    let r = slow.await.expect("part task");
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.code().as_deref(), Some("NoSuchUpload"));
+    let again = c
+        .obj("DELETE", GZ_BUCKET, GZ, "dst.bin")
+        .q("uploadId", &id)
+        .send()
+        .await;
+    assert_eq!(again.code().as_deref(), Some("NoSuchUpload"));
+}
+
+#[tokio::test]
+async fn put_object_copy_follows_directive_conditions_and_region_limit() {
+    let s = start_server(args(&["--object", "cos://alpha-1250000000/six.bin=6GiB"])).await;
+    let c = Cos::new(&s);
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "small.txt")
+        .h("content-type", "text/plain")
+        .h("x-cos-meta-a", "1")
+        .body("small body")
+        .send()
+        .await;
+    assert_eq!(put.status, 200);
+    let source = format!("{}/small.txt", host(GZ_BUCKET, GZ));
+    let copy = c
+        .obj("PUT", SH_BUCKET, SH, "copied.txt")
+        .h("x-cos-copy-source", &source)
+        .send()
+        .await;
+    assert_eq!(copy.status, 200, "{}", copy.text);
+    assert_eq!(
+        copy.tag("CRC64"),
+        Some(crc64::checksum(b"small body").to_string())
+    );
+    assert_eq!(copy.tag("ETag").as_deref(), put.header("etag"));
+    let head = c.obj("HEAD", SH_BUCKET, SH, "copied.txt").send().await;
+    assert_eq!(head.header("x-cos-meta-a"), Some("1"));
+    assert_eq!(head.header("content-type"), Some("text/plain"));
+
+    let replaced = c
+        .obj("PUT", GZ_BUCKET, GZ, "small.txt")
+        .h("x-cos-copy-source", &source)
+        .h("x-cos-metadata-directive", "Replaced")
+        .h("x-cos-meta-b", "2")
+        .send()
+        .await;
+    assert_eq!(replaced.status, 200, "{}", replaced.text);
+    let head = c.obj("HEAD", GZ_BUCKET, GZ, "small.txt").send().await;
+    assert_eq!(head.header("x-cos-meta-b"), Some("2"));
+    assert_eq!(head.header("x-cos-meta-a"), None);
+    let to_itself = c
+        .obj("PUT", GZ_BUCKET, GZ, "small.txt")
+        .h("x-cos-copy-source", &source)
+        .send()
+        .await;
+    assert_eq!(to_itself.status, 400);
+
+    let pre = c
+        .obj("PUT", SH_BUCKET, SH, "x.txt")
+        .h("x-cos-copy-source", &source)
+        .h("x-cos-copy-source-if-match", "\"nope\"")
+        .send()
+        .await;
+    assert_eq!(pre.status, 412);
+
+    let big = format!("{}/six.bin", host(GZ_BUCKET, GZ));
+    let cross = c
+        .obj("PUT", SH_BUCKET, SH, "six.bin")
+        .h("x-cos-copy-source", &big)
+        .send()
+        .await;
+    assert_eq!(cross.status, 405);
+    assert_eq!(cross.code().as_deref(), Some("MethodNotAllowed"));
+    assert!(cross
+        .tag("Message")
+        .is_some_and(|m| m.contains("Please use UploadPart-Copy API")));
+    let same = c
+        .obj("PUT", GZ_BUCKET, GZ, "six-copy.bin")
+        .h("x-cos-copy-source", &big)
+        .send()
+        .await;
+    assert_eq!(same.status, 200, "same-region copies of any size pass");
+    let missing = c
+        .obj("PUT", GZ_BUCKET, GZ, "y")
+        .h(
+            "x-cos-copy-source",
+            &format!("{}/missing", host(GZ_BUCKET, GZ)),
+        )
+        .send()
+        .await;
+    assert_eq!(missing.status, 404);
+}
+
+#[tokio::test]
+async fn list_multipart_uploads_paginates_with_markers_and_delimiter() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let mut want = Vec::new();
+    for k in ["a/1", "a/2", "b", "b", "c"] {
+        let id = initiate(&c, GZ_BUCKET, GZ, k).await;
+        want.push((k.to_string(), id));
+    }
+    want.sort();
+    let mut got = Vec::new();
+    let (mut km, mut im) = (String::new(), String::new());
+    let mut pages = 0;
+    loop {
+        let r = c
+            .obj("GET", GZ_BUCKET, GZ, "")
+            .q("uploads", "")
+            .q("max-uploads", "2")
+            .q("key-marker", &km)
+            .q("upload-id-marker", &im)
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        pages += 1;
+        let keys = r.tags("Key");
+        let ids = r.tags("UploadId");
+        got.extend(keys.into_iter().zip(ids));
+        if r.tag("IsTruncated").as_deref() != Some("true") {
+            break;
+        }
+        km = r.tag("NextKeyMarker").expect("NextKeyMarker");
+        im = r.tag("NextUploadIdMarker").expect("NextUploadIdMarker");
+    }
+    assert_eq!(got, want);
+    assert_eq!(pages, 3);
+    let grouped = c
+        .obj("GET", GZ_BUCKET, GZ, "")
+        .q("uploads", "")
+        .q("delimiter", "/")
+        .send()
+        .await;
+    assert_eq!(grouped.tags("Key"), ["b", "b", "c"]);
+    assert!(grouped
+        .text
+        .contains("<CommonPrefixes><Prefix>a/</Prefix></CommonPrefixes>"));
+}

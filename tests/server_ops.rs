@@ -1,0 +1,314 @@
+//! The local COS server's operational side over real HTTP: seeded faults, the latency model,
+//! the access log, `--data` persistence, the demo set and the `haul serve` binary.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+
+async fn head_statuses(extra: &[&str], n: usize) -> Vec<u16> {
+    let s = start_server(args(extra)).await;
+    let c = Cos::new(&s);
+    let mut out = Vec::new();
+    for i in 0..n {
+        let r = c
+            .obj("HEAD", GZ_BUCKET, GZ, &format!("k{}", i % 7))
+            .send()
+            .await;
+        out.push(r.status);
+    }
+    out
+}
+
+#[tokio::test]
+async fn faults_are_reproducible_with_a_seed() {
+    let flags = |seed: &'static str| {
+        vec![
+            "--object",
+            "cos://alpha-1250000000/k0=1KiB",
+            "--fault-rate",
+            "0.5",
+            "--faults",
+            "slowdown,internal",
+            "--seed",
+            seed,
+        ]
+    };
+    let a = head_statuses(&flags("42"), 40).await;
+    let b = head_statuses(&flags("42"), 40).await;
+    let other = head_statuses(&flags("43"), 40).await;
+    assert_eq!(a, b, "same seed, same faults");
+    assert_ne!(a, other, "another seed, other faults");
+    assert!(a.contains(&503) && a.contains(&500), "{a:?}");
+    assert!(a.iter().any(|s| *s == 404 || *s == 200));
+}
+
+#[tokio::test]
+async fn fault_kinds_answer_as_cos_does() {
+    let s = start_server(args(&[
+        "--object",
+        "cos://alpha-1250000000/src.bin=4MiB",
+        "--fault-rate",
+        "1",
+        "--faults",
+        "error200",
+    ]))
+    .await;
+    let c = Cos::new(&s);
+    // error200 only applies to copies and Complete: other requests pass.
+    let init = c
+        .obj("POST", GZ_BUCKET, GZ, "dst")
+        .q("uploads", "")
+        .send()
+        .await;
+    assert_eq!(init.status, 200, "{}", init.text);
+    let id = init.tag("UploadId").expect("UploadId");
+    let r = c
+        .obj("PUT", GZ_BUCKET, GZ, "dst")
+        .q("partNumber", "1")
+        .q("uploadId", &id)
+        .h(
+            "x-cos-copy-source",
+            &format!("{}/src.bin", host(GZ_BUCKET, GZ)),
+        )
+        .send()
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.code().as_deref(), Some("InternalError"), "{}", r.text);
+    let parts = c
+        .obj("GET", GZ_BUCKET, GZ, "dst")
+        .q("uploadId", &id)
+        .send()
+        .await;
+    assert!(
+        parts.tags("PartNumber").is_empty(),
+        "a faulted copy changes nothing"
+    );
+
+    let reset = start_server(args(&["--fault-rate", "1", "--faults", "reset"])).await;
+    let c = Cos::new(&reset);
+    let req = c.obj("GET", GZ_BUCKET, GZ, "");
+    let mut rb = c.http.get(req.url(&reset.endpoint()));
+    for (k, v) in req.signed_headers() {
+        rb = rb.header(k, v);
+    }
+    let err = rb.send().await;
+    assert!(err.is_err(), "reset drops the connection: {err:?}");
+
+    let stall = start_server(args(&[
+        "--fault-rate",
+        "1",
+        "--faults",
+        "timeout",
+        "--fault-stall",
+        "2s",
+    ]))
+    .await;
+    let c = Cos::new(&stall);
+    let req = c.obj("GET", GZ_BUCKET, GZ, "");
+    let url = req.url(&stall.endpoint());
+    let mut rb = c.http.get(url).timeout(Duration::from_millis(200));
+    for (k, v) in req.signed_headers() {
+        rb = rb.header(k, v);
+    }
+    let e = rb.send().await.expect_err("the client's timeout fires");
+    assert!(e.is_timeout(), "{e}");
+}
+
+#[tokio::test]
+async fn part_copies_take_latency_plus_bytes_over_rate() {
+    let s = start_server(args(&[
+        "--object",
+        "cos://alpha-1250000000/src.bin=20MiB",
+        "--latency",
+        "20ms",
+        "--copy-rate",
+        "100MiB/s",
+    ]))
+    .await;
+    let c = Cos::new(&s);
+    let init = c
+        .obj("POST", GZ_BUCKET, GZ, "dst")
+        .q("uploads", "")
+        .send()
+        .await;
+    let id = init.tag("UploadId").expect("UploadId");
+    let t = Instant::now();
+    let r = c
+        .obj("PUT", GZ_BUCKET, GZ, "dst")
+        .q("partNumber", "1")
+        .q("uploadId", &id)
+        .h(
+            "x-cos-copy-source",
+            &format!("{}/src.bin", host(GZ_BUCKET, GZ)),
+        )
+        .h("x-cos-copy-source-range", "bytes=0-10485759")
+        .send()
+        .await;
+    let took = t.elapsed();
+    assert_eq!(r.status, 200, "{}", r.text);
+    // 20 ms + 10 MiB / 100 MiB/s = 120 ms.
+    assert!(
+        took >= Duration::from_millis(115) && took < Duration::from_millis(1000),
+        "{took:?}"
+    );
+}
+
+#[tokio::test]
+async fn access_log_has_a_json_line_per_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("access.jsonl");
+    let s = start_server(args(&[
+        "--access-log",
+        path.to_str().expect("utf-8 path"),
+        "--object",
+        "cos://alpha-1250000000/a b=2KiB",
+    ]))
+    .await;
+    let c = Cos::new(&s);
+    let ok = c
+        .obj("GET", GZ_BUCKET, GZ, "a b")
+        .h("range", "bytes=0-9")
+        .send()
+        .await;
+    let missing = c.obj("HEAD", GZ_BUCKET, GZ, "nope").send().await;
+    let text = std::fs::read_to_string(&path).expect("access log written");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    let first = &lines[0];
+    assert_eq!(first["op"], "GetObject");
+    assert_eq!(first["method"], "GET");
+    assert_eq!(first["bucket"], GZ_BUCKET);
+    assert_eq!(first["key"], "a b");
+    assert_eq!(first["range"], "bytes=0-9");
+    assert_eq!(first["status"], 206);
+    assert!(first["code"].is_null() && first["fault"].is_null());
+    assert_eq!(first["request_id"].as_str(), ok.header("x-cos-request-id"));
+    assert!(first["latency_ms"].as_f64().is_some());
+    assert!(time::OffsetDateTime::parse(
+        first["ts"].as_str().expect("ts"),
+        &time::format_description::well_known::Rfc3339
+    )
+    .is_ok());
+    assert_eq!(lines[1]["op"], "HeadObject");
+    assert_eq!(lines[1]["status"], 404);
+    assert_eq!(lines[1]["code"], "NoSuchKey");
+    assert_eq!(
+        lines[1]["request_id"].as_str(),
+        missing.header("x-cos-request-id")
+    );
+}
+
+#[tokio::test]
+async fn data_dir_keeps_objects_and_uploads_across_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path").to_string();
+    let s = start_server(args(&["--data", &data])).await;
+    let c = Cos::new(&s);
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "kept.txt")
+        .body("still here")
+        .send()
+        .await;
+    assert_eq!(put.status, 200);
+    let init = c
+        .obj("POST", SH_BUCKET, SH, "pending")
+        .q("uploads", "")
+        .send()
+        .await;
+    let id = init.tag("UploadId").expect("UploadId");
+    s.shutdown().await;
+
+    let s = start_server(args(&["--data", &data])).await;
+    let c = Cos::new(&s);
+    let get = c.obj("GET", GZ_BUCKET, GZ, "kept.txt").send().await;
+    assert_eq!(get.text, "still here");
+    assert_eq!(get.header("etag"), put.header("etag"));
+    let ups = c
+        .obj("GET", SH_BUCKET, SH, "")
+        .q("uploads", "")
+        .send()
+        .await;
+    assert_eq!(ups.tags("UploadId"), [id]);
+}
+
+#[tokio::test]
+async fn demo_set_serves_huge_objects_and_many_small_ones() {
+    let s = start_server(args(&["--demo"])).await;
+    let c = Cos::new(&s);
+    let t = Instant::now();
+    let head = c
+        .obj(
+            "HEAD",
+            "media-1250000000",
+            GZ,
+            "masters/feature-film-8k.mov",
+        )
+        .send()
+        .await;
+    let took = t.elapsed();
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("40000000000000"));
+    assert!(head.header("x-cos-hash-crc64ecma").is_some());
+    println!("HEAD of a 40 TB synthetic object: {took:?}");
+    let page = c
+        .obj("GET", "media-1250000000", GZ, "")
+        .q("prefix", "thumbs/")
+        .send()
+        .await;
+    assert_eq!(page.tags("Key").len(), 1000);
+    assert_eq!(page.tag("IsTruncated").as_deref(), Some("true"));
+    let again = start_server(args(&["--demo"])).await;
+    let c2 = Cos::new(&again);
+    let head2 = c2
+        .obj(
+            "HEAD",
+            "media-1250000000",
+            GZ,
+            "masters/feature-film-8k.mov",
+        )
+        .send()
+        .await;
+    assert_eq!(
+        head.header("x-cos-hash-crc64ecma"),
+        head2.header("x-cos-hash-crc64ecma"),
+        "synthetic content is stable across runs"
+    );
+    assert_eq!(head.header("etag"), head2.header("etag"));
+}
+
+#[test]
+fn serve_binary_prints_listening_first_and_exits_zero_on_sigterm() {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_haul"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--bucket",
+            "x-1250000000",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("haul serve starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let first = lines.next().expect("a first line").expect("utf-8");
+    assert!(
+        first.starts_with("listening http://127.0.0.1:") && !first.ends_with(":0"),
+        "{first}"
+    );
+    let second = lines.next().expect("credentials line").expect("utf-8");
+    assert!(second.contains(haul::server::DEMO_SECRET_ID), "{second}");
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+}
