@@ -12,7 +12,7 @@ use serde_json::json;
 use super::cp::{runtime, setup, state_dir, watch, Output, Target};
 use super::{exit, fail, GlobalArgs};
 use crate::engine::journal::Journal;
-use crate::engine::{Command as EngineCommand, Engine, JobId};
+use crate::engine::{Command as EngineCommand, Engine, JobId, JobState};
 use crate::store::ObjectStore;
 
 #[derive(Debug, clap::Subcommand)]
@@ -148,7 +148,7 @@ fn drive(global: &GlobalArgs, id: Option<JobId>, json: bool, quiet: bool, abort:
         Ok(r) => r,
         Err(e) => return fail(exit::FAILED, e),
     };
-    let out = Output::new(json, quiet);
+    let out = Output::new(json, quiet || abort);
     rt.block_on(async move {
         let store: Arc<dyn ObjectStore> = setup.client.clone();
         let mut h = Engine::start(store, setup.engine);
@@ -159,6 +159,22 @@ fn drive(global: &GlobalArgs, id: Option<JobId>, json: bool, quiet: bool, abort:
                 EngineCommand::Resume(*id)
             });
         }
-        watch(&mut h, Target::Ids(ids), &out).await.exit_code(&out)
+        let result = watch(&mut h, Target::Ids(ids), &out).await;
+        if !abort || result.interrupted {
+            return result.exit_code(&out);
+        }
+        let mut code = exit::OK;
+        for (id, (state, _)) in &result.finished {
+            match state {
+                JobState::Aborted => {
+                    if !json {
+                        println!("job {id}: upload aborted, journal entry removed");
+                    }
+                }
+                JobState::Failed(e) => code = fail(exit::FAILED, format!("job {id}: {e}")),
+                other => code = fail(exit::FAILED, format!("job {id} ended {}", other.label())),
+            }
+        }
+        code
     })
 }

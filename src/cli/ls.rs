@@ -25,6 +25,9 @@ pub struct Args {
     /// One JSON object a line.
     #[arg(long)]
     pub json: bool,
+    /// Entries asked for per request (1–1000; COS's default is 1000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub page_size: Option<u32>,
 }
 
 /// Why the listing stopped early.
@@ -73,7 +76,14 @@ pub fn run(global: &GlobalArgs, args: Args) -> i32 {
     let result = runtime.block_on(async {
         match &uri {
             None => list_buckets(&client, args.json, &mut out).await,
-            Some(uri) => list_objects(&client, &profile.region, uri, args.json, &mut out).await,
+            Some(uri) => {
+                let listing = Listing {
+                    uri,
+                    json: args.json,
+                    page_size: args.page_size,
+                };
+                list_objects(&client, &profile.region, &listing, &mut out).await
+            }
         }
     });
     match result {
@@ -177,20 +187,31 @@ fn write_page(page: &ListObjectsPage, json: bool, out: &mut impl Write) -> std::
     out.flush()
 }
 
+/// What to list and how to print it.
+struct Listing<'a> {
+    uri: &'a CosUri,
+    json: bool,
+    page_size: Option<u32>,
+}
+
 /// Lists under `uri` with delimiter `/`, page after page. The bucket is first addressed in the
 /// profile's region; on `NoSuchBucket` its real region is looked up with GET Service.
 async fn list_objects(
     client: &CosClient,
     region: &str,
-    uri: &CosUri,
-    json: bool,
+    listing: &Listing<'_>,
     out: &mut impl Write,
 ) -> Result<(), Stop> {
+    let Listing {
+        uri,
+        json,
+        page_size,
+    } = *listing;
     let mut request = ListObjectsRequest {
         prefix: uri.key.clone(),
         delimiter: Some("/".to_string()),
         marker: None,
-        max_keys: None,
+        max_keys: page_size,
     };
     let bucket = &uri.bucket;
     let (region, first) = match client.list_objects(bucket, region, &request).await {
@@ -245,7 +266,9 @@ async fn find_region(
     };
     match buckets.iter().find(|b| b.name == bucket.as_str()) {
         Some(b) if !b.region.is_empty() && b.region != tried => Ok(b.region.clone()),
-        _ => Err(Stop::Failed(format!(
+        // Listed in the region we tried, yet missing there: report COS's own answer.
+        Some(_) => Err(Stop::Failed(describe(client, original))),
+        None => Err(Stop::Failed(format!(
             "bucket {bucket} does not exist (not in {tried}, not among the account's {} buckets): check the name, NAME-APPID",
             buckets.len()
         ))),

@@ -85,7 +85,7 @@ impl Journal {
     pub fn write(&self, rec: &JournalRecord) -> io::Result<()> {
         let path = self.path(rec.id);
         let tmp = self.dir.join(format!(".{}.json.tmp", rec.id));
-        let body = serde_json::to_vec_pretty(rec).map_err(io::Error::other)?;
+        let body = serde_json::to_vec(rec).map_err(io::Error::other)?;
         {
             let mut f = fs::File::create(&tmp).map_err(|e| with_path(e, "create", &tmp))?;
             f.write_all(&body)

@@ -86,6 +86,12 @@ pub async fn run(
         shutting_down: false,
     };
     e.load_journal();
+    let (g, eff, _) = e.sh.sched.limits();
+    e.emit(Event::Concurrency {
+        global_limit: g,
+        effective: eff,
+        job: None,
+    });
     loop {
         if e.shutting_down && e.running_count(true) == 0 {
             break;

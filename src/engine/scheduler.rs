@@ -298,6 +298,8 @@ impl Scheduler {
             notified.as_mut().enable();
             self.set_waiting(job, true);
             if self.try_grant(job) {
+                // Others may fit in what is left (the fairness rule made them wait for us).
+                self.notify.notify_waiters();
                 return Some(Permit {
                     sched: Arc::clone(self),
                     job,

@@ -83,6 +83,8 @@ struct State {
     clock_corrections: Vec<SystemTime>,
     part_delay: Duration,
     fault: Option<Fault>,
+    /// Ops whose next call takes effect and then reports a dropped connection.
+    lose_reply: Vec<Op>,
 }
 
 /// The test double. Cheap to clone through `Arc`.
@@ -152,6 +154,27 @@ impl MemStore {
     /// Every call consults `f` first; `Some(error)` fails it (before any effect).
     pub fn set_fault(&self, f: impl FnMut(&Call) -> Option<Error> + Send + 'static) {
         self.lock().fault = Some(Box::new(f));
+    }
+
+    /// The next call of `op` takes effect on the server but its reply is lost (network reset).
+    pub fn lose_next_reply(&self, op: Op) {
+        self.lock().lose_reply.push(op);
+    }
+
+    fn reply_lost(&self, op: Op) -> Result<()> {
+        let mut s = self.lock();
+        match s.lose_reply.iter().position(|o| *o == op) {
+            Some(i) => {
+                s.lose_reply.remove(i);
+                Err(Error::Network {
+                    op,
+                    resource: "cos://test".into(),
+                    kind: crate::store::NetworkKind::Reset,
+                    message: "connection reset (test double)".into(),
+                })
+            }
+            None => Ok(()),
+        }
     }
 
     pub fn clear_fault(&self) {
@@ -522,6 +545,8 @@ impl ObjectStore for MemStore {
         s.objects
             .insert((up.bucket.clone(), up.key.clone()), obj_new);
         s.uploads.remove(upload_id);
+        drop(s);
+        self.reply_lost(Op::CompleteMultipartUpload)?;
         Ok(CompleteResult {
             etag,
             crc64,

@@ -424,10 +424,12 @@ async fn slowdown_halves_the_effective_limit_and_successes_restore_it() {
             _ => None,
         })
         .collect();
-    assert!(
-        effective.first().is_some_and(|e| *e <= 4),
-        "lowered: {effective:?}"
+    assert_eq!(
+        effective.first(),
+        Some(&8),
+        "the start-up event: {effective:?}"
     );
+    assert!(effective.iter().any(|e| *e <= 4), "lowered: {effective:?}");
     assert_eq!(effective.last(), Some(&8), "restored: {effective:?}");
 }
 
@@ -578,4 +580,191 @@ async fn a_bucket_outside_the_default_region_is_found_through_list_buckets() {
         assert_eq!(state, JobState::Done);
     }
     assert_eq!(s.count(Op::ListBuckets), 1, "the region is cached");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_complete_whose_reply_is_lost_is_looked_at_not_repeated() {
+    let s = store();
+    let src = s.put(SRC, "l", 20 * MIB, 30);
+    s.lose_next_reply(Op::CompleteMultipartUpload);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("l", MIB))).unwrap();
+    let mut seen = vec![];
+    let (state, v) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    assert_eq!(v.unwrap().crc64_matched, Some(true));
+    assert_eq!(
+        s.count(Op::CompleteMultipartUpload),
+        1,
+        "Complete was not sent again"
+    );
+    assert!(s.count(Op::ListParts) >= 1, "looked before deciding");
+    assert_eq!(s.object(DST, "l").unwrap().size, src.size);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_complete_that_failed_before_taking_effect_is_retried_after_looking() {
+    let s = store();
+    s.put(SRC, "l2", 20 * MIB, 31);
+    let mut first = true;
+    s.set_fault(move |c| {
+        if c.op == Op::CompleteMultipartUpload && first {
+            first = false;
+            return Some(service_error(
+                Op::CompleteMultipartUpload,
+                500,
+                "InternalError",
+            ));
+        }
+        None
+    });
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("l2", MIB))).unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    assert_eq!(s.count(Op::CompleteMultipartUpload), 2);
+    assert_eq!(s.count(Op::ListParts), 1, "the upload was still there");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_upload_that_disappears_fails_the_job_clearly() {
+    let s = store();
+    s.put(SRC, "n", 20 * MIB, 32);
+    s.set_fault(|c| {
+        (c.op == Op::UploadPartCopy && c.part == Some(5))
+            .then(|| service_error(Op::UploadPartCopy, 404, "NoSuchUpload"))
+    });
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("n", MIB))).unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    let JobState::Failed(msg) = state else {
+        panic!("{state:?}")
+    };
+    assert!(msg.contains("disappeared"), "{msg}");
+    assert_eq!(
+        s.part_calls().iter().filter(|p| **p == 5).count(),
+        1,
+        "404 is not retried"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn storage_class_option_overrides_the_source_class() {
+    let s = store();
+    s.put(SRC, "sc", 20 * MIB, 33);
+    let mut h = Engine::start(s.clone(), config());
+    let mut sp = spec("sc", MIB);
+    sp.options.storage_class = Some("STANDARD_IA".into());
+    h.commands.send(Command::Enqueue(sp)).unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    assert_eq!(s.object(DST, "sc").unwrap().storage_class, "STANDARD_IA");
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_clobber_skips_an_existing_destination() {
+    let s = store();
+    s.put(SRC, "nc", 20 * MIB, 34);
+    s.put(DST, "nc", 1, 35);
+    let mut h = Engine::start(s.clone(), config());
+    let mut sp = spec("nc", MIB);
+    sp.options.overwrite = Overwrite::Skip;
+    h.commands.send(Command::Enqueue(sp)).unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Skipped);
+    assert_eq!(s.count(Op::InitiateMultipartUpload), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn browse_lists_uploads_with_their_progress_and_owning_job() {
+    let s = store();
+    s.put(SRC, "u", 20 * MIB, 36);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("u", MIB))).unwrap();
+    let mut seen = vec![];
+    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    h.commands.send(Command::Cancel(1)).unwrap();
+    until(&mut h, &mut seen, finished(1)).await;
+    h.commands
+        .send(Command::Browse(BrowseRequest::Uploads {
+            bucket: crate::store::BucketName::parse(DST).unwrap(),
+            prefix: String::new(),
+        }))
+        .unwrap();
+    let ev = until(&mut h, &mut seen, |e| matches!(e, Event::Listing(_))).await;
+    let Event::Listing(Listing::Uploads { uploads: Ok(u), .. }) = ev else {
+        panic!("{ev:?}")
+    };
+    assert_eq!(u.len(), 1);
+    assert_eq!(u[0].job, Some(1));
+    assert!(u[0].parts > 0);
+    assert_eq!(u[0].bytes, u[0].parts as u64 * MIB);
+}
+
+#[tokio::test(start_paused = true)]
+async fn ten_thousand_parts_produce_a_few_events_each() {
+    let s = store();
+    s.put(SRC, "tt", 10_000 * MIB, 40);
+    s.set_part_delay(Duration::from_millis(20));
+    let mut cfg = config();
+    cfg.concurrency = 64;
+    cfg.concurrency_per_job = 64;
+    let mut h = Engine::start(s.clone(), cfg);
+    h.commands.send(Command::Enqueue(spec("tt", MIB))).unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    assert_eq!(parts_done(&seen, 1), 10_000);
+    assert!(seen.len() <= 2 * 10_000 + 20, "{} events", seen.len());
+    assert_eq!(s.max_in_flight(), 64);
+}
+
+#[tokio::test(start_paused = true)]
+async fn active_jobs_limit_how_many_jobs_run_at_once() {
+    let s = store();
+    for i in 0..4 {
+        s.put(SRC, &format!("aj{i}"), 10 * MIB, 50 + i);
+    }
+    let mut cfg = config();
+    cfg.active_jobs = 1;
+    let mut h = Engine::start(s.clone(), cfg);
+    for i in 0..4 {
+        h.commands
+            .send(Command::Enqueue(spec(&format!("aj{i}"), MIB)))
+            .unwrap();
+    }
+    let mut seen = vec![];
+    let (mut running, mut max_running) = (std::collections::HashSet::new(), 0);
+    loop {
+        let ev = until(&mut h, &mut seen, |_| true).await;
+        match ev {
+            Event::JobState {
+                id,
+                state: JobState::Preparing,
+            } => {
+                running.insert(id);
+            }
+            Event::JobFinished { id, .. } => {
+                running.remove(&id);
+                if id == 4 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        max_running = max_running.max(running.len());
+    }
+    assert_eq!(max_running, 1);
+    h.commands.send(Command::SetActiveJobs(3)).unwrap();
+    for i in 0..3 {
+        h.commands
+            .send(Command::Enqueue(spec(&format!("aj{i}"), MIB)))
+            .unwrap();
+    }
+    until(&mut h, &mut seen, finished(7)).await;
+    assert_eq!(s.max_in_flight(), 8, "three jobs of 4 share the global 8");
 }

@@ -620,6 +620,24 @@ fn zero_byte_powers() -> &'static [Op64] {
     })
 }
 
+/// `X^(2^k)`: xorshift64 jumped by `2^k` words.
+fn state_powers() -> &'static [Op64] {
+    static POWERS_X: OnceLock<Vec<Op64>> = OnceLock::new();
+    POWERS_X.get_or_init(|| {
+        let mut cols = [0u64; 64];
+        for (j, col) in cols.iter_mut().enumerate() {
+            *col = xorshift(1u64 << j);
+        }
+        let mut out = Vec::with_capacity(POWERS);
+        out.push(Op64::from_columns(&cols));
+        for k in 1..POWERS {
+            let next = out[k - 1].squared();
+            out.push(next);
+        }
+        out
+    })
+}
+
 /// Applies `M^n` to the joint state.
 fn advance_words(mut z: u128, n: u64) -> u128 {
     let powers = word_powers();
@@ -653,8 +671,15 @@ pub fn crc_combine(crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
 
 /// The xorshift state that produces word `index` of the stream `seed`.
 fn state_at(seed: u64, index: u64) -> u64 {
-    let z = (initial_state(seed) as u128) << 64;
-    (advance_words(z, index) >> 64) as u64
+    let powers = state_powers();
+    let mut state = initial_state(seed);
+    let mut n = index;
+    while n != 0 {
+        let k = n.trailing_zeros() as usize;
+        state = powers[k].apply(state);
+        n &= n - 1;
+    }
+    state
 }
 
 /// Advances the raw CRC register over bytes `[offset, offset + len)` of the stream `seed`,

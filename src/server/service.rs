@@ -245,7 +245,12 @@ fn split_query(q: Option<&str>) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
+            // Query strings are form-encoded by some SDKs (Python's requests): `+` is a
+            // space there, and a real plus arrives as `%2B`. Paths never get this treatment.
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
         })
         .collect()
 }
@@ -1602,4 +1607,79 @@ fn streamed(
             .insert("x-cos-hash-crc64ecma", hv(&c.to_string()));
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_plus_is_a_space_and_percent_2b_a_plus() {
+        let q = split_query(Some("prefix=with+space%2Bplus&uploads&marker=a%20b"));
+        assert_eq!(
+            q,
+            [
+                ("prefix".to_string(), "with space+plus".to_string()),
+                ("uploads".to_string(), String::new()),
+                ("marker".to_string(), "a b".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn routes_virtual_hosted_path_style_and_service() {
+        let (t, paths) = route(
+            "alpha-1250000000.cos.ap-guangzhou.myqcloud.com:9000",
+            "/a%2Bb/c+d",
+        )
+        .expect("routes");
+        assert!(
+            matches!(t, Target::Bucket { ref key, ref region, .. } if key == "a+b/c+d" && region.as_deref() == Some("ap-guangzhou"))
+        );
+        assert_eq!(paths, ["/a+b/c+d"]);
+        let (t, paths) = route("127.0.0.1:9000", "/alpha-1250000000/k%20x").expect("routes");
+        assert!(
+            matches!(t, Target::Bucket { ref bucket, ref key, region: None } if bucket == "alpha-1250000000" && key == "k x")
+        );
+        assert_eq!(paths, ["/k x", "/alpha-1250000000/k x"]);
+        assert!(matches!(
+            route("service.cos.myqcloud.com", "/").expect("routes").0,
+            Target::Service(None)
+        ));
+        assert!(matches!(
+            route("cos.ap-shanghai.myqcloud.com", "/").expect("routes").0,
+            Target::Service(Some(ref r)) if r == "ap-shanghai"
+        ));
+    }
+
+    #[test]
+    fn ranges_follow_http_rules() {
+        assert!(matches!(
+            parse_range(Some("bytes=0-9"), 100),
+            Ok(Range::Part(0, 9))
+        ));
+        assert!(matches!(
+            parse_range(Some("bytes=90-"), 100),
+            Ok(Range::Part(90, 99))
+        ));
+        assert!(matches!(
+            parse_range(Some("bytes=-10"), 100),
+            Ok(Range::Part(90, 99))
+        ));
+        assert!(matches!(
+            parse_range(Some("bytes=50-500"), 100),
+            Ok(Range::Part(50, 99))
+        ));
+        assert!(parse_range(Some("bytes=100-"), 100).is_err());
+        assert!(matches!(
+            parse_range(Some("items=1-2"), 100),
+            Ok(Range::Whole)
+        ));
+    }
+
+    #[test]
+    fn multipart_etag_is_md5_of_part_md5s_with_count() {
+        let e = multipart_etag(&["00".repeat(16), "ff".repeat(16)]);
+        assert!(e.ends_with("-2") && e.len() == 34, "{e}");
+    }
 }

@@ -172,14 +172,18 @@ impl CosClient {
                     .to_string(),
             ));
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if endpoint.is_some() {
+            // The override is the one address haul talks to: no proxy in between.
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .connect_timeout(opts.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(50))
             .tcp_nodelay(true)
             // One Host header we control and sign, on HTTP/1.1 as COS speaks it.
             .http1_only()
             .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
             .user_agent(concat!("haul/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
