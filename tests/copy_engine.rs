@@ -694,3 +694,267 @@ async fn cancel_mid_copy_keeps_the_upload_and_resume_finishes_it_without_recopyi
         "a done job leaves the journal"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// kill -9 and `haul jobs resume`, as processes
+
+/// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves none.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `haul serve` as a process; returns it and its endpoint from the first stdout line.
+fn serve_process(extra: &[&str]) -> (Child, String) {
+    use std::io::BufRead as _;
+    let mut args = vec![
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--bucket",
+        "alpha-1250000000@ap-guangzhou",
+        "--bucket",
+        "beta-1250000000@ap-shanghai",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_haul"))
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start haul serve: {e}"));
+    let stdout = child.stdout.take();
+    let child = Child(child);
+    let mut first = String::new();
+    if let Some(out) = stdout {
+        if let Err(e) = std::io::BufReader::new(out).read_line(&mut first) {
+            panic!("haul serve printed nothing readable: {e}");
+        }
+    }
+    let endpoint = first
+        .trim()
+        .strip_prefix("listening ")
+        .unwrap_or_else(|| panic!("haul serve's first line is not `listening URL`: {first:?}"))
+        .to_string();
+    (child, endpoint)
+}
+
+/// A `haul` command against `endpoint` with the demo credentials, a private state directory
+/// and an empty config file (nothing from the user's environment leaks in).
+fn haul(dir: &Path, endpoint: &str, args: &[&str]) -> std::process::Command {
+    let config = dir.join("config.toml");
+    if !config.exists() {
+        std::fs::write(&config, "").unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
+    }
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_haul"));
+    c.arg("--endpoint")
+        .arg(endpoint)
+        .args(args)
+        .env("TENCENTCLOUD_SECRET_ID", haul::server::DEMO_SECRET_ID)
+        .env("TENCENTCLOUD_SECRET_KEY", haul::server::DEMO_SECRET_KEY)
+        .env("HAUL_STATE_DIR", dir.join("state"))
+        .env("HAUL_CONFIG", &config)
+        .env_remove("TENCENTCLOUD_SESSION_TOKEN")
+        .env_remove("HAUL_PROFILE")
+        .env_remove("HAUL_REGION")
+        .env_remove("TENCENTCLOUD_REGION");
+    c
+}
+
+/// Runs a command to its end (bounded by `TEST_LIMIT`): (exit code, stdout, stderr).
+fn run_to_end(mut c: std::process::Command, what: &str) -> (Option<i32>, String, String) {
+    let mut child = Child(
+        c.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}")),
+    );
+    let started = std::time::Instant::now();
+    loop {
+        match child.0.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > TEST_LIMIT => panic!("{what} ran over {TEST_LIMIT:?}"),
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => panic!("waiting for {what}: {e}"),
+        }
+    }
+    let mut out = String::new();
+    let mut err = String::new();
+    use std::io::Read as _;
+    if let Some(mut o) = child.0.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    if let Some(mut e) = child.0.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let code = child.0.wait().ok().and_then(|s| s.code());
+    (code, out, err)
+}
+
+/// Successful UploadPartCopy part numbers in `lines`.
+fn copied_parts(lines: &[LogLine]) -> Vec<u32> {
+    lines
+        .iter()
+        .filter(|l| l.op == "UploadPartCopy" && l.succeeded())
+        .filter_map(|l| l.part)
+        .collect()
+}
+
+#[test]
+fn kill_9_mid_copy_then_jobs_resume_completes_without_recopying_a_finished_part() {
+    const PARTS: u32 = 256;
+    let dir = tempdir();
+    let (log, log_path) = log_arg(dir.path());
+    let (_server, endpoint) = serve_process(&[
+        "--object",
+        "cos://alpha-1250000000/big.bin=2GiB",
+        "--latency",
+        "50ms",
+        "--access-log",
+        &log,
+    ]);
+
+    // haul cp, killed with SIGKILL once some parts are done.
+    let mut cp = haul(
+        dir.path(),
+        &endpoint,
+        &[
+            "cp",
+            "cos://alpha-1250000000/big.bin",
+            "cos://beta-1250000000/big.bin",
+            "--part-size",
+            "8MiB",
+            "--concurrency",
+            "8",
+            "--json",
+        ],
+    );
+    let mut cp = Child(
+        cp.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start haul cp: {e}")),
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let done = if log_path.exists() {
+            copied_parts(&access_log(&log_path)).len()
+        } else {
+            0
+        };
+        if done >= 40 {
+            break;
+        }
+        if let Ok(Some(status)) = cp.0.try_wait() {
+            panic!("haul cp ended ({status}) before it could be killed ({done} parts done)");
+        }
+        assert!(
+            started.elapsed() < TEST_LIMIT,
+            "haul cp copied only {done} parts in {TEST_LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cp.0.kill()
+        .unwrap_or_else(|e| panic!("SIGKILL haul cp: {e}"));
+    let status =
+        cp.0.wait()
+            .unwrap_or_else(|e| panic!("reaping haul cp: {e}"));
+    use std::os::unix::process::ExitStatusExt as _;
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "{status}");
+
+    // Let the requests the dead client left behind settle (answered or dropped).
+    let mut settled = access_log(&log_path).len();
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = access_log(&log_path).len();
+        if now == settled {
+            break;
+        }
+        settled = now;
+    }
+    let before_lines = access_log(&log_path);
+    let before: BTreeSet<u32> = copied_parts(&before_lines).into_iter().collect();
+    assert!(
+        before.len() >= 40 && before.len() < PARTS as usize,
+        "{} parts done before the kill",
+        before.len()
+    );
+    assert_eq!(count_op(&before_lines, "CompleteMultipartUpload"), 0);
+
+    // The journal knows the job.
+    let (code, out, err) = run_to_end(
+        haul(dir.path(), &endpoint, &["jobs", "ls", "--json"]),
+        "haul jobs ls",
+    );
+    assert_eq!(code, Some(0), "haul jobs ls: {err}");
+    let jobs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert_eq!(jobs.len(), 1, "one journaled job: {out}");
+    assert_eq!(jobs[0]["parts_total"], PARTS);
+    // The journal is flushed every 200 ms, so it usually knows fewer parts than the server has
+    // (25 of 40 in a typical run): resume must ask the server (ListParts), not trust it alone.
+    let journaled = jobs[0]["parts_done"].as_u64().unwrap_or(u64::MAX);
+    assert!(journaled <= before.len() as u64, "{journaled} journaled");
+    let id = jobs[0]["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("job id in {out}"));
+
+    // Resume it to the end.
+    let (code, _out, err) = run_to_end(
+        haul(
+            dir.path(),
+            &endpoint,
+            &["jobs", "resume", &id.to_string(), "--quiet"],
+        ),
+        "haul jobs resume",
+    );
+    assert_eq!(code, Some(0), "haul jobs resume {id}: {err}");
+
+    let all = access_log(&log_path);
+    let after = &all[before_lines.len()..];
+    let recopied: BTreeSet<u32> = after
+        .iter()
+        .filter(|l| l.op == "UploadPartCopy")
+        .filter_map(|l| l.part)
+        .filter(|p| before.contains(p))
+        .collect();
+    assert!(
+        recopied.is_empty(),
+        "parts finished before the kill were copied again: {recopied:?}"
+    );
+    let covered: BTreeSet<u32> = before.iter().copied().chain(copied_parts(after)).collect();
+    assert_eq!(covered, (1..=PARTS).collect(), "every part copied");
+    assert_eq!(count_op(after, "CompleteMultipartUpload"), 1);
+
+    let (code, out, _) = run_to_end(
+        haul(dir.path(), &endpoint, &["jobs", "ls", "--json"]),
+        "haul jobs ls",
+    );
+    assert_eq!((code, out.trim()), (Some(0), ""), "the journal is empty");
+
+    // The destination is the source, and nothing is left behind.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    rt.block_on(async {
+        let mut o = ClientOptions::new(Credentials {
+            secret_id: haul::server::DEMO_SECRET_ID.to_string(),
+            secret_key: Secret::new(haul::server::DEMO_SECRET_KEY),
+            token: None,
+        });
+        o.endpoint = Some(endpoint.clone());
+        let store = CosClient::new(o).unwrap_or_else(|e| panic!("client: {e}"));
+        let s = head(&store, &obj(GZ_BUCKET, GZ, "big.bin")).await;
+        let d = head(&store, &obj(SH_BUCKET, SH, "big.bin")).await;
+        assert_eq!((d.size, d.crc64), (s.size, s.crc64));
+        assert!(d.etag.ends_with(&format!("-{PARTS}")), "{}", d.etag);
+        assert!(uploads(&store, SH_BUCKET, SH).await.is_empty());
+    });
+}
