@@ -90,6 +90,13 @@ async fn path_style_on_a_bare_ip_and_absolute_form_through_a_proxy() {
     assert_eq!(put.status, 200, "{}", put.text);
     let get = c.obj("GET", GZ_BUCKET, GZ, "dir/a b").send().await;
     assert_eq!(get.text, "hello");
+    let list = c
+        .req("GET", &ip_host, "")
+        .raw_path(&format!("/{SH_BUCKET}/"), "/")
+        .send()
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.header("x-cos-bucket-region"), Some(SH));
 
     // An SDK using the server as its HTTP proxy sends absolute-form targets.
     let proxied = reqwest::Client::builder()
@@ -828,4 +835,49 @@ async fn list_multipart_uploads_paginates_with_markers_and_delimiter() {
     assert!(grouped
         .text
         .contains("<CommonPrefixes><Prefix>a/</Prefix></CommonPrefixes>"));
+}
+
+#[tokio::test]
+async fn complete_answers_at_once_and_streams_spaces_until_the_merge_ends() {
+    let s = start_server(args(&["--latency", "300ms"])).await;
+    let c = Cos::new(&s);
+    let id = initiate(&c, GZ_BUCKET, GZ, "merged").await;
+    let part = c
+        .obj("PUT", GZ_BUCKET, GZ, "merged")
+        .q("partNumber", "1")
+        .q("uploadId", &id)
+        .body("only part")
+        .send()
+        .await;
+    let etag = part.header("etag").expect("etag").to_string();
+    let req = c
+        .obj("POST", GZ_BUCKET, GZ, "merged")
+        .q("uploadId", &id)
+        .body(complete_body(&[(1, etag)]));
+    let url = req.url(&s.endpoint());
+    let mut rb = c.http.post(url).body(req.body.clone());
+    for (k, v) in req.signed_headers() {
+        rb = rb.header(k, v);
+    }
+    let t = std::time::Instant::now();
+    let mut resp = rb.send().await.expect("Complete answers");
+    let head_after = t.elapsed();
+    assert_eq!(resp.status(), 200);
+    let first = resp.chunk().await.expect("body").expect("a first chunk");
+    assert!(first.iter().all(|b| *b == b' '), "spaces first: {first:?}");
+    let mut rest = Vec::new();
+    while let Some(chunk) = resp.chunk().await.expect("body") {
+        rest.extend_from_slice(&chunk);
+    }
+    let body_after = t.elapsed();
+    let text = String::from_utf8_lossy(&rest);
+    assert!(text.contains("<CompleteMultipartUploadResult>"), "{text}");
+    assert!(
+        head_after < std::time::Duration::from_millis(300),
+        "headers come before the merge: {head_after:?}"
+    );
+    assert!(
+        body_after >= std::time::Duration::from_millis(300),
+        "the result comes after the merge: {body_after:?}"
+    );
 }

@@ -221,7 +221,25 @@ async fn data_dir_keeps_objects_and_uploads_across_restarts() {
         .send()
         .await;
     let id = init.tag("UploadId").expect("UploadId");
+    let part = c
+        .obj("PUT", SH_BUCKET, SH, "pending")
+        .q("partNumber", "1")
+        .q("uploadId", &id)
+        .body("part bytes")
+        .send()
+        .await;
+    assert_eq!(part.status, 200);
     s.shutdown().await;
+
+    let blobs: Vec<Vec<u8>> = std::fs::read_dir(dir.path().join("blobs"))
+        .expect("blobs dir")
+        .map(|e| std::fs::read(e.expect("entry").path()).expect("blob"))
+        .collect();
+    assert!(
+        blobs.contains(&b"still here".to_vec()),
+        "real bytes live beside the state"
+    );
+    assert!(blobs.contains(&b"part bytes".to_vec()));
 
     let s = start_server(args(&["--data", &data])).await;
     let c = Cos::new(&s);
@@ -233,7 +251,20 @@ async fn data_dir_keeps_objects_and_uploads_across_restarts() {
         .q("uploads", "")
         .send()
         .await;
-    assert_eq!(ups.tags("UploadId"), [id]);
+    assert_eq!(ups.tags("UploadId"), vec![id.clone()]);
+    let parts = c
+        .obj("GET", SH_BUCKET, SH, "pending")
+        .q("uploadId", &id)
+        .send()
+        .await;
+    assert_eq!(parts.tags("ETag"), [part.header("etag").expect("etag")]);
+    let del = c.obj("DELETE", GZ_BUCKET, GZ, "kept.txt").send().await;
+    assert_eq!(del.status, 204);
+    s.shutdown().await;
+    let left = std::fs::read_dir(dir.path().join("blobs"))
+        .expect("blobs dir")
+        .count();
+    assert_eq!(left, 1, "the deleted object's blob is removed");
 }
 
 #[tokio::test]
@@ -311,4 +342,98 @@ fn serve_binary_prints_listening_first_and_exits_zero_on_sigterm() {
     }
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn abort_during_the_merge_fails_complete_in_its_body_and_the_log_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("access.jsonl");
+    let s = start_server(args(&[
+        "--access-log",
+        path.to_str().expect("utf-8 path"),
+        "--object",
+        "cos://alpha-1250000000/src.bin=64MiB",
+        "--latency",
+        "100ms",
+    ]))
+    .await;
+    let c = Cos::new(&s);
+    let init = c
+        .obj("POST", GZ_BUCKET, GZ, "dst")
+        .q("uploads", "")
+        .send()
+        .await;
+    let id = init.tag("UploadId").expect("UploadId");
+    let mut tasks = Vec::new();
+    for n in 1..=40u64 {
+        let c = c.clone();
+        let id = id.clone();
+        tasks.push(tokio::spawn(async move {
+            let first = (n - 1) << 20;
+            let r = c
+                .obj("PUT", GZ_BUCKET, GZ, "dst")
+                .q("partNumber", &n.to_string())
+                .q("uploadId", &id)
+                .h(
+                    "x-cos-copy-source",
+                    &format!("{}/src.bin", host(GZ_BUCKET, GZ)),
+                )
+                .h(
+                    "x-cos-copy-source-range",
+                    &format!("bytes={first}-{}", first + (1 << 20) - 1),
+                )
+                .send()
+                .await;
+            (n as u32, r.tag("ETag").expect("part ETag"))
+        }));
+    }
+    let mut parts = Vec::new();
+    for t in tasks {
+        parts.push(t.await.expect("part"));
+    }
+    let mut body = String::from("<CompleteMultipartUpload>");
+    for (n, e) in &parts {
+        body.push_str(&format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>{e}</ETag></Part>"
+        ));
+    }
+    body.push_str("</CompleteMultipartUpload>");
+    // The merge of 40 parts takes 100 ms × (1 + 40/20) = 300 ms; abort lands in the middle.
+    let complete = {
+        let c = c.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            c.obj("POST", GZ_BUCKET, GZ, "dst")
+                .q("uploadId", &id)
+                .body(body)
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let abort = c
+        .obj("DELETE", GZ_BUCKET, GZ, "dst")
+        .q("uploadId", &id)
+        .send()
+        .await;
+    assert_eq!(abort.status, 204);
+    let done = complete.await.expect("complete");
+    assert_eq!(done.status, 200, "Complete had already answered 200");
+    assert_eq!(
+        done.code().as_deref(),
+        Some("NoSuchUpload"),
+        "{}",
+        done.text
+    );
+    let head = c.obj("HEAD", GZ_BUCKET, GZ, "dst").send().await;
+    assert_eq!(head.status, 404, "no object appears from an aborted merge");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let text = std::fs::read_to_string(&path).expect("access log");
+    let line = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .find(|v| v["op"] == "CompleteMultipartUpload")
+        .expect("a Complete line");
+    assert_eq!(line["status"], 200);
+    assert_eq!(line["code"], "NoSuchUpload");
 }

@@ -25,6 +25,17 @@ pub fn run(_global: &GlobalArgs, args: Args) -> i32 {
 }
 
 async fn serve(options: crate::server::ServeArgs) -> i32 {
+    // Install the signal handlers before announcing the address, so that a SIGTERM sent as
+    // soon as the first line appears is already handled.
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            return super::fail(
+                super::exit::FAILED,
+                format!("cannot install signal handlers: {e}"),
+            )
+        }
+    };
     let handle = match crate::server::start(options).await {
         Ok(h) => h,
         Err(e) => return super::fail(super::exit::USAGE, format!("{e:#}")),
@@ -46,29 +57,45 @@ async fn serve(options: crate::server::ServeArgs) -> i32 {
     );
     let _ = out.flush();
     drop(out);
-    wait_for_signal().await;
+    signals.wait().await;
     handle.shutdown().await;
     super::exit::OK
 }
 
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
+#[cfg(unix)]
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> std::io::Result<Self> {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn wait(mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
         }
     }
-    #[cfg(not(unix))]
-    {
+}
+
+#[cfg(not(unix))]
+struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Signals)
+    }
+
+    async fn wait(self) {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -137,16 +137,42 @@ impl Journal {
         (records, problems)
     }
 
-    /// The highest job id in the journal, if any.
+    /// The highest job id in the journal (records and claims), if any.
     pub fn max_id(&self) -> Option<JobId> {
         fs::read_dir(&self.dir)
             .ok()?
             .flatten()
             .filter_map(|e| {
                 let n = e.file_name().to_string_lossy().to_string();
-                n.strip_suffix(".json")?.parse::<JobId>().ok()
+                n.strip_suffix(".json")
+                    .or_else(|| n.strip_suffix(".claim"))?
+                    .parse::<JobId>()
+                    .ok()
             })
             .max()
+    }
+
+    /// Claims `id` for a new job (an exclusive `<id>.claim` file), so two haul processes on one
+    /// state directory never share a job id. `Ok(false)`: someone else has it.
+    pub fn claim(&self, id: JobId) -> io::Result<bool> {
+        if self.exists(id) {
+            return Ok(false);
+        }
+        let path = self.dir.join(format!("{id}.claim"));
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(with_path(e, "create", &path)),
+        }
+    }
+
+    /// Gives a claim up (the job ended or its record now exists).
+    pub fn release(&self, id: JobId) {
+        let _ = fs::remove_file(self.dir.join(format!("{id}.claim")));
     }
 }
 
@@ -209,5 +235,11 @@ mod tests {
         j.remove(3).unwrap();
         j.remove(3).unwrap();
         assert!(!j.exists(3));
+        assert!(!j.claim(7).unwrap(), "a recorded id cannot be claimed");
+        assert!(j.claim(10).unwrap());
+        assert!(!j.claim(10).unwrap(), "claims are exclusive");
+        assert_eq!(j.max_id(), Some(10));
+        j.release(10);
+        assert!(j.claim(10).unwrap());
     }
 }

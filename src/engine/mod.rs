@@ -310,6 +310,22 @@ pub enum Command {
 }
 
 /// Engine → front end. Lifecycle events are never dropped; there are a few per part at most.
+///
+/// What a front end derives from them:
+/// - A job: `JobAdded` (Queued; or Interrupted for a journaled job at start-up), then
+///   `JobPlanned` (size, strategy, upload id, parts already done on resume — count those
+///   parts' bytes as done: `plan::part_range(size, part_size, n).len()`), `JobState` changes,
+///   and one `JobFinished` per run (Done / Failed / Cancelled / Aborted / Skipped, with the
+///   `Verification` when it was checked). A resumed or retried job starts again at `JobState`.
+/// - Bytes done = Σ `PartDone.bytes` (+ resumed parts); a single copy reports as part 1.
+///   Rate = bytes done over a sliding window of the clock; in-flight parts report no bytes
+///   (estimate them from elapsed × the job's `PartDone` rate, drawn as an estimate).
+/// - Parts in flight: +1 on `PartStarted` (attempt 1), −1 on `PartDone` / `PartFailed`;
+///   `PartRetrying { attempt, after }` means attempt `attempt` starts after `after` (the part
+///   stays in flight and keeps its permit). A stopped job's in-flight parts end silently: reset
+///   them on its next `JobState`/`JobFinished`.
+/// - `Concurrency { job: None }`: the configured and effective (AIMD) global limit; sent at
+///   start and on every change. `job: Some((id, n))`: that job's limit changed.
 #[derive(Debug, Clone)]
 pub enum Event {
     JobAdded {

@@ -250,9 +250,23 @@ impl EngineLoop {
 
     fn enqueue(&mut self, spec: CopySpec) {
         let mut id = self.next_id;
+        while self.jobs.contains_key(&id) {
+            id += 1;
+        }
         if let Some(j) = &self.sh.journal {
-            while j.exists(id) || self.jobs.contains_key(&id) {
-                id += 1;
+            // Another haul process may share the state directory: claim the id.
+            for _ in 0..10_000 {
+                match j.claim(id) {
+                    Ok(true) => break,
+                    Ok(false) => id += 1,
+                    Err(e) => {
+                        self.log(LogLevel::Warn, format!("cannot claim job id {id}: {e}"));
+                        break;
+                    }
+                }
+                while self.jobs.contains_key(&id) {
+                    id += 1;
+                }
             }
         }
         self.next_id = id + 1;
@@ -413,6 +427,13 @@ impl EngineLoop {
 
     fn shutdown(&mut self) {
         self.shutting_down = true;
+        if let Some(j) = &self.sh.journal {
+            for (id, s) in &self.jobs {
+                if s.running.is_none() {
+                    j.release(*id);
+                }
+            }
+        }
         for s in self.jobs.values() {
             if let Some(r) = &s.running {
                 let _ = r
@@ -510,6 +531,11 @@ impl EngineLoop {
                         s.record = None;
                     }
                     self.set_state(id, JobState::Aborted);
+                    self.emit(Event::JobFinished {
+                        id,
+                        state: JobState::Aborted,
+                        verification: None,
+                    });
                 }
                 self.emit(Event::UploadsAborted {
                     aborted: upload_ids.len(),
@@ -547,6 +573,9 @@ impl EngineLoop {
 
     fn finished(&mut self, id: JobId, outcome: Outcome) {
         self.sh.sched.unregister(id);
+        if let Some(j) = &self.sh.journal {
+            j.release(id);
+        }
         let Some(s) = self.jobs.get_mut(&id) else {
             return;
         };

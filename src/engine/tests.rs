@@ -768,3 +768,105 @@ async fn active_jobs_limit_how_many_jobs_run_at_once() {
     until(&mut h, &mut seen, finished(7)).await;
     assert_eq!(s.max_in_flight(), 8, "three jobs of 4 share the global 8");
 }
+
+#[tokio::test(start_paused = true)]
+async fn abort_of_a_paused_job_aborts_once_and_remove_forgets_it() {
+    let s = store();
+    s.put(SRC, "pa", 40 * MIB, 60);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("pa", MIB))).unwrap();
+    let mut seen = vec![];
+    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    h.commands.send(Command::Pause(1)).unwrap();
+    until(&mut h, &mut seen, |e| {
+        matches!(
+            e,
+            Event::JobState {
+                state: JobState::Paused,
+                ..
+            }
+        )
+    })
+    .await;
+    h.commands.send(Command::Abort(1)).unwrap();
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Aborted);
+    assert_eq!(s.count(Op::AbortMultipartUpload), 1);
+    h.commands.send(Command::Remove(1)).unwrap();
+    until(&mut h, &mut seen, |e| {
+        matches!(e, Event::JobRemoved { id: 1 })
+    })
+    .await;
+    // Commands about a removed job are ignored.
+    h.commands.send(Command::Resume(1)).unwrap();
+    h.commands.send(Command::Shutdown).unwrap();
+    while let Some(ev) = h.events.recv().await {
+        assert!(!matches!(ev, Event::JobState { id: 1, .. }), "{ev:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paused_queued_job_waits_until_resumed() {
+    let s = store();
+    s.put(SRC, "q1", 10 * MIB, 61);
+    s.put(SRC, "q2", 10 * MIB, 62);
+    let mut cfg = config();
+    cfg.active_jobs = 1;
+    let mut h = Engine::start(s.clone(), cfg);
+    h.commands.send(Command::Enqueue(spec("q1", MIB))).unwrap();
+    h.commands.send(Command::Enqueue(spec("q2", MIB))).unwrap();
+    h.commands.send(Command::Pause(2)).unwrap();
+    let mut seen = vec![];
+    until(&mut h, &mut seen, finished(1)).await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(
+        s.count(Op::InitiateMultipartUpload),
+        1,
+        "the paused queued job did not start"
+    );
+    h.commands.send(Command::Resume(2)).unwrap();
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(2)).await);
+    assert_eq!(state, JobState::Done);
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_engines_on_one_state_dir_never_share_a_job_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store();
+    s.put(SRC, "i1", 20 * MIB, 70);
+    s.put(SRC, "i2", 20 * MIB, 71);
+    let mut cfg = config();
+    cfg.state_dir = Some(dir.path().to_path_buf());
+    let mut a = Engine::start(s.clone(), cfg.clone());
+    let mut b = Engine::start(s.clone(), cfg);
+    a.commands.send(Command::Enqueue(spec("i1", MIB))).unwrap();
+    b.commands.send(Command::Enqueue(spec("i2", MIB))).unwrap();
+    let added = |e: &Event| {
+        matches!(
+            e,
+            Event::JobAdded {
+                state: JobState::Queued,
+                ..
+            }
+        )
+    };
+    let (Event::JobAdded { id: ia, .. }, Event::JobAdded { id: ib, .. }) = (
+        until(&mut a, &mut vec![], added).await,
+        until(&mut b, &mut vec![], added).await,
+    ) else {
+        unreachable!()
+    };
+    assert_ne!(ia, ib);
+    for (h, id) in [(&mut a, ia), (&mut b, ib)] {
+        let (state, _) = final_state(&until(h, &mut vec![], finished(id)).await);
+        assert_eq!(state, JobState::Done);
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("jobs"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert!(
+        left.is_empty(),
+        "claims and records of done jobs are removed: {left:?}"
+    );
+}

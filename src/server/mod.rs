@@ -247,7 +247,7 @@ async fn run(
                         _ = cancel.cancelled() => break,
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    save(&sh, &dir);
+                    save(&sh, &dir).await;
                 }
             }))
         }
@@ -280,13 +280,22 @@ async fn run(
         let _ = s.await;
     }
     if let Some(dir) = data {
-        save(&shared, &dir);
+        save(&shared, &dir).await;
     }
 }
 
-fn save(sh: &service::Shared, dir: &std::path::Path) {
+/// Saves a snapshot (cheap: content bytes are shared) on a blocking thread.
+async fn save(sh: &service::Shared, dir: &std::path::Path) {
     let snapshot = sh.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    if let Err(e) = persist::save(dir, &snapshot) {
-        tracing::error!("cannot save the server state to {}: {e:#}", dir.display());
+    let dir = dir.to_path_buf();
+    let saved =
+        tokio::task::spawn_blocking(move || persist::save(&dir, &snapshot).map_err(|e| (dir, e)))
+            .await;
+    match saved {
+        Ok(Ok(())) => {}
+        Ok(Err((dir, e))) => {
+            tracing::error!("cannot save the server state to {}: {e:#}", dir.display())
+        }
+        Err(e) => tracing::error!("the state saver panicked: {e}"),
     }
 }

@@ -31,6 +31,10 @@ use crate::store::Op;
 
 pub type Body = BoxBody<Bytes, std::io::Error>;
 
+/// The final error code of a streamed answer, known only when its body ends.
+#[derive(Clone)]
+struct Deferred(Arc<Mutex<Option<tokio::sync::oneshot::Receiver<Option<&'static str>>>>>);
+
 /// The connection is dropped without an answer (the `reset` fault).
 #[derive(Debug)]
 pub struct Dropped;
@@ -118,6 +122,7 @@ fn hv(s: &str) -> HeaderValue {
 }
 
 /// What one request is, for the log and for errors.
+#[derive(Clone)]
 struct Ctx {
     rid: String,
     op: &'static str,
@@ -201,7 +206,22 @@ pub async fn handle(
     if !h.contains_key("date") {
         h.insert("date", hv(&http_date(now_secs())));
     }
-    log(&sh, &ctx, resp.status().as_u16(), code, started);
+    // A streamed Complete is logged when its final body is known, with that body's code.
+    let deferred = resp
+        .extensions_mut()
+        .remove::<Deferred>()
+        .and_then(|d| d.0.lock().ok().and_then(|mut g| g.take()));
+    match deferred {
+        Some(done) if sh.log.is_some() => {
+            let status = resp.status().as_u16();
+            let ctx = ctx.clone();
+            tokio::spawn(async move {
+                let final_code = done.await.ok().flatten().or(code);
+                log(&sh, &ctx, status, final_code, started);
+            });
+        }
+        _ => log(&sh, &ctx, resp.status().as_u16(), code, started),
+    }
     Ok(resp)
 }
 
@@ -448,7 +468,9 @@ async fn serve(
                     true,
                 );
                 if op == Op::CompleteMultipartUpload {
-                    return Ok(streamed(sh, 1, None, async move { doc }));
+                    return Ok(streamed(sh, 1, None, async move {
+                        (doc, Some("InternalError"))
+                    }));
                 }
                 return Ok(xml_response(StatusCode::OK, doc));
             }
@@ -666,7 +688,7 @@ fn list_objects(sh: &Shared, b: &BucketRef, q: &[(String, String)]) -> Answer {
         }
     };
     let max = max_param(q, "max-keys", 1000)?;
-    let body = with_bucket(sh, b, |bk| {
+    let (body, region) = with_bucket(sh, b, |bk| {
         let start = if marker > prefix { marker } else { prefix };
         let items = bk
             .objects
@@ -715,12 +737,10 @@ fn list_objects(sh: &Shared, b: &BucketRef, q: &[(String, String)]) -> Answer {
                 }
             }
         }
-        Ok(x.finish())
+        Ok((x.finish(), bk.region.clone()))
     })?;
     let mut r = xml_response(StatusCode::OK, body);
-    if let Some(region) = &b.region {
-        r.headers_mut().insert("x-cos-bucket-region", hv(region));
-    }
+    r.headers_mut().insert("x-cos-bucket-region", hv(&region));
     Ok(r)
 }
 
@@ -1506,9 +1526,12 @@ fn complete(
                 .elem("Bucket", &bucket)
                 .elem("Key", &key)
                 .elem("ETag", format!("\"{etag}\""));
-                x.finish()
+                (x.finish(), None)
             }
-            Err(e) => error_document(e.code, &e.message, &e.extra, &key, "complete", false),
+            Err(e) => (
+                error_document(e.code, &e.message, &e.extra, &key, "complete", false),
+                Some(e.code),
+            ),
         }
     };
     Ok(streamed(sh, count, Some(crc), finish))
@@ -1576,9 +1599,10 @@ fn streamed(
     sh: &Arc<Shared>,
     parts: usize,
     crc: Option<u64>,
-    finish: impl std::future::Future<Output = String> + Send + 'static,
+    finish: impl std::future::Future<Output = (String, Option<&'static str>)> + Send + 'static,
 ) -> Response<Body> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let merge = sh.model.complete(parts);
     tokio::spawn(async move {
         let _ = tx.send(Bytes::from_static(b" ")).await;
@@ -1593,13 +1617,16 @@ fn streamed(
                 let _ = tx.send(Bytes::from_static(b" ")).await;
             }
         }
-        let doc = finish.await;
+        let (doc, code) = finish.await;
         let _ = tx.send(Bytes::from(doc)).await;
+        let _ = done_tx.send(code);
     });
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok(Frame::data(b)), rx))
     });
     let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    r.extensions_mut()
+        .insert(Deferred(Arc::new(Mutex::new(Some(done_rx)))));
     r.headers_mut()
         .insert("content-type", HeaderValue::from_static("application/xml"));
     if let Some(c) = crc {

@@ -1,8 +1,8 @@
 //! The server's data: buckets, objects and multipart uploads, and the pure operations on them
 //! (listing with markers and delimiters, part bookkeeping).
 //!
-//! No I/O and no clock: callers pass the time in. Persistence (`--data`) serialises this with
-//! serde; HTTP lives in `service.rs`.
+//! No I/O and no clock: callers pass the time in. Persistence (`--data`, `persist.rs`)
+//! serialises this with serde; HTTP lives in `service.rs`.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +42,7 @@ impl Meta {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Object {
+    #[serde(with = "super::persist::content_ref")]
     pub content: Content,
     pub size: u64,
     /// Without quotes: `<md5 hex>` or `<hex>-<N>`.
@@ -54,6 +55,7 @@ pub struct Object {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Part {
+    #[serde(with = "super::persist::content_ref")]
     pub content: Content,
     pub size: u64,
     pub etag: String,
