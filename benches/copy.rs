@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
 use clap::Parser;
-use haul::engine::plan::{auto_part_size, min_part_size, GIB, MIB};
+use haul::engine::plan::{auto_part_size, min_part_size, AUTO_MIN_PART, GIB, MAX_PART_SIZE, MIB};
 use haul::engine::{
     Command, CopyOptions, CopySpec, Engine, EngineConfig, Event, JobState, PartSize, Strategy,
 };
@@ -294,8 +294,32 @@ fn scaled_model(k: u64) -> Vec<String> {
     ]
 }
 
+/// A candidate rule for `plan::auto_part_size`, measured beside it: the fewest *full* waves of
+/// `concurrency` parts with parts at most `cap`, no smaller than 8 MiB nor than the 10,000-part
+/// limit allows. Each wave costs one request latency whatever its parts' size, and Complete
+/// costs a little per part, so fewer, fuller waves win; a half-empty last wave wastes a wave.
+fn fewest_full_waves(size: u64, concurrency: usize, cap: u64) -> u64 {
+    let c = concurrency.max(1) as u64;
+    let floor = min_part_size(size).max(AUTO_MIN_PART);
+    let cap = cap.max(floor);
+    let waves = size.div_ceil(c * cap).max(1);
+    size.div_ceil(c * waves)
+        .div_ceil(MIB)
+        .saturating_mul(MIB)
+        .clamp(floor, MAX_PART_SIZE)
+}
+
+async fn timed(size: u64, k: u64, part_size: PartSize) -> anyhow::Result<(Run, f64)> {
+    let h = server(size, &scaled_model(k)).await?;
+    let run = copy(client_for(&h)?, part_size, CONCURRENCY, true).await?;
+    h.shutdown().await;
+    let t = secs(run.elapsed) * k as f64;
+    Ok((run, t))
+}
+
 async fn auto_sweep() -> anyhow::Result<()> {
     println!("(c) auto part size against a fixed-size sweep, concurrency {CONCURRENCY}; model 50ms + 1GiB/s sped up k× (latency/k, rate×k), times shown ×k (real-model seconds)");
+    println!("    rows marked `waves≤2G` / `waves≤5G`: the candidate rule `fewest_full_waves` with a 2 GiB / 5 GiB part cap");
     let cases: [(u64, &str, u64, Vec<u64>); 3] = [
         (
             GIB,
@@ -307,45 +331,53 @@ async fn auto_sweep() -> anyhow::Result<()> {
             100 * GIB,
             "100 GiB",
             5,
-            [64, 256, 512, 1024, 2048, 3200, 4096, 5120]
+            [64, 256, 512, 1024, 2048, 4096, 5120]
                 .map(|m| m * MIB)
                 .to_vec(),
         ),
         (
             10 << 40,
             "10 TiB",
-            50,
-            vec![
-                min_part_size(10 << 40),
-                2 * GIB,
-                3 * GIB,
-                4 * GIB,
-                5 * GIB,
-            ],
+            20,
+            vec![min_part_size(10 << 40), 2 * GIB, 3 * GIB, 5 * GIB],
         ),
     ];
-    for (size, name, k, sweep) in cases {
-        let model = scaled_model(k);
+    for (size, name, k, mut sweep) in cases {
+        let candidates = [
+            ("waves≤2G", fewest_full_waves(size, CONCURRENCY, 2 * GIB)),
+            (
+                "waves≤5G",
+                fewest_full_waves(size, CONCURRENCY, MAX_PART_SIZE),
+            ),
+        ];
+        for (_, ps) in candidates {
+            if !sweep.contains(&ps) {
+                sweep.push(ps);
+            }
+        }
+        sweep.sort_unstable();
         let mut best: Option<(u64, f64)> = None;
+        let mut times = Vec::new();
         println!("  {name} (k = {k}):");
         for ps in sweep {
-            let h = server(size, &model).await?;
-            let run = copy(client_for(&h)?, PartSize::Fixed(ps), CONCURRENCY, true).await?;
-            h.shutdown().await;
-            let t = secs(run.elapsed) * k as f64;
+            let (run, t) = timed(size, k, PartSize::Fixed(ps)).await?;
+            let marks: Vec<&str> = candidates
+                .iter()
+                .filter(|(_, c)| *c == ps)
+                .map(|(m, _)| *m)
+                .collect();
             println!(
-                "    fixed {:>10}  {:>5} parts  {t:>9.3} s",
+                "    fixed {:>10}  {:>5} parts  {t:>9.3} s  {}",
                 size_str(ps),
-                run.parts
+                run.parts,
+                marks.join(" ")
             );
+            times.push((ps, t));
             if best.is_none_or(|(_, b)| t < b) {
                 best = Some((ps, t));
             }
         }
-        let h = server(size, &model).await?;
-        let run = copy(client_for(&h)?, PartSize::Auto, CONCURRENCY, true).await?;
-        h.shutdown().await;
-        let t = secs(run.elapsed) * k as f64;
+        let (run, t) = timed(size, k, PartSize::Auto).await?;
         let (best_ps, best_t) = best.ok_or_else(|| anyhow!("empty sweep"))?;
         debug_assert_eq!(run.part_size, auto_part_size(size, CONCURRENCY));
         println!(
@@ -355,6 +387,11 @@ async fn auto_sweep() -> anyhow::Result<()> {
             size_str(best_ps),
             t / best_t
         );
+        for (mark, ps) in candidates {
+            if let Some((_, ct)) = times.iter().find(|(p, _)| *p == ps) {
+                println!("    {mark}/best {:.3}", ct / best_t);
+            }
+        }
     }
     Ok(())
 }
