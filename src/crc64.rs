@@ -78,55 +78,80 @@ pub fn checksum(data: &[u8]) -> u64 {
     update(0, data)
 }
 
-/// 64×64 matrix over GF(2), stored as columns: column `i` is the image of bit `i`.
-#[derive(Clone, Copy)]
-struct Gf2Matrix([u64; 64]);
+/// A linear map on GF(2)^64 stored as 8 byte-indexed tables, so `apply` is 8 lookups.
+/// Shared with the server's synthetic content, which jumps its generator with the same kind
+/// of map.
+pub struct Gf2Map64 {
+    tables: Box<[[u64; 256]; 8]>,
+}
 
-impl Gf2Matrix {
-    fn apply(&self, mut v: u64) -> u64 {
-        let mut out = 0;
-        let mut i = 0;
-        while v != 0 {
-            if v & 1 == 1 {
-                out ^= self.0[i];
+impl Gf2Map64 {
+    /// The map whose column `i` (image of bit `i`) is `cols[i]`.
+    pub fn from_columns(cols: &[u64; 64]) -> Self {
+        let mut tables = Box::new([[0u64; 256]; 8]);
+        for (n, table) in tables.iter_mut().enumerate() {
+            for v in 1..256usize {
+                let low = v.trailing_zeros() as usize;
+                table[v] = table[v & (v - 1)] ^ cols[n * 8 + low];
             }
-            v >>= 1;
-            i += 1;
+        }
+        Gf2Map64 { tables }
+    }
+
+    #[inline]
+    pub fn apply(&self, v: u64) -> u64 {
+        let mut out = 0;
+        for (n, table) in self.tables.iter().enumerate() {
+            out ^= table[((v >> (n * 8)) & 0xff) as usize];
         }
         out
     }
 
-    fn square(&self) -> Self {
-        let mut out = [0u64; 64];
-        for (i, col) in out.iter_mut().enumerate() {
-            *col = self.apply(self.0[i]);
+    pub fn squared(&self) -> Self {
+        let mut cols = [0u64; 64];
+        for (i, col) in cols.iter_mut().enumerate() {
+            *col = self.apply(self.apply(1u64 << i));
         }
-        Gf2Matrix(out)
+        Gf2Map64::from_columns(&cols)
+    }
+
+    /// `[M, M^2, M^4, …, M^(2^63)]`: enough to raise `M` to any u64 power.
+    pub fn powers_of_two(self) -> Vec<Gf2Map64> {
+        let mut out = Vec::with_capacity(64);
+        out.push(self);
+        for k in 1..64 {
+            let next = out[k - 1].squared();
+            out.push(next);
+        }
+        out
     }
 }
 
-/// The operator that feeds one zero byte through the raw register.
-fn one_zero_byte() -> Gf2Matrix {
-    let mut cols = [0u64; 64];
-    for (i, col) in cols.iter_mut().enumerate() {
-        *col = update_register(1u64 << i, &[0]);
+/// Applies `M^n` to `v`, given `powers` from `Gf2Map64::powers_of_two`.
+pub fn apply_power(powers: &[Gf2Map64], mut v: u64, mut n: u64) -> u64 {
+    while n != 0 {
+        v = powers[n.trailing_zeros() as usize].apply(v);
+        n &= n - 1;
     }
-    Gf2Matrix(cols)
+    v
 }
 
-/// Feeds `len` zero bytes through the raw register in O(log len) matrix squarings.
-pub fn shift_register(mut reg: u64, mut len: u64) -> u64 {
-    let mut op = one_zero_byte();
-    while len != 0 {
-        if len & 1 == 1 {
-            reg = op.apply(reg);
+/// `Z^(2^k)` where `Z` feeds one zero byte through the raw register; built once.
+fn zero_byte_powers() -> &'static [Gf2Map64] {
+    static POWERS: std::sync::OnceLock<Vec<Gf2Map64>> = std::sync::OnceLock::new();
+    POWERS.get_or_init(|| {
+        let mut cols = [0u64; 64];
+        for (i, col) in cols.iter_mut().enumerate() {
+            *col = update_register(1u64 << i, &[0]);
         }
-        len >>= 1;
-        if len != 0 {
-            op = op.square();
-        }
-    }
-    reg
+        Gf2Map64::from_columns(&cols).powers_of_two()
+    })
+}
+
+/// Feeds `len` zero bytes through the raw register: at most 64 table-driven steps from
+/// cached powers, so combining 10,000 part CRCs costs microseconds.
+pub fn shift_register(reg: u64, len: u64) -> u64 {
+    apply_power(zero_byte_powers(), reg, len)
 }
 
 /// The CRC of `a ++ b` from `crc(a)`, `crc(b)` and `len(b)`.

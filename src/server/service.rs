@@ -1579,7 +1579,7 @@ fn validate_parts(
         crc = if i == 0 {
             part.crc64
         } else {
-            super::content::crc_combine(crc, part.crc64, part.size)
+            crate::crc64::combine(crc, part.crc64, part.size)
         };
         size += part.size;
         etags.push(part.etag.clone());
