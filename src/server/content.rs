@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use md5::{Digest, Md5};
 
-use crate::crc64;
+use crate::crc64::{self, Gf2Map64};
 
 /// Real content up to this size gets a real MD5 as its ETag.
 pub const ETAG_MD5_LIMIT: u64 = 64 * 1024 * 1024;
@@ -112,7 +112,7 @@ impl Extent {
                     crc: b_crc,
                 },
             ) if a_seed == b_seed && a_offset.checked_add(*a_len) == Some(*b_offset) => {
-                *a_crc = crc_combine(*a_crc, *b_crc, *b_len);
+                *a_crc = crc64::combine(*a_crc, *b_crc, *b_len);
                 *a_len += b_len;
                 true
             }
@@ -186,7 +186,7 @@ impl Content {
             return;
         }
         let n = e.len();
-        self.crc = crc_combine(self.crc, e.crc64(), n);
+        self.crc = crc64::combine(self.crc, e.crc64(), n);
         self.len += n;
         if let Some(last) = self.extents.last_mut() {
             if last.try_merge(&e) {
@@ -539,42 +539,6 @@ impl Op128 {
     }
 }
 
-/// A linear map over GF(2)^64 as 8 byte tables: `apply` is 8 lookups.
-struct Op64 {
-    tables: Box<[[u64; 256]; 8]>,
-}
-
-impl Op64 {
-    fn from_columns(cols: &[u64; 64]) -> Self {
-        let mut tables = Box::new([[0u64; 256]; 8]);
-        for (n, table) in tables.iter_mut().enumerate() {
-            for v in 1..256usize {
-                let low = v.trailing_zeros() as usize;
-                table[v] = table[v & (v - 1)] ^ cols[n * 8 + low];
-            }
-        }
-        Op64 { tables }
-    }
-
-    #[inline]
-    fn apply(&self, v: u64) -> u64 {
-        let mut out = 0;
-        for (n, table) in self.tables.iter().enumerate() {
-            out ^= table[((v >> (n * 8)) & 0xff) as usize];
-        }
-        out
-    }
-
-    fn squared(&self) -> Self {
-        let mut cols = [0u64; 64];
-        for (i, col) in cols.iter_mut().enumerate() {
-            *col = self.apply(self.apply(1u64 << i));
-        }
-        Op64::from_columns(&cols)
-    }
-}
-
-/// Number of cached powers: enough for any `u64` count.
 const POWERS: usize = 64;
 
 /// `M^(2^k)` for the joint step over one word, M = [[T, W], [0, X]] acting on
@@ -602,39 +566,15 @@ fn word_powers() -> &'static [Op128] {
     })
 }
 
-/// `Z^(2^k)` where Z feeds one zero byte through the CRC register.
-fn zero_byte_powers() -> &'static [Op64] {
-    static POWERS_Z: OnceLock<Vec<Op64>> = OnceLock::new();
-    POWERS_Z.get_or_init(|| {
-        let mut cols = [0u64; 64];
-        for (j, col) in cols.iter_mut().enumerate() {
-            *col = crc64::update_register(1u64 << j, &[0]);
-        }
-        let mut out = Vec::with_capacity(POWERS);
-        out.push(Op64::from_columns(&cols));
-        for k in 1..POWERS {
-            let next = out[k - 1].squared();
-            out.push(next);
-        }
-        out
-    })
-}
-
 /// `X^(2^k)`: xorshift64 jumped by `2^k` words.
-fn state_powers() -> &'static [Op64] {
-    static POWERS_X: OnceLock<Vec<Op64>> = OnceLock::new();
+fn state_powers() -> &'static [Gf2Map64] {
+    static POWERS_X: OnceLock<Vec<Gf2Map64>> = OnceLock::new();
     POWERS_X.get_or_init(|| {
         let mut cols = [0u64; 64];
         for (j, col) in cols.iter_mut().enumerate() {
             *col = xorshift(1u64 << j);
         }
-        let mut out = Vec::with_capacity(POWERS);
-        out.push(Op64::from_columns(&cols));
-        for k in 1..POWERS {
-            let next = out[k - 1].squared();
-            out.push(next);
-        }
-        out
+        Gf2Map64::from_columns(&cols).powers_of_two()
     })
 }
 
@@ -650,36 +590,9 @@ fn advance_words(mut z: u128, n: u64) -> u128 {
     z
 }
 
-/// Feeds `len` zero bytes through the raw CRC register, from cached powers.
-/// Same result as `crc64::shift_register`, much faster when called many times.
-pub fn shift_register(mut reg: u64, len: u64) -> u64 {
-    let powers = zero_byte_powers();
-    let mut n = len;
-    while n != 0 {
-        let k = n.trailing_zeros() as usize;
-        reg = powers[k].apply(reg);
-        n &= n - 1;
-    }
-    reg
-}
-
-/// The CRC of `a ++ b` from `crc(a)`, `crc(b)` and `len(b)`; same result as
-/// `crc64::combine`, from cached powers.
-pub fn crc_combine(crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
-    shift_register(crc_a, len_b) ^ crc_b
-}
-
 /// The xorshift state that produces word `index` of the stream `seed`.
 fn state_at(seed: u64, index: u64) -> u64 {
-    let powers = state_powers();
-    let mut state = initial_state(seed);
-    let mut n = index;
-    while n != 0 {
-        let k = n.trailing_zeros() as usize;
-        state = powers[k].apply(state);
-        n &= n - 1;
-    }
-    state
+    crc64::apply_power(state_powers(), initial_state(seed), index)
 }
 
 /// Advances the raw CRC register over bytes `[offset, offset + len)` of the stream `seed`,
@@ -980,16 +893,6 @@ mod tests {
                 .len()
                 == 512
         );
-    }
-
-    #[test]
-    fn combine_and_shift_match_the_crc64_module() {
-        let mut rng = SmallRng::seed_from_u64(11);
-        for _ in 0..20 {
-            let (a, b, n): (u64, u64, u64) = (rng.gen(), rng.gen(), rng.gen_range(0..1u64 << 45));
-            assert_eq!(crc_combine(a, b, n), crc64::combine(a, b, n));
-            assert_eq!(shift_register(a, n), crc64::shift_register(a, n));
-        }
     }
 
     #[test]
