@@ -437,3 +437,70 @@ async fn abort_during_the_merge_fails_complete_in_its_body_and_the_log_says_so()
     assert_eq!(line["status"], 200);
     assert_eq!(line["code"], "NoSuchUpload");
 }
+
+/// Reads the access log until `want` lines are there or 3 s pass.
+async fn log_lines(path: &std::path::Path, want: usize) -> Vec<serde_json::Value> {
+    let t = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect();
+        if lines.len() >= want || t.elapsed() > Duration::from_secs(3) {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn access_log_records_a_request_the_client_abandoned_once_as_499() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("access.jsonl");
+    let s = start_server(args(&[
+        "--access-log",
+        path.to_str().expect("utf-8 path"),
+        "--fault-rate",
+        "1",
+        "--faults",
+        "timeout",
+        "--fault-stall",
+        "5s",
+    ]))
+    .await;
+    let c = Cos::new(&s);
+    let req = c
+        .obj("PUT", GZ_BUCKET, GZ, "gone/away")
+        .q("partNumber", "7")
+        .q("uploadId", "u1")
+        .body("abc");
+    let url = req.url(&s.endpoint());
+    let mut rb = c
+        .http
+        .put(url)
+        .body("abc")
+        .timeout(Duration::from_millis(300));
+    for (k, v) in req.signed_headers() {
+        rb = rb.header(k, v);
+    }
+    let e = rb.send().await.expect_err("the client gives up first");
+    assert!(e.is_timeout(), "{e}");
+    let lines = log_lines(&path, 1).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let l = &lines[0];
+    assert_eq!(l["status"], 499);
+    assert_eq!(l["op"], "UploadPart");
+    assert_eq!(l["method"], "PUT");
+    assert_eq!(l["bucket"], GZ_BUCKET);
+    assert_eq!(l["key"], "gone/away");
+    assert_eq!(l["part"], 7);
+    assert_eq!(l["upload_id"], "u1");
+    assert_eq!(l["fault"], "timeout");
+    let ms = l["latency_ms"].as_f64().expect("latency");
+    assert!((250.0..4000.0).contains(&ms), "{ms}");
+    // Logged exactly once: nothing more appears, not even when the stall would have ended.
+    s.shutdown().await;
+    let text = std::fs::read_to_string(&path).expect("log");
+    assert_eq!(text.lines().count(), 1, "{text}");
+}

@@ -163,25 +163,32 @@ pub async fn handle(
         super::faults::mix(&[sh.seed, n, now_secs() as u64])
     );
     let (parts, body) = req.into_parts();
-    let mut ctx = Ctx {
-        rid,
-        op: "Unknown",
-        method: parts.method.as_str().to_string(),
-        bucket: None,
-        key: None,
-        upload_id: None,
-        part: None,
-        range: None,
-        fault: None,
-        code: None,
-        resource: parts.uri.path().to_string(),
+    let mut p = Pending {
+        sh: sh.clone(),
+        ctx: Ctx {
+            rid,
+            op: "Unknown",
+            method: parts.method.as_str().to_string(),
+            bucket: None,
+            key: None,
+            upload_id: None,
+            part: None,
+            range: None,
+            fault: None,
+            code: None,
+            resource: parts.uri.path().to_string(),
+        },
+        started,
+        logged: false,
     };
     let head = parts.method == Method::HEAD;
-    let answer = serve(&sh, &parts, body, &mut ctx).await;
+    // If the client hangs up, hyper drops this future here and `p` logs the request as 499.
+    let answer = serve(&sh, &parts, body, &mut p.ctx).await;
+    let ctx = &p.ctx;
     let (mut resp, code) = match answer {
         Ok(r) => (r, ctx.code),
         Err(Failure::Reset) => {
-            log(&sh, &ctx, 0, None, started);
+            p.log(0, None);
             return Err(Dropped);
         }
         Err(Failure::Cos(e)) => {
@@ -214,15 +221,44 @@ pub async fn handle(
     match deferred {
         Some(done) if sh.log.is_some() => {
             let status = resp.status().as_u16();
-            let ctx = ctx.clone();
+            let ctx = p.ctx.clone();
+            p.logged = true;
             tokio::spawn(async move {
                 let final_code = done.await.ok().flatten().or(code);
                 log(&sh, &ctx, status, final_code, started);
             });
         }
-        _ => log(&sh, &ctx, resp.status().as_u16(), code, started),
+        _ => p.log(resp.status().as_u16(), code),
     }
     Ok(resp)
+}
+
+/// Status logged for a request whose client hung up before it was answered (nginx's
+/// "client closed request").
+pub const CLIENT_CLOSED: u16 = 499;
+
+/// One request on its way through `handle`: logs it exactly once, as answered, or as
+/// `CLIENT_CLOSED` when the client hangs up and hyper drops the handler before an answer.
+struct Pending {
+    sh: Arc<Shared>,
+    ctx: Ctx,
+    started: Instant,
+    logged: bool,
+}
+
+impl Pending {
+    fn log(&mut self, status: u16, code: Option<&str>) {
+        if !self.logged {
+            self.logged = true;
+            log(&self.sh, &self.ctx, status, code, self.started);
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.log(CLIENT_CLOSED, None);
+    }
 }
 
 fn log(sh: &Shared, ctx: &Ctx, status: u16, code: Option<&str>, started: Instant) {
