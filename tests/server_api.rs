@@ -881,3 +881,47 @@ async fn complete_answers_at_once_and_streams_spaces_until_the_merge_ends() {
         "the result comes after the merge: {body_after:?}"
     );
 }
+
+#[tokio::test]
+async fn delete_bucket_removes_only_an_empty_bucket() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let put = c.obj("PUT", GZ_BUCKET, GZ, "k").body("x").send().await;
+    assert_eq!(put.status, 200);
+    let full = c.obj("DELETE", GZ_BUCKET, GZ, "").send().await;
+    assert_eq!(full.status, 409, "{}", full.text);
+    assert_eq!(full.code().as_deref(), Some("BucketNotEmpty"));
+    let del = c.obj("DELETE", GZ_BUCKET, GZ, "k").send().await;
+    assert_eq!(del.status, 204);
+    let init = c
+        .obj("POST", GZ_BUCKET, GZ, "pending")
+        .q("uploads", "")
+        .send()
+        .await;
+    let id = init.tag("UploadId").expect("UploadId");
+    let pending = c.obj("DELETE", GZ_BUCKET, GZ, "").send().await;
+    assert_eq!(pending.status, 409, "an incomplete upload keeps it");
+    assert_eq!(pending.code().as_deref(), Some("BucketNotEmpty"));
+    let abort = c
+        .obj("DELETE", GZ_BUCKET, GZ, "pending")
+        .q("uploadId", &id)
+        .send()
+        .await;
+    assert_eq!(abort.status, 204);
+    let wrong_region = c.obj("DELETE", GZ_BUCKET, SH, "").send().await;
+    assert_eq!(wrong_region.status, 404);
+    let gone = c.obj("DELETE", GZ_BUCKET, GZ, "").send().await;
+    assert_eq!(gone.status, 204, "{}", gone.text);
+    let head = c.obj("HEAD", GZ_BUCKET, GZ, "").send().await;
+    assert_eq!(head.status, 404);
+    let again = c.obj("DELETE", GZ_BUCKET, GZ, "").send().await;
+    assert_eq!(again.code().as_deref(), Some("NoSuchBucket"));
+    let all = c.req("GET", "service.cos.myqcloud.com", "").send().await;
+    assert_eq!(all.tags("Name"), [SH_BUCKET]);
+    let other = c.obj("POST", SH_BUCKET, SH, "").send().await;
+    assert_eq!(
+        other.status, 405,
+        "unimplemented bucket methods stay clear errors"
+    );
+    assert_eq!(other.code().as_deref(), Some("MethodNotAllowed"));
+}

@@ -399,6 +399,7 @@ async fn serve(
             Method::GET => Op::ListObjects,
             Method::HEAD => Op::HeadBucket,
             Method::PUT => Op::PutBucket,
+            Method::DELETE => Op::DeleteBucket,
             _ => return Err(method_not_allowed().into()),
         },
         Target::Bucket { .. } => match method {
@@ -534,6 +535,10 @@ async fn serve(
                 Op::PutBucket => {
                     sh.model.request().await;
                     put_bucket(sh, &b)
+                }
+                Op::DeleteBucket => {
+                    sh.model.request().await;
+                    delete_bucket(sh, &b)
                 }
                 Op::HeadBucket => {
                     sh.model.request().await;
@@ -689,6 +694,33 @@ fn put_bucket(sh: &Shared, b: &BucketRef) -> Answer {
     drop(st);
     sh.changed();
     Ok(Response::new(empty()))
+}
+
+/// DELETE Bucket: only an empty bucket (no objects, no incomplete uploads) goes.
+fn delete_bucket(sh: &Shared, b: &BucketRef) -> Answer {
+    let mut st = sh.lock();
+    let (objects, uploads) = match st.buckets.get(&b.name) {
+        Some(bk) if b.region.as_deref().is_none_or(|r| r == bk.region) => {
+            (bk.objects.len(), bk.uploads.len())
+        }
+        _ => return Err(CosError::no_such_bucket(&b.name).into()),
+    };
+    if objects > 0 || uploads > 0 {
+        return Err(CosError::new(
+            StatusCode::CONFLICT,
+            "BucketNotEmpty",
+            format!(
+                "The bucket you tried to delete is not empty: it holds {objects} object(s) and {uploads} incomplete multipart upload(s); delete the objects and abort the uploads first."
+            ),
+        )
+        .into());
+    }
+    st.buckets.remove(&b.name);
+    drop(st);
+    sh.changed();
+    let mut r = Response::new(empty());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    Ok(r)
 }
 
 fn url_enc(s: &str, on: bool) -> String {
