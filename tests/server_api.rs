@@ -925,3 +925,75 @@ async fn delete_bucket_removes_only_an_empty_bucket() {
     );
     assert_eq!(other.code().as_deref(), Some("MethodNotAllowed"));
 }
+
+#[tokio::test]
+async fn unimplemented_sub_resources_answer_501_and_change_nothing() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "k")
+        .body("precious")
+        .send()
+        .await;
+    assert_eq!(put.status, 200);
+    let object_cases: &[(&str, &str, &str)] = &[
+        ("PUT", "acl", ""),
+        ("GET", "acl", ""),
+        ("PUT", "tagging", ""),
+        ("DELETE", "tagging", ""),
+        ("POST", "restore", ""),
+        ("POST", "append", ""),
+        ("POST", "select", ""),
+        ("GET", "versionId", "null"),
+        ("GET", "response-content-type", "text/plain"),
+        ("GET", "partNumber", "1"),
+        ("PUT", "uploads", ""),
+        ("DELETE", "ACL", ""),
+    ];
+    for (method, name, value) in object_cases {
+        let r = c
+            .obj(method, GZ_BUCKET, GZ, "k")
+            .q(name, value)
+            .send()
+            .await;
+        assert_eq!(r.status, 501, "{method} ?{name}: {}", r.text);
+        assert_eq!(
+            r.code().as_deref(),
+            Some("NotImplemented"),
+            "{method} ?{name}"
+        );
+        assert!(
+            r.text.contains(name),
+            "the message names {name}: {}",
+            r.text
+        );
+    }
+    let bucket_cases: &[(&str, &str)] = &[
+        ("PUT", "cors"),
+        ("GET", "lifecycle"),
+        ("DELETE", "policy"),
+        ("GET", "versioning"),
+        ("POST", "delete"),
+        ("GET", "versions"),
+        ("HEAD", "acl"),
+    ];
+    for (method, name) in bucket_cases {
+        let r = c.obj(method, GZ_BUCKET, GZ, "").q(name, "").send().await;
+        assert_eq!(r.status, 501, "bucket {method} ?{name}: {}", r.text);
+    }
+    // Nothing above touched the object or the bucket.
+    let get = c.obj("GET", GZ_BUCKET, GZ, "k").send().await;
+    assert_eq!(get.text, "precious");
+    let head = c.obj("HEAD", GZ_BUCKET, GZ, "").send().await;
+    assert_eq!(head.status, 200);
+    // What is implemented still works, whatever the parameter's case.
+    let list = c
+        .obj("GET", GZ_BUCKET, GZ, "")
+        .q("prefix", "k")
+        .q("max-keys", "5")
+        .q("Encoding-Type", "url")
+        .send()
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.tags("Key"), ["k"]);
+}

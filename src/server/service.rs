@@ -391,36 +391,44 @@ async fn serve(
     let method = parts.method.clone();
     let has = |n: &str| param(&query, n).is_some();
     let h = &parts.headers;
+    // `None`: a method this resource does not answer (405), once its query is known to
+    // name nothing unimplemented (501).
     let op = match &target {
-        Target::Service(_) if method == Method::GET => Op::ListBuckets,
-        Target::Service(_) => return Err(method_not_allowed().into()),
+        Target::Service(_) if method == Method::GET => Some(Op::ListBuckets),
+        Target::Service(_) => None,
         Target::Bucket { key, .. } if key.is_empty() => match method {
-            Method::GET if has("uploads") => Op::ListMultipartUploads,
-            Method::GET => Op::ListObjects,
-            Method::HEAD => Op::HeadBucket,
-            Method::PUT => Op::PutBucket,
-            Method::DELETE => Op::DeleteBucket,
-            _ => return Err(method_not_allowed().into()),
+            Method::GET if has("uploads") => Some(Op::ListMultipartUploads),
+            Method::GET => Some(Op::ListObjects),
+            Method::HEAD => Some(Op::HeadBucket),
+            Method::PUT => Some(Op::PutBucket),
+            Method::DELETE => Some(Op::DeleteBucket),
+            _ => None,
         },
         Target::Bucket { .. } => match method {
-            Method::GET if has("uploadId") => Op::ListParts,
-            Method::GET => Op::GetObject,
-            Method::HEAD => Op::HeadObject,
+            Method::GET if has("uploadId") => Some(Op::ListParts),
+            Method::GET => Some(Op::GetObject),
+            Method::HEAD => Some(Op::HeadObject),
             Method::PUT if has("uploadId") || has("partNumber") => {
                 if h.contains_key("x-cos-copy-source") {
-                    Op::UploadPartCopy
+                    Some(Op::UploadPartCopy)
                 } else {
-                    Op::UploadPart
+                    Some(Op::UploadPart)
                 }
             }
-            Method::PUT if h.contains_key("x-cos-copy-source") => Op::PutObjectCopy,
-            Method::PUT => Op::PutObject,
-            Method::POST if has("uploads") => Op::InitiateMultipartUpload,
-            Method::POST if has("uploadId") => Op::CompleteMultipartUpload,
-            Method::DELETE if has("uploadId") => Op::AbortMultipartUpload,
-            Method::DELETE => Op::DeleteObject,
-            _ => return Err(method_not_allowed().into()),
+            Method::PUT if h.contains_key("x-cos-copy-source") => Some(Op::PutObjectCopy),
+            Method::PUT => Some(Op::PutObject),
+            Method::POST if has("uploads") => Some(Op::InitiateMultipartUpload),
+            Method::POST if has("uploadId") => Some(Op::CompleteMultipartUpload),
+            Method::DELETE if has("uploadId") => Some(Op::AbortMultipartUpload),
+            Method::DELETE => Some(Op::DeleteObject),
+            _ => None,
         },
+    };
+    if let Some(name) = unimplemented_param(&query, op) {
+        return Err(not_implemented(&name, op).into());
+    }
+    let Some(op) = op else {
+        return Err(method_not_allowed().into());
     };
     ctx.op = op.as_str();
     if let Target::Bucket { bucket, key, .. } = &target {
@@ -608,6 +616,94 @@ async fn serve(
             }
         }
     }
+}
+
+/// The query parameters each operation understands; any other parameter names a
+/// sub-resource or an option haul serve does not implement (`?acl`, `?tagging`, `?cors`,
+/// `?versionId`, `?response-content-type`, …) and is answered 501 instead of being ignored,
+/// which would, say, turn `PUT /key?acl` into an overwrite with an empty body. Names compare
+/// case-insensitively, as `param` reads them.
+fn accepted_params(op: Op) -> &'static [&'static str] {
+    match op {
+        Op::ListObjects => &["prefix", "delimiter", "marker", "max-keys", "encoding-type"],
+        Op::ListMultipartUploads => &[
+            "uploads",
+            "prefix",
+            "delimiter",
+            "key-marker",
+            "upload-id-marker",
+            "max-uploads",
+            "encoding-type",
+        ],
+        Op::ListParts => &[
+            "uploadId",
+            "part-number-marker",
+            "max-parts",
+            "encoding-type",
+        ],
+        Op::UploadPart | Op::UploadPartCopy => &["partNumber", "uploadId"],
+        Op::InitiateMultipartUpload => &["uploads"],
+        Op::CompleteMultipartUpload | Op::AbortMultipartUpload => &["uploadId"],
+        Op::ListBuckets
+        | Op::PutBucket
+        | Op::HeadBucket
+        | Op::DeleteBucket
+        | Op::HeadObject
+        | Op::GetObject
+        | Op::PutObject
+        | Op::PutObjectCopy
+        | Op::DeleteObject => &[],
+    }
+}
+
+/// The first query parameter `op` does not understand; with no operation (a method the
+/// resource does not answer), the first one no operation understands.
+fn unimplemented_param(query: &[(String, String)], op: Option<Op>) -> Option<String> {
+    const ALL: [Op; 17] = [
+        Op::ListBuckets,
+        Op::PutBucket,
+        Op::HeadBucket,
+        Op::DeleteBucket,
+        Op::ListObjects,
+        Op::HeadObject,
+        Op::GetObject,
+        Op::PutObject,
+        Op::DeleteObject,
+        Op::PutObjectCopy,
+        Op::InitiateMultipartUpload,
+        Op::UploadPart,
+        Op::UploadPartCopy,
+        Op::CompleteMultipartUpload,
+        Op::AbortMultipartUpload,
+        Op::ListMultipartUploads,
+        Op::ListParts,
+    ];
+    let known = |name: &str, op: Op| {
+        accepted_params(op)
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(name))
+    };
+    query
+        .iter()
+        .find(|(k, _)| match op {
+            Some(op) => !known(k, op),
+            None => !ALL.iter().any(|&op| known(k, op)),
+        })
+        .map(|(k, _)| k.clone())
+}
+
+fn not_implemented(name: &str, op: Option<Op>) -> CosError {
+    let what = match op {
+        Some(op) => format!(" on {}", op.as_str()),
+        None => String::new(),
+    };
+    CosError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "NotImplemented",
+        format!(
+            "A header or query you provided implies functionality that is not implemented: haul serve does not implement the {name:?} query parameter{what}."
+        ),
+    )
 }
 
 fn method_not_allowed() -> CosError {
