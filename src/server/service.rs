@@ -2,7 +2,9 @@
 //! and faults around every operation, and the operations themselves on `state`.
 //!
 //! Every response carries `x-cos-request-id` and `Server: tencent-cos`; every error is COS's
-//! XML (no body for HEAD). A fault replaces an operation before anything is applied.
+//! XML (no body for HEAD). A fault replaces an operation before anything is applied. A query
+//! parameter the operation does not implement is a 501, never ignored (`accepted_params`),
+//! and every request is logged exactly once, as 499 if the client hangs up first.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
