@@ -881,3 +881,119 @@ async fn complete_answers_at_once_and_streams_spaces_until_the_merge_ends() {
         "the result comes after the merge: {body_after:?}"
     );
 }
+
+#[tokio::test]
+async fn delete_bucket_removes_only_an_empty_bucket() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let put = c.obj("PUT", GZ_BUCKET, GZ, "k").body("x").send().await;
+    assert_eq!(put.status, 200);
+    let full = c.obj("DELETE", GZ_BUCKET, GZ, "").send().await;
+    assert_eq!(full.status, 409, "{}", full.text);
+    assert_eq!(full.code().as_deref(), Some("BucketNotEmpty"));
+    let del = c.obj("DELETE", GZ_BUCKET, GZ, "k").send().await;
+    assert_eq!(del.status, 204);
+    let init = c
+        .obj("POST", GZ_BUCKET, GZ, "pending")
+        .q("uploads", "")
+        .send()
+        .await;
+    let id = init.tag("UploadId").expect("UploadId");
+    let pending = c.obj("DELETE", GZ_BUCKET, GZ, "").send().await;
+    assert_eq!(pending.status, 409, "an incomplete upload keeps it");
+    assert_eq!(pending.code().as_deref(), Some("BucketNotEmpty"));
+    let abort = c
+        .obj("DELETE", GZ_BUCKET, GZ, "pending")
+        .q("uploadId", &id)
+        .send()
+        .await;
+    assert_eq!(abort.status, 204);
+    let wrong_region = c.obj("DELETE", GZ_BUCKET, SH, "").send().await;
+    assert_eq!(wrong_region.status, 404);
+    let gone = c.obj("DELETE", GZ_BUCKET, GZ, "").send().await;
+    assert_eq!(gone.status, 204, "{}", gone.text);
+    let head = c.obj("HEAD", GZ_BUCKET, GZ, "").send().await;
+    assert_eq!(head.status, 404);
+    let again = c.obj("DELETE", GZ_BUCKET, GZ, "").send().await;
+    assert_eq!(again.code().as_deref(), Some("NoSuchBucket"));
+    let all = c.req("GET", "service.cos.myqcloud.com", "").send().await;
+    assert_eq!(all.tags("Name"), [SH_BUCKET]);
+    let other = c.obj("POST", SH_BUCKET, SH, "").send().await;
+    assert_eq!(
+        other.status, 405,
+        "unimplemented bucket methods stay clear errors"
+    );
+    assert_eq!(other.code().as_deref(), Some("MethodNotAllowed"));
+}
+
+#[tokio::test]
+async fn unimplemented_sub_resources_answer_501_and_change_nothing() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "k")
+        .body("precious")
+        .send()
+        .await;
+    assert_eq!(put.status, 200);
+    let object_cases: &[(&str, &str, &str)] = &[
+        ("PUT", "acl", ""),
+        ("GET", "acl", ""),
+        ("PUT", "tagging", ""),
+        ("DELETE", "tagging", ""),
+        ("POST", "restore", ""),
+        ("POST", "append", ""),
+        ("POST", "select", ""),
+        ("GET", "versionId", "null"),
+        ("GET", "response-content-type", "text/plain"),
+        ("GET", "partNumber", "1"),
+        ("PUT", "uploads", ""),
+        ("DELETE", "ACL", ""),
+    ];
+    for (method, name, value) in object_cases {
+        let r = c
+            .obj(method, GZ_BUCKET, GZ, "k")
+            .q(name, value)
+            .send()
+            .await;
+        assert_eq!(r.status, 501, "{method} ?{name}: {}", r.text);
+        assert_eq!(
+            r.code().as_deref(),
+            Some("NotImplemented"),
+            "{method} ?{name}"
+        );
+        assert!(
+            r.text.contains(name),
+            "the message names {name}: {}",
+            r.text
+        );
+    }
+    let bucket_cases: &[(&str, &str)] = &[
+        ("PUT", "cors"),
+        ("GET", "lifecycle"),
+        ("DELETE", "policy"),
+        ("GET", "versioning"),
+        ("POST", "delete"),
+        ("GET", "versions"),
+        ("HEAD", "acl"),
+    ];
+    for (method, name) in bucket_cases {
+        let r = c.obj(method, GZ_BUCKET, GZ, "").q(name, "").send().await;
+        assert_eq!(r.status, 501, "bucket {method} ?{name}: {}", r.text);
+    }
+    // Nothing above touched the object or the bucket.
+    let get = c.obj("GET", GZ_BUCKET, GZ, "k").send().await;
+    assert_eq!(get.text, "precious");
+    let head = c.obj("HEAD", GZ_BUCKET, GZ, "").send().await;
+    assert_eq!(head.status, 200);
+    // What is implemented still works, whatever the parameter's case.
+    let list = c
+        .obj("GET", GZ_BUCKET, GZ, "")
+        .q("prefix", "k")
+        .q("max-keys", "5")
+        .q("Encoding-Type", "url")
+        .send()
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.tags("Key"), ["k"]);
+}

@@ -437,3 +437,149 @@ async fn abort_during_the_merge_fails_complete_in_its_body_and_the_log_says_so()
     assert_eq!(line["status"], 200);
     assert_eq!(line["code"], "NoSuchUpload");
 }
+
+/// Reads the access log until `want` lines are there or 3 s pass.
+async fn log_lines(path: &std::path::Path, want: usize) -> Vec<serde_json::Value> {
+    let t = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect();
+        if lines.len() >= want || t.elapsed() > Duration::from_secs(3) {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn access_log_records_a_request_the_client_abandoned_once_as_499() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("access.jsonl");
+    let s = start_server(args(&[
+        "--access-log",
+        path.to_str().expect("utf-8 path"),
+        "--fault-rate",
+        "1",
+        "--faults",
+        "timeout",
+        "--fault-stall",
+        "5s",
+    ]))
+    .await;
+    let c = Cos::new(&s);
+    let req = c
+        .obj("PUT", GZ_BUCKET, GZ, "gone/away")
+        .q("partNumber", "7")
+        .q("uploadId", "u1")
+        .body("abc");
+    let url = req.url(&s.endpoint());
+    let mut rb = c
+        .http
+        .put(url)
+        .body("abc")
+        .timeout(Duration::from_millis(300));
+    for (k, v) in req.signed_headers() {
+        rb = rb.header(k, v);
+    }
+    let e = rb.send().await.expect_err("the client gives up first");
+    assert!(e.is_timeout(), "{e}");
+    let lines = log_lines(&path, 1).await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let l = &lines[0];
+    assert_eq!(l["status"], 499);
+    assert_eq!(l["op"], "UploadPart");
+    assert_eq!(l["method"], "PUT");
+    assert_eq!(l["bucket"], GZ_BUCKET);
+    assert_eq!(l["key"], "gone/away");
+    assert_eq!(l["part"], 7);
+    assert_eq!(l["upload_id"], "u1");
+    assert_eq!(l["fault"], "timeout");
+    let ms = l["latency_ms"].as_f64().expect("latency");
+    assert!((250.0..4000.0).contains(&ms), "{ms}");
+    // Logged exactly once: nothing more appears, not even when the stall would have ended.
+    s.shutdown().await;
+    let text = std::fs::read_to_string(&path).expect("log");
+    assert_eq!(text.lines().count(), 1, "{text}");
+}
+
+/// Two different 16-byte strings with the same CRC-64: CRC is affine over GF(2), so flipping
+/// a set of bits whose CRC differences cancel keeps it (found by Gaussian elimination).
+fn crc64_twins() -> (Vec<u8>, Vec<u8>) {
+    let a = b"haul blob twin A".to_vec();
+    let base = haul::crc64::checksum(&a);
+    // Rows: (CRC difference of flipping these bits, which bits).
+    let mut rows: Vec<(u64, u128)> = Vec::new();
+    for bit in 0..128u32 {
+        let mut flipped = a.clone();
+        flipped[(bit / 8) as usize] ^= 1 << (bit % 8);
+        let mut v = haul::crc64::checksum(&flipped) ^ base;
+        let mut mask = 1u128 << bit;
+        for (rv, rm) in &rows {
+            let pivot = 63 - rv.leading_zeros();
+            if v >> pivot & 1 == 1 {
+                v ^= rv;
+                mask ^= rm;
+            }
+        }
+        if v == 0 {
+            let mut b = a.clone();
+            for i in 0..128 {
+                if mask >> i & 1 == 1 {
+                    b[i / 8] ^= 1 << (i % 8);
+                }
+            }
+            return (a, b);
+        }
+        rows.push((v, mask));
+        // Highest pivot first, so each reduction step only touches lower bits.
+        rows.sort_by_key(|r| r.0.leading_zeros());
+    }
+    panic!("128 vectors in a 64-dimensional space are dependent");
+}
+
+#[tokio::test]
+async fn data_dir_keeps_blobs_with_equal_crc_and_length_apart() {
+    let (a, b) = crc64_twins();
+    assert_ne!(a, b);
+    assert_eq!(haul::crc64::checksum(&a), haul::crc64::checksum(&b));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path").to_string();
+    let s = start_server(args(&["--data", &data])).await;
+    let c = Cos::new(&s);
+    for (key, body) in [("a.bin", &a), ("b.bin", &b)] {
+        let put = c
+            .obj("PUT", GZ_BUCKET, GZ, key)
+            .body(body.clone())
+            .send()
+            .await;
+        assert_eq!(put.status, 200, "{}", put.text);
+    }
+    s.shutdown().await;
+    let blobs = std::fs::read_dir(dir.path().join("blobs"))
+        .expect("blobs dir")
+        .count();
+    assert_eq!(blobs, 2, "one file each");
+    // Twice: after a plain restart, and after a restart that saved again.
+    for round in 0..2 {
+        let s = start_server(args(&["--data", &data])).await;
+        let c = Cos::new(&s);
+        let ga = c.obj("GET", GZ_BUCKET, GZ, "a.bin").send().await;
+        let gb = c.obj("GET", GZ_BUCKET, GZ, "b.bin").send().await;
+        assert_eq!(ga.bytes, a, "round {round}");
+        assert_eq!(gb.bytes, b, "round {round}");
+        let put = c
+            .obj("PUT", GZ_BUCKET, GZ, &format!("more{round}"))
+            .body(b.clone())
+            .send()
+            .await;
+        assert_eq!(put.status, 200);
+        s.shutdown().await;
+    }
+    let blobs = std::fs::read_dir(dir.path().join("blobs"))
+        .expect("blobs dir")
+        .count();
+    assert_eq!(blobs, 2, "equal bytes still share a file");
+}

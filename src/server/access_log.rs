@@ -1,5 +1,6 @@
-//! `--access-log PATH`: one JSON object a line per answered request, written and flushed as
-//! each request is answered.
+//! `--access-log PATH`: one JSON object a line per request, written and flushed as each
+//! request is answered — or, when the client hangs up first, as it is abandoned, with status
+//! 499 (see `service::CLIENT_CLOSED`). Every request is logged exactly once.
 //!
 //! Never logs credentials, signatures or bodies: only what identifies the request and how it
 //! ended.

@@ -2,34 +2,106 @@
 //!
 //! `DIR/state.json` holds buckets, objects and uploads with their content as extents;
 //! synthetic extents are a seed and a range, and real (uploaded) bytes live beside it in
-//! `DIR/blobs/`, one file per extent named by its CRC-64 and length, written once and shared
-//! by every object that holds them. Every write is atomic (temporary file, fsync, rename), so
-//! a crash leaves the previous state or the new one, never half of each; blobs no longer
-//! referenced are removed after a successful save.
+//! `DIR/blobs/`, one file per extent, written once and shared by every object that holds
+//! the same bytes. A blob is named `{crc64:016x}-{len}`, and `{crc64:016x}-{len}-{n}` when
+//! different bytes already hold that name: before a name is reused its file is compared with
+//! the bytes (once per process and blob, remembered in `KNOWN`), so two blobs with equal
+//! CRC-64 and length can never be mistaken for each other. State saved by older versions
+//! (plain `{crc}-{len}` names) loads unchanged. Every write is atomic (temporary file, fsync,
+//! rename), so a crash leaves the previous state or the new one, never half of each; blobs no
+//! longer referenced are removed after a successful save.
+//!
+//! Must not trust a blob file's name alone to say what bytes it holds.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use bytes::Bytes;
 
 use super::state::State;
 
 const FILE: &str = "state.json";
 const BLOBS: &str = "blobs";
 
+/// The save or load running on one thread: its blob directory, the blob names it used and
+/// the `KNOWN` entries it relied on.
+struct BlobCtx {
+    dir: PathBuf,
+    names: HashSet<String>,
+    known: HashSet<(usize, usize)>,
+}
+
 thread_local! {
-    /// The blob directory of the save or load running on this thread, and the blobs it used.
-    static BLOB_CTX: RefCell<Option<(PathBuf, HashSet<String>)>> = const { RefCell::new(None) };
+    static BLOB_CTX: RefCell<Option<BlobCtx>> = const { RefCell::new(None) };
+}
+
+/// Blob files known to hold exactly the bytes of a live allocation: (blob dir, address,
+/// length) → (those bytes, file name). Holding the `Bytes` keeps the allocation alive, so its
+/// address cannot be reused by other bytes while the entry exists. Saves prune it to what
+/// they used.
+type Known = BTreeMap<(PathBuf, usize, usize), (Bytes, String)>;
+static KNOWN: Mutex<Known> = Mutex::new(BTreeMap::new());
+
+fn known() -> std::sync::MutexGuard<'static, Known> {
+    KNOWN.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn identity(b: &Bytes) -> (usize, usize) {
+    (b.as_ptr() as usize, b.len())
 }
 
 fn with_ctx<T>(dir: &Path, f: impl FnOnce() -> T) -> (T, HashSet<String>) {
-    BLOB_CTX.with(|c| *c.borrow_mut() = Some((dir.join(BLOBS), HashSet::new())));
+    let blobs = dir.join(BLOBS);
+    BLOB_CTX.with(|c| {
+        *c.borrow_mut() = Some(BlobCtx {
+            dir: blobs.clone(),
+            names: HashSet::new(),
+            known: HashSet::new(),
+        })
+    });
     let out = f();
-    let used = BLOB_CTX
-        .with(|c| c.borrow_mut().take())
-        .map(|(_, u)| u)
-        .unwrap_or_default();
-    (out, used)
+    let ctx = BLOB_CTX.with(|c| c.borrow_mut().take());
+    match ctx {
+        Some(ctx) => (out, ctx.names),
+        None => (out, HashSet::new()),
+    }
+}
+
+/// Stores `bytes` (CRC-64 `crc`) in `dir` under a name no other bytes hold, or finds the
+/// file that already holds them; returns the name.
+fn store_blob(dir: &Path, bytes: &Bytes, crc: u64) -> std::io::Result<String> {
+    let (addr, len) = identity(bytes);
+    let key = (dir.to_path_buf(), addr, len);
+    if let Some((_, name)) = known().get(&key) {
+        if dir.join(name).exists() {
+            return Ok(name.clone());
+        }
+    }
+    let base = format!("{crc:016x}-{len}");
+    for n in 0u32.. {
+        let name = if n == 0 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
+        let path = dir.join(&name);
+        match std::fs::read(&path) {
+            Ok(existing) if existing == bytes.as_ref() => {}
+            // Equal CRC and length, different bytes: try the next name.
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => write_atomic(&path, bytes)?,
+            Err(e) => return Err(e),
+        }
+        known().insert(key, (bytes.clone(), name.clone()));
+        return Ok(name);
+    }
+    Err(std::io::Error::other(format!(
+        "no free blob name for {base} in {}",
+        dir.display()
+    )))
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -60,7 +132,18 @@ pub fn load(dir: &Path) -> anyhow::Result<Option<State>> {
 pub fn save(dir: &Path, state: &State) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join(BLOBS))
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.join(BLOBS).display()))?;
-    let (text, used) = with_ctx(dir, || serde_json::to_vec(state));
+    let blobs = dir.join(BLOBS);
+    let mut relied = HashSet::new();
+    let (text, used) = with_ctx(dir, || {
+        let text = serde_json::to_vec(state);
+        relied = BLOB_CTX.with(|c| {
+            c.borrow_mut()
+                .as_mut()
+                .map(|ctx| std::mem::take(&mut ctx.known))
+                .unwrap_or_default()
+        });
+        text
+    });
     let text = text?;
     let path = dir.join(FILE);
     write_atomic(&path, &text)
@@ -73,6 +156,7 @@ pub fn save(dir: &Path, state: &State) -> anyhow::Result<()> {
             }
         }
     }
+    known().retain(|(d, addr, len), _| d != &blobs || relied.contains(&(*addr, *len)));
     Ok(())
 }
 
@@ -92,7 +176,7 @@ pub mod content_ref {
     }
 
     pub fn serialize<S: Serializer>(c: &Content, s: S) -> Result<S::Ok, S::Error> {
-        let dir = BLOB_CTX.with(|ctx| ctx.borrow().as_ref().map(|(d, _)| d.clone()));
+        let dir = BLOB_CTX.with(|ctx| ctx.borrow().as_ref().map(|c| c.dir.clone()));
         let Some(dir) = dir else {
             return vec![Stored::Inline(c.clone())].serialize(s);
         };
@@ -100,19 +184,16 @@ pub mod content_ref {
         for e in c.extents() {
             match e {
                 Extent::Real { bytes, crc } => {
-                    let name = format!("{crc:016x}-{}", bytes.len());
-                    let path = dir.join(&name);
-                    if !path.exists() {
-                        write_atomic(&path, bytes).map_err(|e| {
-                            serde::ser::Error::custom(format!(
-                                "cannot write {}: {e}",
-                                path.display()
-                            ))
-                        })?;
-                    }
+                    let name = store_blob(&dir, bytes, *crc).map_err(|e| {
+                        serde::ser::Error::custom(format!(
+                            "cannot store a blob in {}: {e}",
+                            dir.display()
+                        ))
+                    })?;
                     BLOB_CTX.with(|ctx| {
-                        if let Some((_, used)) = ctx.borrow_mut().as_mut() {
-                            used.insert(name.clone());
+                        if let Some(ctx) = ctx.borrow_mut().as_mut() {
+                            ctx.names.insert(name.clone());
+                            ctx.known.insert(identity(bytes));
                         }
                     });
                     out.push(Stored::Blob {
@@ -134,7 +215,7 @@ pub mod content_ref {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Content, D::Error> {
         let stored = Vec::<Stored>::deserialize(d)?;
-        let dir = BLOB_CTX.with(|ctx| ctx.borrow().as_ref().map(|(d, _)| d.clone()));
+        let dir = BLOB_CTX.with(|ctx| ctx.borrow().as_ref().map(|c| c.dir.clone()));
         let mut parts = Vec::with_capacity(stored.len());
         for s in stored {
             parts.push(match s {
@@ -160,7 +241,13 @@ pub mod content_ref {
                             bytes.len()
                         )));
                     }
-                    Content::from_bytes(bytes::Bytes::from(bytes))
+                    let bytes = Bytes::from(bytes);
+                    // These bytes are that file's: the next save need not compare them.
+                    known().insert(
+                        (dir, identity(&bytes).0, bytes.len()),
+                        (bytes.clone(), name),
+                    );
+                    Content::from_bytes(bytes)
                 }
             });
         }

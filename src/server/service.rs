@@ -2,7 +2,9 @@
 //! and faults around every operation, and the operations themselves on `state`.
 //!
 //! Every response carries `x-cos-request-id` and `Server: tencent-cos`; every error is COS's
-//! XML (no body for HEAD). A fault replaces an operation before anything is applied.
+//! XML (no body for HEAD). A fault replaces an operation before anything is applied. A query
+//! parameter the operation does not implement is a 501, never ignored (`accepted_params`),
+//! and every request is logged exactly once, as 499 if the client hangs up first.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -163,25 +165,32 @@ pub async fn handle(
         super::faults::mix(&[sh.seed, n, now_secs() as u64])
     );
     let (parts, body) = req.into_parts();
-    let mut ctx = Ctx {
-        rid,
-        op: "Unknown",
-        method: parts.method.as_str().to_string(),
-        bucket: None,
-        key: None,
-        upload_id: None,
-        part: None,
-        range: None,
-        fault: None,
-        code: None,
-        resource: parts.uri.path().to_string(),
+    let mut p = Pending {
+        sh: sh.clone(),
+        ctx: Ctx {
+            rid,
+            op: "Unknown",
+            method: parts.method.as_str().to_string(),
+            bucket: None,
+            key: None,
+            upload_id: None,
+            part: None,
+            range: None,
+            fault: None,
+            code: None,
+            resource: parts.uri.path().to_string(),
+        },
+        started,
+        logged: false,
     };
     let head = parts.method == Method::HEAD;
-    let answer = serve(&sh, &parts, body, &mut ctx).await;
+    // If the client hangs up, hyper drops this future here and `p` logs the request as 499.
+    let answer = serve(&sh, &parts, body, &mut p.ctx).await;
+    let ctx = &p.ctx;
     let (mut resp, code) = match answer {
         Ok(r) => (r, ctx.code),
         Err(Failure::Reset) => {
-            log(&sh, &ctx, 0, None, started);
+            p.log(0, None);
             return Err(Dropped);
         }
         Err(Failure::Cos(e)) => {
@@ -214,15 +223,44 @@ pub async fn handle(
     match deferred {
         Some(done) if sh.log.is_some() => {
             let status = resp.status().as_u16();
-            let ctx = ctx.clone();
+            let ctx = p.ctx.clone();
+            p.logged = true;
             tokio::spawn(async move {
                 let final_code = done.await.ok().flatten().or(code);
                 log(&sh, &ctx, status, final_code, started);
             });
         }
-        _ => log(&sh, &ctx, resp.status().as_u16(), code, started),
+        _ => p.log(resp.status().as_u16(), code),
     }
     Ok(resp)
+}
+
+/// Status logged for a request whose client hung up before it was answered (nginx's
+/// "client closed request").
+pub const CLIENT_CLOSED: u16 = 499;
+
+/// One request on its way through `handle`: logs it exactly once, as answered, or as
+/// `CLIENT_CLOSED` when the client hangs up and hyper drops the handler before an answer.
+struct Pending {
+    sh: Arc<Shared>,
+    ctx: Ctx,
+    started: Instant,
+    logged: bool,
+}
+
+impl Pending {
+    fn log(&mut self, status: u16, code: Option<&str>) {
+        if !self.logged {
+            self.logged = true;
+            log(&self.sh, &self.ctx, status, code, self.started);
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.log(CLIENT_CLOSED, None);
+    }
 }
 
 fn log(sh: &Shared, ctx: &Ctx, status: u16, code: Option<&str>, started: Instant) {
@@ -355,35 +393,44 @@ async fn serve(
     let method = parts.method.clone();
     let has = |n: &str| param(&query, n).is_some();
     let h = &parts.headers;
+    // `None`: a method this resource does not answer (405), once its query is known to
+    // name nothing unimplemented (501).
     let op = match &target {
-        Target::Service(_) if method == Method::GET => Op::ListBuckets,
-        Target::Service(_) => return Err(method_not_allowed().into()),
+        Target::Service(_) if method == Method::GET => Some(Op::ListBuckets),
+        Target::Service(_) => None,
         Target::Bucket { key, .. } if key.is_empty() => match method {
-            Method::GET if has("uploads") => Op::ListMultipartUploads,
-            Method::GET => Op::ListObjects,
-            Method::HEAD => Op::HeadBucket,
-            Method::PUT => Op::PutBucket,
-            _ => return Err(method_not_allowed().into()),
+            Method::GET if has("uploads") => Some(Op::ListMultipartUploads),
+            Method::GET => Some(Op::ListObjects),
+            Method::HEAD => Some(Op::HeadBucket),
+            Method::PUT => Some(Op::PutBucket),
+            Method::DELETE => Some(Op::DeleteBucket),
+            _ => None,
         },
         Target::Bucket { .. } => match method {
-            Method::GET if has("uploadId") => Op::ListParts,
-            Method::GET => Op::GetObject,
-            Method::HEAD => Op::HeadObject,
+            Method::GET if has("uploadId") => Some(Op::ListParts),
+            Method::GET => Some(Op::GetObject),
+            Method::HEAD => Some(Op::HeadObject),
             Method::PUT if has("uploadId") || has("partNumber") => {
                 if h.contains_key("x-cos-copy-source") {
-                    Op::UploadPartCopy
+                    Some(Op::UploadPartCopy)
                 } else {
-                    Op::UploadPart
+                    Some(Op::UploadPart)
                 }
             }
-            Method::PUT if h.contains_key("x-cos-copy-source") => Op::PutObjectCopy,
-            Method::PUT => Op::PutObject,
-            Method::POST if has("uploads") => Op::InitiateMultipartUpload,
-            Method::POST if has("uploadId") => Op::CompleteMultipartUpload,
-            Method::DELETE if has("uploadId") => Op::AbortMultipartUpload,
-            Method::DELETE => Op::DeleteObject,
-            _ => return Err(method_not_allowed().into()),
+            Method::PUT if h.contains_key("x-cos-copy-source") => Some(Op::PutObjectCopy),
+            Method::PUT => Some(Op::PutObject),
+            Method::POST if has("uploads") => Some(Op::InitiateMultipartUpload),
+            Method::POST if has("uploadId") => Some(Op::CompleteMultipartUpload),
+            Method::DELETE if has("uploadId") => Some(Op::AbortMultipartUpload),
+            Method::DELETE => Some(Op::DeleteObject),
+            _ => None,
         },
+    };
+    if let Some(name) = unimplemented_param(&query, op) {
+        return Err(not_implemented(&name, op).into());
+    }
+    let Some(op) = op else {
+        return Err(method_not_allowed().into());
     };
     ctx.op = op.as_str();
     if let Target::Bucket { bucket, key, .. } = &target {
@@ -499,6 +546,10 @@ async fn serve(
                     sh.model.request().await;
                     put_bucket(sh, &b)
                 }
+                Op::DeleteBucket => {
+                    sh.model.request().await;
+                    delete_bucket(sh, &b)
+                }
                 Op::HeadBucket => {
                     sh.model.request().await;
                     let region = with_bucket(sh, &b, |bk| Ok(bk.region.clone()))?;
@@ -567,6 +618,94 @@ async fn serve(
             }
         }
     }
+}
+
+/// The query parameters each operation understands; any other parameter names a
+/// sub-resource or an option haul serve does not implement (`?acl`, `?tagging`, `?cors`,
+/// `?versionId`, `?response-content-type`, …) and is answered 501 instead of being ignored,
+/// which would, say, turn `PUT /key?acl` into an overwrite with an empty body. Names compare
+/// case-insensitively, as `param` reads them.
+fn accepted_params(op: Op) -> &'static [&'static str] {
+    match op {
+        Op::ListObjects => &["prefix", "delimiter", "marker", "max-keys", "encoding-type"],
+        Op::ListMultipartUploads => &[
+            "uploads",
+            "prefix",
+            "delimiter",
+            "key-marker",
+            "upload-id-marker",
+            "max-uploads",
+            "encoding-type",
+        ],
+        Op::ListParts => &[
+            "uploadId",
+            "part-number-marker",
+            "max-parts",
+            "encoding-type",
+        ],
+        Op::UploadPart | Op::UploadPartCopy => &["partNumber", "uploadId"],
+        Op::InitiateMultipartUpload => &["uploads"],
+        Op::CompleteMultipartUpload | Op::AbortMultipartUpload => &["uploadId"],
+        Op::ListBuckets
+        | Op::PutBucket
+        | Op::HeadBucket
+        | Op::DeleteBucket
+        | Op::HeadObject
+        | Op::GetObject
+        | Op::PutObject
+        | Op::PutObjectCopy
+        | Op::DeleteObject => &[],
+    }
+}
+
+/// The first query parameter `op` does not understand; with no operation (a method the
+/// resource does not answer), the first one no operation understands.
+fn unimplemented_param(query: &[(String, String)], op: Option<Op>) -> Option<String> {
+    const ALL: [Op; 17] = [
+        Op::ListBuckets,
+        Op::PutBucket,
+        Op::HeadBucket,
+        Op::DeleteBucket,
+        Op::ListObjects,
+        Op::HeadObject,
+        Op::GetObject,
+        Op::PutObject,
+        Op::DeleteObject,
+        Op::PutObjectCopy,
+        Op::InitiateMultipartUpload,
+        Op::UploadPart,
+        Op::UploadPartCopy,
+        Op::CompleteMultipartUpload,
+        Op::AbortMultipartUpload,
+        Op::ListMultipartUploads,
+        Op::ListParts,
+    ];
+    let known = |name: &str, op: Op| {
+        accepted_params(op)
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(name))
+    };
+    query
+        .iter()
+        .find(|(k, _)| match op {
+            Some(op) => !known(k, op),
+            None => !ALL.iter().any(|&op| known(k, op)),
+        })
+        .map(|(k, _)| k.clone())
+}
+
+fn not_implemented(name: &str, op: Option<Op>) -> CosError {
+    let what = match op {
+        Some(op) => format!(" on {}", op.as_str()),
+        None => String::new(),
+    };
+    CosError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "NotImplemented",
+        format!(
+            "A header or query you provided implies functionality that is not implemented: haul serve does not implement the {name:?} query parameter{what}."
+        ),
+    )
 }
 
 fn method_not_allowed() -> CosError {
@@ -653,6 +792,33 @@ fn put_bucket(sh: &Shared, b: &BucketRef) -> Answer {
     drop(st);
     sh.changed();
     Ok(Response::new(empty()))
+}
+
+/// DELETE Bucket: only an empty bucket (no objects, no incomplete uploads) goes.
+fn delete_bucket(sh: &Shared, b: &BucketRef) -> Answer {
+    let mut st = sh.lock();
+    let (objects, uploads) = match st.buckets.get(&b.name) {
+        Some(bk) if b.region.as_deref().is_none_or(|r| r == bk.region) => {
+            (bk.objects.len(), bk.uploads.len())
+        }
+        _ => return Err(CosError::no_such_bucket(&b.name).into()),
+    };
+    if objects > 0 || uploads > 0 {
+        return Err(CosError::new(
+            StatusCode::CONFLICT,
+            "BucketNotEmpty",
+            format!(
+                "The bucket you tried to delete is not empty: it holds {objects} object(s) and {uploads} incomplete multipart upload(s); delete the objects and abort the uploads first."
+            ),
+        )
+        .into());
+    }
+    st.buckets.remove(&b.name);
+    drop(st);
+    sh.changed();
+    let mut r = Response::new(empty());
+    *r.status_mut() = StatusCode::NO_CONTENT;
+    Ok(r)
 }
 
 fn url_enc(s: &str, on: bool) -> String {

@@ -43,6 +43,7 @@ pub enum Op {
     AbortMultipartUpload,
     ListMultipartUploads,
     ListParts,
+    DeleteBucket,
 }
 
 impl Op {
@@ -64,6 +65,7 @@ impl Op {
             Op::AbortMultipartUpload => "AbortMultipartUpload",
             Op::ListMultipartUploads => "ListMultipartUploads",
             Op::ListParts => "ListParts",
+            Op::DeleteBucket => "DeleteBucket",
         }
     }
 }
