@@ -375,7 +375,7 @@ impl Runner {
             bytes: meta.size,
             elapsed: started.elapsed(),
         });
-        self.verify_and_finish(dst, meta, crc, None).await
+        self.verify_and_finish(dst, meta, crc).await
     }
 
     async fn verify_and_finish(
@@ -383,38 +383,22 @@ impl Runner {
         dst: &ObjectRef,
         meta: &ObjectMeta,
         complete_crc: Option<u64>,
-        record: Option<JournalRecord>,
     ) -> Outcome {
         let v = if self.job.spec.options.verify {
             self.state(JobState::Verifying);
-            let store = Arc::clone(&self.sh.store);
-            let never = CancellationToken::new();
-            let head = retry(
-                &*store,
-                &self.sh.config.retry,
-                &never,
-                false,
-                |_, _, _| {},
-                |_| store.head_object(dst),
-            )
-            .await;
-            match head {
+            match self.head_destination(dst).await {
                 Ok(d) => verify::compare(meta.size, meta.crc64, d.size, d.crc64.or(complete_crc)),
-                Err(Stop::Failed { error, .. }) => {
-                    let mut o = self.failed(
-                        format!("the copy completed but {dst} could not be verified: {error}"),
+                Err(error) => {
+                    self.remove_journal();
+                    return self.failed(
+                        format!("the copy completed but {dst} could not be verified: {error}; check it with `haul ls {dst}`"),
                         None,
                     );
-                    self.remove_journal();
-                    o.record = None;
-                    return o;
                 }
-                Err(Stop::Stopped) => Verification::skipped(),
             }
         } else {
             Verification::skipped()
         };
-        drop(record);
         self.remove_journal();
         if verify::passed(&v) {
             Outcome {
@@ -775,7 +759,7 @@ impl Runner {
                     Some(rec.upload_id.clone()),
                     (1..=rec.parts).collect(),
                 );
-                self.verify_and_finish(dst, meta, crc, None).await
+                self.verify_and_finish(dst, meta, crc).await
             }
             None => {
                 self.remove_journal();
@@ -787,14 +771,9 @@ impl Runner {
         }
     }
 
-    /// `Some(crc64)` when the destination looks like this upload's completed result
-    /// (multipart ETag ending in `-<parts>`, right size).
-    async fn look_at_destination(
-        &self,
-        dst: &ObjectRef,
-        parts: u32,
-        size: u64,
-    ) -> Option<Option<u64>> {
+    /// HEAD the destination with the retry policy, never cancelled: the copy has happened (or
+    /// may have), and what is there now decides the outcome.
+    async fn head_destination(&self, dst: &ObjectRef) -> Result<ObjectMeta, Error> {
         let store = Arc::clone(&self.sh.store);
         let never = CancellationToken::new();
         let head = retry(
@@ -807,6 +786,21 @@ impl Runner {
         )
         .await;
         match head {
+            Ok(meta) => Ok(meta),
+            Err(Stop::Failed { error, .. }) => Err(error),
+            Err(Stop::Stopped) => unreachable!("a token nobody holds is never cancelled"),
+        }
+    }
+
+    /// `Some(crc64)` when the destination looks like this upload's completed result
+    /// (multipart ETag ending in `-<parts>`, right size).
+    async fn look_at_destination(
+        &self,
+        dst: &ObjectRef,
+        parts: u32,
+        size: u64,
+    ) -> Option<Option<u64>> {
+        match self.head_destination(dst).await {
             Ok(d) if d.size == size && d.etag.ends_with(&format!("-{parts}")) => Some(d.crc64),
             _ => None,
         }
@@ -816,7 +810,7 @@ impl Runner {
         &mut self,
         dst: &ObjectRef,
         meta: &ObjectMeta,
-        mut rec: JournalRecord,
+        rec: JournalRecord,
     ) -> Outcome {
         self.state(JobState::Completing);
         let store = Arc::clone(&self.sh.store);
@@ -874,8 +868,7 @@ impl Runner {
             tokio::time::sleep(wait).await;
             attempt += 1;
         };
-        rec.state = "verifying".into();
-        self.verify_and_finish(dst, meta, crc, Some(rec)).await
+        self.verify_and_finish(dst, meta, crc).await
     }
 }
 
