@@ -584,12 +584,11 @@ impl EngineLoop {
         s.resume = false;
         s.state = outcome.state.clone();
         s.record = outcome.record.clone();
+        // An abort is owed unless this run sent it or nothing is left to abort. A run stopped
+        // before its upload was touched reports Aborted yet still holds the resumed upload.
         let owe_abort = s.abort_requested
             && !outcome.aborted_upload
-            && !matches!(
-                outcome.state,
-                JobState::Done | JobState::Aborted | JobState::Skipped
-            );
+            && !matches!(outcome.state, JobState::Done | JobState::Skipped);
         let record = s.record.clone();
         self.emit(Event::JobState {
             id,

@@ -870,3 +870,36 @@ async fn two_engines_on_one_state_dir_never_share_a_job_id() {
         "claims and records of done jobs are removed: {left:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn abort_while_a_resumed_job_prepares_still_aborts_the_kept_upload() {
+    let s = store();
+    s.put(SRC, "ap", 40 * MIB, 61);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("ap", MIB))).unwrap();
+    let mut seen = vec![];
+    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    h.commands.send(Command::Cancel(1)).unwrap();
+    until(&mut h, &mut seen, finished(1)).await;
+    assert_eq!(s.upload_ids().len(), 1, "cancel keeps the upload");
+    // The resumed run stalls in ListParts (retrying a 503), before any part is copied.
+    s.set_fault(|c| {
+        (c.op == Op::ListParts).then(|| service_error(Op::ListParts, 503, "ServiceUnavailable"))
+    });
+    h.commands.send(Command::Resume(1)).unwrap();
+    until(
+        &mut h,
+        &mut seen,
+        |e| matches!(e, Event::Log { message, .. } if message.contains("ListParts attempt")),
+    )
+    .await;
+    h.commands.send(Command::Abort(1)).unwrap();
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Aborted);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(s.count(Op::AbortMultipartUpload), 1);
+    assert!(
+        s.upload_ids().is_empty(),
+        "the aborted job's upload is gone"
+    );
+}
