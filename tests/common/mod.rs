@@ -61,6 +61,11 @@ pub fn host(bucket: &str, region: &str) -> String {
     format!("{bucket}.cos.{region}.myqcloud.com")
 }
 
+/// The `x-cos-copy-source` value naming `key` in `bucket`.
+pub fn copy_source(bucket: &str, region: &str, key: &str) -> String {
+    format!("{}/{key}", host(bucket, region))
+}
+
 /// A signing raw client for one server.
 #[derive(Clone)]
 pub struct Cos {
@@ -112,6 +117,27 @@ impl Cos {
     /// Object request on a bucket in its region.
     pub fn obj(&self, method: &str, bucket: &str, region: &str, key: &str) -> Req {
         self.req(method, &host(bucket, region), key)
+    }
+
+    /// Initiate Multipart Upload of `key` (no extra headers).
+    pub fn initiate(&self, bucket: &str, region: &str, key: &str) -> Req {
+        self.obj("POST", bucket, region, key).q("uploads", "")
+    }
+
+    /// Upload Part - Copy of part `part` of `upload_id`, from `source` (see `copy_source`).
+    pub fn copy_part(
+        &self,
+        bucket: &str,
+        region: &str,
+        key: &str,
+        upload_id: &str,
+        part: u32,
+        source: &str,
+    ) -> Req {
+        self.obj("PUT", bucket, region, key)
+            .q("partNumber", &part.to_string())
+            .q("uploadId", upload_id)
+            .h("x-cos-copy-source", source)
     }
 }
 
