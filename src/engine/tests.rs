@@ -68,6 +68,15 @@ fn finished(id: JobId) -> impl Fn(&Event) -> bool {
     move |e| matches!(e, Event::JobFinished { id: i, .. } if *i == id)
 }
 
+fn part_done(e: &Event) -> bool {
+    matches!(e, Event::PartDone { .. })
+}
+
+/// Any job entering `state`.
+fn became(state: JobState) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::JobState { state: s, .. } if *s == state)
+}
+
 fn parts_done(seen: &[Event], id: JobId) -> usize {
     seen.iter()
         .filter(|e| matches!(e, Event::PartDone { job, .. } if *job == id))
@@ -147,7 +156,7 @@ async fn never_more_parts_in_flight_than_allowed_even_after_a_change() {
         h.commands.send(Command::Enqueue(spec(k, MIB))).unwrap();
     }
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     assert_eq!(
         s.max_in_flight(),
         5,
@@ -185,18 +194,9 @@ async fn pause_starts_nothing_new_and_resume_finishes() {
     let mut h = Engine::start(s.clone(), config());
     h.commands.send(Command::Enqueue(spec("p", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     h.commands.send(Command::Pause(1)).unwrap();
-    until(&mut h, &mut seen, |e| {
-        matches!(
-            e,
-            Event::JobState {
-                state: JobState::Paused,
-                ..
-            }
-        )
-    })
-    .await;
+    until(&mut h, &mut seen, became(JobState::Paused)).await;
     tokio::time::sleep(Duration::from_millis(150)).await; // in-flight parts finish
     let calls = s.count(Op::UploadPartCopy);
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -219,7 +219,7 @@ async fn cancel_keeps_the_upload_and_sends_no_abort() {
     let mut h = Engine::start(s.clone(), config());
     h.commands.send(Command::Enqueue(spec("c", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     h.commands.send(Command::Cancel(1)).unwrap();
     let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
     assert_eq!(state, JobState::Cancelled);
@@ -270,7 +270,7 @@ async fn abort_after_cancel_aborts_the_kept_upload_once() {
     let mut h = Engine::start(s.clone(), config());
     h.commands.send(Command::Enqueue(spec("y", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     h.commands.send(Command::Cancel(1)).unwrap();
     h.commands.send(Command::Abort(1)).unwrap();
     h.commands.send(Command::Abort(1)).unwrap();
@@ -350,7 +350,7 @@ async fn a_source_change_mid_copy_fails_the_job_and_aborts_the_upload() {
     let mut h = Engine::start(s.clone(), config());
     h.commands.send(Command::Enqueue(spec("m", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     s.change_etag(SRC, "m");
     let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
     let JobState::Failed(msg) = state else {
@@ -447,7 +447,7 @@ async fn many_small_jobs_and_one_huge_job_both_make_progress() {
     h.commands
         .send(Command::Enqueue(spec("huge", MIB)))
         .unwrap();
-    until(&mut h, &mut vec![], |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut vec![], part_done).await;
     for i in 0..12 {
         h.commands
             .send(Command::Enqueue(spec(&format!("small{i}"), 2 * MIB)))
@@ -481,7 +481,7 @@ async fn shutdown_journals_and_a_new_engine_resumes_without_recopying() {
     h.commands.send(Command::Enqueue(spec("r", MIB))).unwrap();
     let mut seen = vec![];
     while parts_done(&seen, 1) < 1050 {
-        until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+        until(&mut h, &mut seen, part_done).await;
     }
     h.commands.send(Command::Shutdown).unwrap();
     while let Some(ev) = h.events.recv().await {
@@ -543,7 +543,7 @@ async fn resume_refuses_when_the_source_changed() {
     let mut h = Engine::start(s.clone(), cfg.clone());
     h.commands.send(Command::Enqueue(spec("e", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     h.commands.send(Command::Shutdown).unwrap();
     while h.events.recv().await.is_some() {}
     s.change_etag(SRC, "e");
@@ -686,7 +686,7 @@ async fn browse_lists_uploads_with_their_progress_and_owning_job() {
     let mut h = Engine::start(s.clone(), config());
     h.commands.send(Command::Enqueue(spec("u", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     h.commands.send(Command::Cancel(1)).unwrap();
     until(&mut h, &mut seen, finished(1)).await;
     h.commands
@@ -776,18 +776,9 @@ async fn abort_of_a_paused_job_aborts_once_and_remove_forgets_it() {
     let mut h = Engine::start(s.clone(), config());
     h.commands.send(Command::Enqueue(spec("pa", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     h.commands.send(Command::Pause(1)).unwrap();
-    until(&mut h, &mut seen, |e| {
-        matches!(
-            e,
-            Event::JobState {
-                state: JobState::Paused,
-                ..
-            }
-        )
-    })
-    .await;
+    until(&mut h, &mut seen, became(JobState::Paused)).await;
     h.commands.send(Command::Abort(1)).unwrap();
     let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
     assert_eq!(state, JobState::Aborted);
@@ -878,7 +869,7 @@ async fn abort_while_a_resumed_job_prepares_still_aborts_the_kept_upload() {
     let mut h = Engine::start(s.clone(), config());
     h.commands.send(Command::Enqueue(spec("ap", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     h.commands.send(Command::Cancel(1)).unwrap();
     until(&mut h, &mut seen, finished(1)).await;
     assert_eq!(s.upload_ids().len(), 1, "cancel keeps the upload");
