@@ -27,6 +27,15 @@ struct Wrap {
 /// Parses `haul serve` flags, e.g. `args(&["--latency", "5ms"])`, on top of the test
 /// defaults of `serve_args()`.
 pub fn args(extra: &[&str]) -> ServeArgs {
+    match Wrap::try_parse_from(serve_argv(extra)) {
+        Ok(w) => w.args,
+        Err(e) => panic!("test server flags do not parse: {e}"),
+    }
+}
+
+/// `haul serve` on 127.0.0.1:0 with `GZ_BUCKET` and `SH_BUCKET`, then `extra`: the command
+/// line both the in-process server and a `haul serve` process start from.
+pub fn serve_argv<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut argv = vec![
         "serve",
         "--listen",
@@ -37,10 +46,7 @@ pub fn args(extra: &[&str]) -> ServeArgs {
         "beta-1250000000@ap-shanghai",
     ];
     argv.extend_from_slice(extra);
-    match Wrap::try_parse_from(argv) {
-        Ok(w) => w.args,
-        Err(e) => panic!("test server flags do not parse: {e}"),
-    }
+    argv
 }
 
 /// Defaults: 127.0.0.1:0, the fixed demo credentials, one bucket in ap-guangzhou
