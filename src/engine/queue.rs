@@ -124,6 +124,19 @@ impl EngineLoop {
         self.emit(Event::Log { level, message });
     }
 
+    /// Removes a job's journal file once its upload is gone; a file left behind would offer to
+    /// resume an upload that no longer exists, so a failure is reported.
+    fn forget_record(&self, id: JobId) {
+        if let Some(j) = &self.sh.journal {
+            if let Err(e) = j.remove(id) {
+                self.log(
+                    LogLevel::Warn,
+                    format!("job {id}: its upload is aborted but {e}; delete the file by hand"),
+                );
+            }
+        }
+    }
+
     fn set_state(&mut self, id: JobId, state: JobState) {
         if let Some(s) = self.jobs.get_mut(&id) {
             s.state = state.clone();
@@ -496,9 +509,7 @@ impl EngineLoop {
             Internal::AbortDone { id, result } => {
                 let state = match result {
                     Ok(()) => {
-                        if let Some(j) = &self.sh.journal {
-                            let _ = j.remove(id);
-                        }
+                        self.forget_record(id);
                         if let Some(s) = self.jobs.get_mut(&id) {
                             s.record = None;
                         }
@@ -524,9 +535,7 @@ impl EngineLoop {
                     .map(|(id, _)| *id)
                     .collect();
                 for id in hit {
-                    if let Some(j) = &self.sh.journal {
-                        let _ = j.remove(id);
-                    }
+                    self.forget_record(id);
                     if let Some(s) = self.jobs.get_mut(&id) {
                         s.record = None;
                     }
