@@ -84,6 +84,7 @@ pub async fn run(
         next_id: 1,
         events,
         shutting_down: false,
+        aborts_in_flight: 0,
     };
     e.load_journal();
     let (g, eff, _) = e.sh.sched.limits();
@@ -93,7 +94,9 @@ pub async fn run(
         job: None,
     });
     loop {
-        if e.shutting_down && e.running_count(true) == 0 {
+        // Shutdown waits for running jobs and for aborts already sent: an abort dropped with
+        // the runtime would leave the upload on the server and the job's record in the journal.
+        if e.shutting_down && e.running_count(true) == 0 && e.aborts_in_flight == 0 {
             break;
         }
         tokio::select! {
@@ -113,6 +116,8 @@ struct EngineLoop {
     active_jobs: usize,
     events: UnboundedSender<Event>,
     shutting_down: bool,
+    /// Background abort tasks (`spawn_abort`, `abort_uploads`) not yet reported back.
+    aborts_in_flight: usize,
 }
 
 impl EngineLoop {
@@ -402,6 +407,7 @@ impl EngineLoop {
     }
 
     fn spawn_abort(&mut self, id: JobId, rec: JournalRecord) {
+        self.aborts_in_flight += 1;
         let sh = Arc::clone(&self.sh);
         let tx = self.sh.tx.clone();
         tokio::spawn(async move {
@@ -507,6 +513,7 @@ impl EngineLoop {
             Internal::Event(ev) => self.forward(ev),
             Internal::Finished { id, outcome } => self.finished(id, outcome),
             Internal::AbortDone { id, result } => {
+                self.aborts_in_flight -= 1;
                 let state = match result {
                     Ok(()) => {
                         self.forget_record(id);
@@ -525,6 +532,7 @@ impl EngineLoop {
                 });
             }
             Internal::UploadsAborted { upload_ids, failed } => {
+                self.aborts_in_flight -= 1;
                 let hit: Vec<JobId> = self
                     .jobs
                     .iter()
@@ -635,7 +643,8 @@ impl EngineLoop {
         });
     }
 
-    fn abort_uploads(&self, bucket: BucketName, uploads: Vec<(String, String)>) {
+    fn abort_uploads(&mut self, bucket: BucketName, uploads: Vec<(String, String)>) {
+        self.aborts_in_flight += 1;
         let sh = Arc::clone(&self.sh);
         tokio::spawn(async move {
             let mut ok = Vec::new();

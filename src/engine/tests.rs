@@ -894,3 +894,38 @@ async fn abort_while_a_resumed_job_prepares_still_aborts_the_kept_upload() {
         "the aborted job's upload is gone"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_waits_for_an_abort_already_sent() {
+    let s = store();
+    s.put(SRC, "sa", 40 * MIB, 62);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("sa", MIB))).unwrap();
+    let mut seen = vec![];
+    until(&mut h, &mut seen, part_done).await;
+    h.commands.send(Command::Cancel(1)).unwrap();
+    until(&mut h, &mut seen, finished(1)).await;
+    // The first Abort attempt fails transiently, so the abort is still retrying at shutdown.
+    let mut first = true;
+    s.set_fault(move |c| {
+        (c.op == Op::AbortMultipartUpload && std::mem::take(&mut first))
+            .then(|| service_error(Op::AbortMultipartUpload, 503, "ServiceUnavailable"))
+    });
+    h.commands.send(Command::Abort(1)).unwrap();
+    h.commands.send(Command::Shutdown).unwrap();
+    while let Some(ev) = h.events.recv().await {
+        seen.push(ev);
+    }
+    assert!(
+        seen.iter().any(|e| matches!(
+            e,
+            Event::JobFinished {
+                id: 1,
+                state: JobState::Aborted,
+                ..
+            }
+        )),
+        "the abort finished before the engine stopped"
+    );
+    assert!(s.upload_ids().is_empty(), "the upload is gone");
+}
