@@ -149,14 +149,12 @@ impl Runner {
         o
     }
 
+    /// Fails the job; a kept upload's record is journaled as failed, with the message.
     fn failed(&self, message: String, record: Option<JournalRecord>) -> Outcome {
-        let mut o = outcome(JobState::Failed(message));
+        let mut o = outcome(JobState::Failed(message.clone()));
         if let Some(mut rec) = record {
             rec.state = "failed".into();
-            rec.error = match &o.state {
-                JobState::Failed(m) => Some(m.clone()),
-                _ => None,
-            };
+            rec.error = Some(message);
             self.write_journal(&mut rec);
             o.record = Some(rec);
         }
