@@ -2,6 +2,8 @@
 //! every `ObjectStore` method, pagination, awkward keys, typed errors, the endpoint override,
 //! and `haul ls` run as a process.
 
+mod common;
+
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
@@ -45,18 +47,7 @@ fn serve_args(extra: &[&str]) -> ServeArgs {
 }
 
 async fn server(extra: &[&str]) -> ServerHandle {
-    haul::server::start(serve_args(extra))
-        .await
-        .expect("the local server starts on 127.0.0.1:0")
-}
-
-fn creds(server: &ServerHandle) -> Credentials {
-    let (id, key) = server.credentials[0].clone();
-    Credentials {
-        secret_id: id,
-        secret_key: Secret::new(key),
-        token: None,
-    }
+    common::start_server(serve_args(extra)).await
 }
 
 fn client_with(server: &ServerHandle, credentials: Credentials) -> CosClient {
@@ -66,7 +57,7 @@ fn client_with(server: &ServerHandle, credentials: Credentials) -> CosClient {
 }
 
 fn client(server: &ServerHandle) -> CosClient {
-    client_with(server, creds(server))
+    client_with(server, common::credentials(server))
 }
 
 fn bucket() -> BucketName {
@@ -424,7 +415,7 @@ async fn typed_errors_from_the_server() {
     assert!(e.is_not_found(), "{e}");
 
     // Wrong secret key: SignatureDoesNotMatch, and the key never shows.
-    let mut wrong = creds(&s);
+    let mut wrong = common::credentials(&s);
     wrong.secret_key = Secret::new("definitely-not-the-key");
     let e = client_with(&s, wrong).list_buckets().await.unwrap_err();
     assert_eq!(e.code(), Some("SignatureDoesNotMatch"), "{e}");
@@ -494,7 +485,7 @@ async fn endpoint_override_keeps_the_canonical_host_and_reports_every_request() 
     let s = server(&["--access-log", log.to_str().unwrap()]).await;
     let records: Arc<Mutex<Vec<RequestRecord>>> = Arc::default();
     let sink = records.clone();
-    let mut o = ClientOptions::new(creds(&s));
+    let mut o = ClientOptions::new(common::credentials(&s));
     o.endpoint = Some(format!("{}/", s.endpoint()));
     o.observer = Some(Arc::new(move |r| sink.lock().unwrap().push(r)));
     let c = CosClient::new(o).unwrap();

@@ -31,18 +31,9 @@ const TEST_LIMIT: Duration = Duration::from_secs(120);
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-fn credentials(h: &ServerHandle) -> Credentials {
-    let (id, key) = h.credentials[0].clone();
-    Credentials {
-        secret_id: id,
-        secret_key: Secret::new(key),
-        token: None,
-    }
-}
-
 /// The real client pointed at the test server; `tweak` may shorten its timeouts.
 fn client_with(h: &ServerHandle, tweak: impl FnOnce(&mut ClientOptions)) -> Arc<CosClient> {
-    let mut o = ClientOptions::new(credentials(h));
+    let mut o = ClientOptions::new(common::credentials(h));
     o.endpoint = Some(h.endpoint());
     tweak(&mut o);
     match CosClient::new(o) {

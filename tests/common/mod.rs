@@ -10,6 +10,7 @@ use clap::Parser;
 use haul::server::{ServeArgs, ServerHandle};
 use haul::store::encode::{cos_encode, key_to_url_path};
 use haul::store::sign::cos::{self as sign, KeyTime, SignRequest};
+use haul::store::{Credentials, Secret};
 
 /// The bucket `serve_args()` creates in ap-guangzhou.
 pub const GZ_BUCKET: &str = "alpha-1250000000";
@@ -59,6 +60,16 @@ pub async fn start_server(args: ServeArgs) -> ServerHandle {
     match haul::server::start(args).await {
         Ok(h) => h,
         Err(e) => panic!("the test server did not start: {e:#}"),
+    }
+}
+
+/// The server's first key pair, as the client takes it.
+pub fn credentials(h: &ServerHandle) -> Credentials {
+    let (id, key) = h.credentials[0].clone();
+    Credentials {
+        secret_id: id,
+        secret_key: Secret::new(key),
+        token: None,
     }
 }
 
