@@ -823,3 +823,56 @@ async fn errors_inside_200_are_service_errors_marked_in_200() {
         "{e:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn haul_uploads_abort_names_a_missing_upload_and_aborts_a_real_one() {
+    let s = server(&[]).await;
+    let c = client(&s);
+    let dst = obj("up/kept.bin");
+    let id = c
+        .initiate_multipart(&dst, &ObjectHeaders::default())
+        .await
+        .unwrap();
+    let (ep, cr) = (s.endpoint(), s.credentials[0].clone());
+    let abort = |upload: String| {
+        let (ep, cr) = (ep.clone(), cr.clone());
+        tokio::task::spawn_blocking(move || {
+            haul(
+                &ep,
+                &cr,
+                &[
+                    "uploads",
+                    "abort",
+                    "cos://media-1250000000/up/",
+                    "--upload-id",
+                    &upload,
+                    "--yes",
+                ],
+            )
+        })
+    };
+
+    let out = abort("not-an-upload".into()).await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out)
+            .contains("no incomplete upload not-an-upload under cos://media-1250000000/up/"),
+        "{}",
+        stderr(&out)
+    );
+    let left = c
+        .list_multipart_uploads(&bucket(), REGION, &ListUploadsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(left.uploads.len(), 1, "the real upload is untouched");
+
+    let out = abort(id.clone()).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("aborted 1 upload(s)"),
+        "{}",
+        stdout(&out)
+    );
+    let e = c.list_parts(&dst, &id, None, None).await.unwrap_err();
+    assert_eq!(e.code(), Some("NoSuchUpload"), "{e}");
+}
