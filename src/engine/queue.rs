@@ -503,7 +503,19 @@ impl EngineLoop {
         let sh = Arc::clone(&self.sh);
         tokio::spawn(async move {
             let tx = sh.tx.clone();
-            let outcome = job::run(sh, run).await;
+            // The run in a task of its own, so that even a panic in it is reported as the job's
+            // end: a job left "running" would hold its permits and make shutdown wait forever.
+            let outcome = match tokio::spawn(job::run(sh, run)).await {
+                Ok(outcome) => outcome,
+                Err(e) => Outcome {
+                    state: JobState::Failed(format!(
+                        "job {id} stopped unexpectedly ({e}); an upload it started stays on the server and in the journal: see `haul jobs ls` and `haul uploads ls`"
+                    )),
+                    verification: None,
+                    record: None,
+                    aborted_upload: false,
+                },
+            };
             let _ = tx.send(Internal::Finished { id, outcome });
         });
     }

@@ -929,3 +929,27 @@ async fn shutdown_waits_for_an_abort_already_sent() {
     );
     assert!(s.upload_ids().is_empty(), "the upload is gone");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_job_that_panics_fails_and_the_engine_still_shuts_down() {
+    let s = store();
+    s.put(SRC, "boom", 10 * MIB, 63);
+    s.set_fault(|c| {
+        if c.op == Op::InitiateMultipartUpload {
+            panic!("injected panic in the store");
+        }
+        None
+    });
+    let mut h = Engine::start(s.clone(), config());
+    h.commands
+        .send(Command::Enqueue(spec("boom", MIB)))
+        .unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    let JobState::Failed(msg) = state else {
+        panic!("{state:?}")
+    };
+    assert!(msg.contains("stopped unexpectedly"), "{msg}");
+    h.commands.send(Command::Shutdown).unwrap();
+    while h.events.recv().await.is_some() {}
+}
