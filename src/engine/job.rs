@@ -88,6 +88,17 @@ pub struct JobRun {
     pub paused: watch::Receiver<bool>,
 }
 
+/// What every part of one upload is copied from and to.
+struct PartSource {
+    src: ObjectRef,
+    dst: ObjectRef,
+    upload_id: String,
+    /// The source's ETag: each part copy is conditional on it.
+    etag: String,
+    size: u64,
+    part_size: u64,
+}
+
 enum PartOutcome {
     Done { part: u32, etag: String },
     Stopped,
@@ -553,6 +564,14 @@ impl Runner {
         let mut unwritten = 0usize;
         let mut last_write = Instant::now();
         let mut paused = self.job.paused.clone();
+        let parts_of = PartSource {
+            src: src.clone(),
+            dst: dst.clone(),
+            upload_id: upload_id.clone(),
+            etag: meta.etag.clone(),
+            size: meta.size,
+            part_size,
+        };
         loop {
             let want_more = fatal.is_none() && !part_stop.is_cancelled() && !pending.is_empty();
             let finished = if want_more {
@@ -561,7 +580,7 @@ impl Runner {
                     r = set.join_next(), if !set.is_empty() => r,
                     permit = self.sh.sched.acquire(self.id(), &mut paused, &part_stop) => {
                         if let (Some(permit), Some(n)) = (permit, pending.pop_front()) {
-                            self.spawn_part(&mut set, permit, src, dst, &upload_id, meta, part_size, n, part_stop.clone());
+                            self.spawn_part(&mut set, permit, &parts_of, n, part_stop.clone());
                         }
                         continue;
                     }
@@ -649,30 +668,25 @@ impl Runner {
         self.complete_and_verify(dst, meta, rec).await
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn spawn_part(
         &self,
         set: &mut JoinSet<PartOutcome>,
         permit: Permit,
-        src: &ObjectRef,
-        dst: &ObjectRef,
-        upload_id: &str,
-        meta: &ObjectMeta,
-        part_size: u64,
+        of: &PartSource,
         part: u32,
         stop: CancellationToken,
     ) {
         let sh = Arc::clone(&self.sh);
         let id = self.id();
-        let range = part_range(meta.size, part_size, part);
+        let range = part_range(of.size, of.part_size, part);
         let req = UploadPartCopyRequest {
-            destination: dst.clone(),
-            upload_id: upload_id.to_string(),
+            destination: of.dst.clone(),
+            upload_id: of.upload_id.clone(),
             part_number: part,
-            source: src.clone(),
+            source: of.src.clone(),
             range: Some(range),
             conditions: CopySourceConditions {
-                if_match: Some(meta.etag.clone()),
+                if_match: Some(of.etag.clone()),
                 ..Default::default()
             },
         };
