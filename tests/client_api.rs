@@ -2,6 +2,8 @@
 //! every `ObjectStore` method, pagination, awkward keys, typed errors, the endpoint override,
 //! and `haul ls` run as a process.
 
+mod common;
+
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
@@ -45,18 +47,7 @@ fn serve_args(extra: &[&str]) -> ServeArgs {
 }
 
 async fn server(extra: &[&str]) -> ServerHandle {
-    haul::server::start(serve_args(extra))
-        .await
-        .expect("the local server starts on 127.0.0.1:0")
-}
-
-fn creds(server: &ServerHandle) -> Credentials {
-    let (id, key) = server.credentials[0].clone();
-    Credentials {
-        secret_id: id,
-        secret_key: Secret::new(key),
-        token: None,
-    }
+    common::start_server(serve_args(extra)).await
 }
 
 fn client_with(server: &ServerHandle, credentials: Credentials) -> CosClient {
@@ -66,7 +57,7 @@ fn client_with(server: &ServerHandle, credentials: Credentials) -> CosClient {
 }
 
 fn client(server: &ServerHandle) -> CosClient {
-    client_with(server, creds(server))
+    client_with(server, common::credentials(server))
 }
 
 fn bucket() -> BucketName {
@@ -424,7 +415,7 @@ async fn typed_errors_from_the_server() {
     assert!(e.is_not_found(), "{e}");
 
     // Wrong secret key: SignatureDoesNotMatch, and the key never shows.
-    let mut wrong = creds(&s);
+    let mut wrong = common::credentials(&s);
     wrong.secret_key = Secret::new("definitely-not-the-key");
     let e = client_with(&s, wrong).list_buckets().await.unwrap_err();
     assert_eq!(e.code(), Some("SignatureDoesNotMatch"), "{e}");
@@ -494,7 +485,7 @@ async fn endpoint_override_keeps_the_canonical_host_and_reports_every_request() 
     let s = server(&["--access-log", log.to_str().unwrap()]).await;
     let records: Arc<Mutex<Vec<RequestRecord>>> = Arc::default();
     let sink = records.clone();
-    let mut o = ClientOptions::new(creds(&s));
+    let mut o = ClientOptions::new(common::credentials(&s));
     o.endpoint = Some(format!("{}/", s.endpoint()));
     o.observer = Some(Arc::new(move |r| sink.lock().unwrap().push(r)));
     let c = CosClient::new(o).unwrap();
@@ -831,4 +822,57 @@ async fn errors_inside_200_are_service_errors_marked_in_200() {
         matches!(&e, haul::store::Error::Service(se) if se.in_200 && se.op == Op::PutObjectCopy),
         "{e:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn haul_uploads_abort_names_a_missing_upload_and_aborts_a_real_one() {
+    let s = server(&[]).await;
+    let c = client(&s);
+    let dst = obj("up/kept.bin");
+    let id = c
+        .initiate_multipart(&dst, &ObjectHeaders::default())
+        .await
+        .unwrap();
+    let (ep, cr) = (s.endpoint(), s.credentials[0].clone());
+    let abort = |upload: String| {
+        let (ep, cr) = (ep.clone(), cr.clone());
+        tokio::task::spawn_blocking(move || {
+            haul(
+                &ep,
+                &cr,
+                &[
+                    "uploads",
+                    "abort",
+                    "cos://media-1250000000/up/",
+                    "--upload-id",
+                    &upload,
+                    "--yes",
+                ],
+            )
+        })
+    };
+
+    let out = abort("not-an-upload".into()).await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stderr(&out)
+            .contains("no incomplete upload not-an-upload under cos://media-1250000000/up/"),
+        "{}",
+        stderr(&out)
+    );
+    let left = c
+        .list_multipart_uploads(&bucket(), REGION, &ListUploadsRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(left.uploads.len(), 1, "the real upload is untouched");
+
+    let out = abort(id.clone()).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("aborted 1 upload(s)"),
+        "{}",
+        stdout(&out)
+    );
+    let e = c.list_parts(&dst, &id, None, None).await.unwrap_err();
+    assert_eq!(e.code(), Some("NoSuchUpload"), "{e}");
 }

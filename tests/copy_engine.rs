@@ -31,18 +31,9 @@ const TEST_LIMIT: Duration = Duration::from_secs(120);
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-fn credentials(h: &ServerHandle) -> Credentials {
-    let (id, key) = h.credentials[0].clone();
-    Credentials {
-        secret_id: id,
-        secret_key: Secret::new(key),
-        token: None,
-    }
-}
-
 /// The real client pointed at the test server; `tweak` may shorten its timeouts.
 fn client_with(h: &ServerHandle, tweak: impl FnOnce(&mut ClientOptions)) -> Arc<CosClient> {
-    let mut o = ClientOptions::new(credentials(h));
+    let mut o = ClientOptions::new(common::credentials(h));
     o.endpoint = Some(h.endpoint());
     tweak(&mut o);
     match CosClient::new(o) {
@@ -230,6 +221,20 @@ async fn copy_on(mut h: EngineHandle, spec: CopySpec) -> Finished {
     let f = finish(&mut h, None, Vec::new()).await;
     shutdown(h).await;
     f
+}
+
+/// A server holding a 2 GiB `alpha/big.bin`, 30 ms per request, logging to `log`: a copy
+/// long enough to stop in the middle.
+async fn big_server(log: &str) -> ServerHandle {
+    common::start_server(common::args(&[
+        "--object",
+        "cos://alpha-1250000000/big.bin=2GiB",
+        "--latency",
+        "30ms",
+        "--access-log",
+        log,
+    ]))
+    .await
 }
 
 /// One line of the server's `--access-log`.
@@ -556,15 +561,7 @@ async fn a_source_overwritten_mid_copy_fails_clearly_and_leaves_nothing() {
 async fn abort_mid_copy_sends_one_abort_and_leaves_no_upload() {
     let dir = tempdir();
     let (log, log_path) = log_arg(dir.path());
-    let server = common::start_server(common::args(&[
-        "--object",
-        "cos://alpha-1250000000/big.bin=2GiB",
-        "--latency",
-        "30ms",
-        "--access-log",
-        &log,
-    ]))
-    .await;
+    let server = big_server(&log).await;
     let store = client(&server);
     let mut h = Engine::start(store.clone(), config());
     let _ = h.commands.send(Command::Enqueue(spec(
@@ -607,15 +604,7 @@ async fn cancel_mid_copy_keeps_the_upload_and_resume_finishes_it_without_recopyi
     let dir = tempdir();
     let (log, log_path) = log_arg(dir.path());
     let state = dir.path().join("state");
-    let server = common::start_server(common::args(&[
-        "--object",
-        "cos://alpha-1250000000/big.bin=2GiB",
-        "--latency",
-        "30ms",
-        "--access-log",
-        &log,
-    ]))
-    .await;
+    let server = big_server(&log).await;
     let store = client(&server);
     let cfg = EngineConfig {
         state_dir: Some(state.clone()),
@@ -711,18 +700,8 @@ impl Drop for Child {
 /// `haul serve` as a process; returns it and its endpoint from the first stdout line.
 fn serve_process(extra: &[&str]) -> (Child, String) {
     use std::io::BufRead as _;
-    let mut args = vec![
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--bucket",
-        "alpha-1250000000@ap-guangzhou",
-        "--bucket",
-        "beta-1250000000@ap-shanghai",
-    ];
-    args.extend_from_slice(extra);
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_haul"))
-        .args(&args)
+        .args(common::serve_argv(extra))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -415,10 +415,10 @@ fn complete_body(parts: &[(u32, String)]) -> String {
     s
 }
 
+/// Initiates with a content type, user metadata and a storage class the result must carry.
 async fn initiate(c: &Cos, bucket: &str, region: &str, key: &str) -> String {
     let r = c
-        .obj("POST", bucket, region, key)
-        .q("uploads", "")
+        .initiate(bucket, region, key)
         .h("content-type", "video/mp4")
         .h("x-cos-meta-origin", "camera 1")
         .h("x-cos-storage-class", "STANDARD_IA")
@@ -679,15 +679,16 @@ async fn abort_makes_part_copies_in_flight_fail() {
         let c = c.clone();
         let id = id.clone();
         tokio::spawn(async move {
-            c.obj("PUT", GZ_BUCKET, GZ, "dst.bin")
-                .q("partNumber", "1")
-                .q("uploadId", &id)
-                .h(
-                    "x-cos-copy-source",
-                    &format!("{}/src.bin", host(GZ_BUCKET, GZ)),
-                )
-                .send()
-                .await
+            c.copy_part(
+                GZ_BUCKET,
+                GZ,
+                "dst.bin",
+                &id,
+                1,
+                &copy_source(GZ_BUCKET, GZ, "src.bin"),
+            )
+            .send()
+            .await
         })
     };
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;

@@ -57,20 +57,17 @@ async fn fault_kinds_answer_as_cos_does() {
     .await;
     let c = Cos::new(&s);
     // error200 only applies to copies and Complete: other requests pass.
-    let init = c
-        .obj("POST", GZ_BUCKET, GZ, "dst")
-        .q("uploads", "")
-        .send()
-        .await;
+    let init = c.initiate(GZ_BUCKET, GZ, "dst").send().await;
     assert_eq!(init.status, 200, "{}", init.text);
     let id = init.tag("UploadId").expect("UploadId");
     let r = c
-        .obj("PUT", GZ_BUCKET, GZ, "dst")
-        .q("partNumber", "1")
-        .q("uploadId", &id)
-        .h(
-            "x-cos-copy-source",
-            &format!("{}/src.bin", host(GZ_BUCKET, GZ)),
+        .copy_part(
+            GZ_BUCKET,
+            GZ,
+            "dst",
+            &id,
+            1,
+            &copy_source(GZ_BUCKET, GZ, "src.bin"),
         )
         .send()
         .await;
@@ -128,20 +125,17 @@ async fn part_copies_take_latency_plus_bytes_over_rate() {
     ]))
     .await;
     let c = Cos::new(&s);
-    let init = c
-        .obj("POST", GZ_BUCKET, GZ, "dst")
-        .q("uploads", "")
-        .send()
-        .await;
+    let init = c.initiate(GZ_BUCKET, GZ, "dst").send().await;
     let id = init.tag("UploadId").expect("UploadId");
     let t = Instant::now();
     let r = c
-        .obj("PUT", GZ_BUCKET, GZ, "dst")
-        .q("partNumber", "1")
-        .q("uploadId", &id)
-        .h(
-            "x-cos-copy-source",
-            &format!("{}/src.bin", host(GZ_BUCKET, GZ)),
+        .copy_part(
+            GZ_BUCKET,
+            GZ,
+            "dst",
+            &id,
+            1,
+            &copy_source(GZ_BUCKET, GZ, "src.bin"),
         )
         .h("x-cos-copy-source-range", "bytes=0-10485759")
         .send()
@@ -215,11 +209,7 @@ async fn data_dir_keeps_objects_and_uploads_across_restarts() {
         .send()
         .await;
     assert_eq!(put.status, 200);
-    let init = c
-        .obj("POST", SH_BUCKET, SH, "pending")
-        .q("uploads", "")
-        .send()
-        .await;
+    let init = c.initiate(SH_BUCKET, SH, "pending").send().await;
     let id = init.tag("UploadId").expect("UploadId");
     let part = c
         .obj("PUT", SH_BUCKET, SH, "pending")
@@ -358,11 +348,7 @@ async fn abort_during_the_merge_fails_complete_in_its_body_and_the_log_says_so()
     ]))
     .await;
     let c = Cos::new(&s);
-    let init = c
-        .obj("POST", GZ_BUCKET, GZ, "dst")
-        .q("uploads", "")
-        .send()
-        .await;
+    let init = c.initiate(GZ_BUCKET, GZ, "dst").send().await;
     let id = init.tag("UploadId").expect("UploadId");
     let mut tasks = Vec::new();
     for n in 1..=40u64 {
@@ -371,12 +357,13 @@ async fn abort_during_the_merge_fails_complete_in_its_body_and_the_log_says_so()
         tasks.push(tokio::spawn(async move {
             let first = (n - 1) << 20;
             let r = c
-                .obj("PUT", GZ_BUCKET, GZ, "dst")
-                .q("partNumber", &n.to_string())
-                .q("uploadId", &id)
-                .h(
-                    "x-cos-copy-source",
-                    &format!("{}/src.bin", host(GZ_BUCKET, GZ)),
+                .copy_part(
+                    GZ_BUCKET,
+                    GZ,
+                    "dst",
+                    &id,
+                    n as u32,
+                    &copy_source(GZ_BUCKET, GZ, "src.bin"),
                 )
                 .h(
                     "x-cos-copy-source-range",

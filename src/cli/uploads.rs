@@ -119,7 +119,20 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> i32 {
                     })
                     .filter(|u| older.is_none_or(|d| is_older(u, now, d)))
                     .collect();
-                if chosen.is_empty() {
+                if let (true, Some(id)) = (chosen.is_empty(), &upload_id) {
+                    // A named upload that is not there is a mistake to report, not success.
+                    fail(
+                        exit::FAILED,
+                        format!(
+                            "no incomplete upload {id} under {uri}{}: see `haul uploads ls {uri}`",
+                            if older.is_some() {
+                                " old enough for --older-than"
+                            } else {
+                                ""
+                            }
+                        ),
+                    )
+                } else if chosen.is_empty() {
                     println!("no matching uploads under {uri}");
                     exit::OK
                 } else if !yes && !confirm(&chosen, &uri) {

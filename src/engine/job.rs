@@ -88,6 +88,17 @@ pub struct JobRun {
     pub paused: watch::Receiver<bool>,
 }
 
+/// What every part of one upload is copied from and to.
+struct PartSource {
+    src: ObjectRef,
+    dst: ObjectRef,
+    upload_id: String,
+    /// The source's ETag: each part copy is conditional on it.
+    etag: String,
+    size: u64,
+    part_size: u64,
+}
+
 enum PartOutcome {
     Done { part: u32, etag: String },
     Stopped,
@@ -149,14 +160,12 @@ impl Runner {
         o
     }
 
+    /// Fails the job; a kept upload's record is journaled as failed, with the message.
     fn failed(&self, message: String, record: Option<JournalRecord>) -> Outcome {
-        let mut o = outcome(JobState::Failed(message));
+        let mut o = outcome(JobState::Failed(message.clone()));
         if let Some(mut rec) = record {
             rec.state = "failed".into();
-            rec.error = match &o.state {
-                JobState::Failed(m) => Some(m.clone()),
-                _ => None,
-            };
+            rec.error = Some(message);
             self.write_journal(&mut rec);
             o.record = Some(rec);
         }
@@ -375,7 +384,7 @@ impl Runner {
             bytes: meta.size,
             elapsed: started.elapsed(),
         });
-        self.verify_and_finish(dst, meta, crc, None).await
+        self.verify_and_finish(dst, meta, crc).await
     }
 
     async fn verify_and_finish(
@@ -383,38 +392,22 @@ impl Runner {
         dst: &ObjectRef,
         meta: &ObjectMeta,
         complete_crc: Option<u64>,
-        record: Option<JournalRecord>,
     ) -> Outcome {
         let v = if self.job.spec.options.verify {
             self.state(JobState::Verifying);
-            let store = Arc::clone(&self.sh.store);
-            let never = CancellationToken::new();
-            let head = retry(
-                &*store,
-                &self.sh.config.retry,
-                &never,
-                false,
-                |_, _, _| {},
-                |_| store.head_object(dst),
-            )
-            .await;
-            match head {
+            match self.head_destination(dst).await {
                 Ok(d) => verify::compare(meta.size, meta.crc64, d.size, d.crc64.or(complete_crc)),
-                Err(Stop::Failed { error, .. }) => {
-                    let mut o = self.failed(
-                        format!("the copy completed but {dst} could not be verified: {error}"),
+                Err(error) => {
+                    self.remove_journal();
+                    return self.failed(
+                        format!("the copy completed but {dst} could not be verified: {error}; check it with `haul ls {dst}`"),
                         None,
                     );
-                    self.remove_journal();
-                    o.record = None;
-                    return o;
                 }
-                Err(Stop::Stopped) => Verification::skipped(),
             }
         } else {
             Verification::skipped()
         };
-        drop(record);
         self.remove_journal();
         if verify::passed(&v) {
             Outcome {
@@ -571,6 +564,14 @@ impl Runner {
         let mut unwritten = 0usize;
         let mut last_write = Instant::now();
         let mut paused = self.job.paused.clone();
+        let parts_of = PartSource {
+            src: src.clone(),
+            dst: dst.clone(),
+            upload_id: upload_id.clone(),
+            etag: meta.etag.clone(),
+            size: meta.size,
+            part_size,
+        };
         loop {
             let want_more = fatal.is_none() && !part_stop.is_cancelled() && !pending.is_empty();
             let finished = if want_more {
@@ -579,7 +580,7 @@ impl Runner {
                     r = set.join_next(), if !set.is_empty() => r,
                     permit = self.sh.sched.acquire(self.id(), &mut paused, &part_stop) => {
                         if let (Some(permit), Some(n)) = (permit, pending.pop_front()) {
-                            self.spawn_part(&mut set, permit, src, dst, &upload_id, meta, part_size, n, part_stop.clone());
+                            self.spawn_part(&mut set, permit, &parts_of, n, part_stop.clone());
                         }
                         continue;
                     }
@@ -667,30 +668,25 @@ impl Runner {
         self.complete_and_verify(dst, meta, rec).await
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn spawn_part(
         &self,
         set: &mut JoinSet<PartOutcome>,
         permit: Permit,
-        src: &ObjectRef,
-        dst: &ObjectRef,
-        upload_id: &str,
-        meta: &ObjectMeta,
-        part_size: u64,
+        of: &PartSource,
         part: u32,
         stop: CancellationToken,
     ) {
         let sh = Arc::clone(&self.sh);
         let id = self.id();
-        let range = part_range(meta.size, part_size, part);
+        let range = part_range(of.size, of.part_size, part);
         let req = UploadPartCopyRequest {
-            destination: dst.clone(),
-            upload_id: upload_id.to_string(),
+            destination: of.dst.clone(),
+            upload_id: of.upload_id.clone(),
             part_number: part,
-            source: src.clone(),
+            source: of.src.clone(),
             range: Some(range),
             conditions: CopySourceConditions {
-                if_match: Some(meta.etag.clone()),
+                if_match: Some(of.etag.clone()),
                 ..Default::default()
             },
         };
@@ -775,7 +771,7 @@ impl Runner {
                     Some(rec.upload_id.clone()),
                     (1..=rec.parts).collect(),
                 );
-                self.verify_and_finish(dst, meta, crc, None).await
+                self.verify_and_finish(dst, meta, crc).await
             }
             None => {
                 self.remove_journal();
@@ -787,14 +783,9 @@ impl Runner {
         }
     }
 
-    /// `Some(crc64)` when the destination looks like this upload's completed result
-    /// (multipart ETag ending in `-<parts>`, right size).
-    async fn look_at_destination(
-        &self,
-        dst: &ObjectRef,
-        parts: u32,
-        size: u64,
-    ) -> Option<Option<u64>> {
+    /// HEAD the destination with the retry policy, never cancelled: the copy has happened (or
+    /// may have), and what is there now decides the outcome.
+    async fn head_destination(&self, dst: &ObjectRef) -> Result<ObjectMeta, Error> {
         let store = Arc::clone(&self.sh.store);
         let never = CancellationToken::new();
         let head = retry(
@@ -807,6 +798,21 @@ impl Runner {
         )
         .await;
         match head {
+            Ok(meta) => Ok(meta),
+            Err(Stop::Failed { error, .. }) => Err(error),
+            Err(Stop::Stopped) => unreachable!("a token nobody holds is never cancelled"),
+        }
+    }
+
+    /// `Some(crc64)` when the destination looks like this upload's completed result
+    /// (multipart ETag ending in `-<parts>`, right size).
+    async fn look_at_destination(
+        &self,
+        dst: &ObjectRef,
+        parts: u32,
+        size: u64,
+    ) -> Option<Option<u64>> {
+        match self.head_destination(dst).await {
             Ok(d) if d.size == size && d.etag.ends_with(&format!("-{parts}")) => Some(d.crc64),
             _ => None,
         }
@@ -816,7 +822,7 @@ impl Runner {
         &mut self,
         dst: &ObjectRef,
         meta: &ObjectMeta,
-        mut rec: JournalRecord,
+        rec: JournalRecord,
     ) -> Outcome {
         self.state(JobState::Completing);
         let store = Arc::clone(&self.sh.store);
@@ -874,8 +880,7 @@ impl Runner {
             tokio::time::sleep(wait).await;
             attempt += 1;
         };
-        rec.state = "verifying".into();
-        self.verify_and_finish(dst, meta, crc, Some(rec)).await
+        self.verify_and_finish(dst, meta, crc).await
     }
 }
 

@@ -84,6 +84,7 @@ pub async fn run(
         next_id: 1,
         events,
         shutting_down: false,
+        aborts_in_flight: 0,
     };
     e.load_journal();
     let (g, eff, _) = e.sh.sched.limits();
@@ -93,7 +94,9 @@ pub async fn run(
         job: None,
     });
     loop {
-        if e.shutting_down && e.running_count(true) == 0 {
+        // Shutdown waits for running jobs and for aborts already sent: an abort dropped with
+        // the runtime would leave the upload on the server and the job's record in the journal.
+        if e.shutting_down && e.running_count(true) == 0 && e.aborts_in_flight == 0 {
             break;
         }
         tokio::select! {
@@ -113,6 +116,8 @@ struct EngineLoop {
     active_jobs: usize,
     events: UnboundedSender<Event>,
     shutting_down: bool,
+    /// Background abort tasks (`spawn_abort`, `abort_uploads`) not yet reported back.
+    aborts_in_flight: usize,
 }
 
 impl EngineLoop {
@@ -122,6 +127,19 @@ impl EngineLoop {
 
     fn log(&self, level: LogLevel, message: String) {
         self.emit(Event::Log { level, message });
+    }
+
+    /// Removes a job's journal file once its upload is gone; a file left behind would offer to
+    /// resume an upload that no longer exists, so a failure is reported.
+    fn forget_record(&self, id: JobId) {
+        if let Some(j) = &self.sh.journal {
+            if let Err(e) = j.remove(id) {
+                self.log(
+                    LogLevel::Warn,
+                    format!("job {id}: its upload is aborted but {e}; delete the file by hand"),
+                );
+            }
+        }
     }
 
     fn set_state(&mut self, id: JobId, state: JobState) {
@@ -389,6 +407,7 @@ impl EngineLoop {
     }
 
     fn spawn_abort(&mut self, id: JobId, rec: JournalRecord) {
+        self.aborts_in_flight += 1;
         let sh = Arc::clone(&self.sh);
         let tx = self.sh.tx.clone();
         tokio::spawn(async move {
@@ -484,7 +503,19 @@ impl EngineLoop {
         let sh = Arc::clone(&self.sh);
         tokio::spawn(async move {
             let tx = sh.tx.clone();
-            let outcome = job::run(sh, run).await;
+            // The run in a task of its own, so that even a panic in it is reported as the job's
+            // end: a job left "running" would hold its permits and make shutdown wait forever.
+            let outcome = match tokio::spawn(job::run(sh, run)).await {
+                Ok(outcome) => outcome,
+                Err(e) => Outcome {
+                    state: JobState::Failed(format!(
+                        "job {id} stopped unexpectedly ({e}); an upload it started stays on the server and in the journal: see `haul jobs ls` and `haul uploads ls`"
+                    )),
+                    verification: None,
+                    record: None,
+                    aborted_upload: false,
+                },
+            };
             let _ = tx.send(Internal::Finished { id, outcome });
         });
     }
@@ -494,11 +525,10 @@ impl EngineLoop {
             Internal::Event(ev) => self.forward(ev),
             Internal::Finished { id, outcome } => self.finished(id, outcome),
             Internal::AbortDone { id, result } => {
+                self.aborts_in_flight -= 1;
                 let state = match result {
                     Ok(()) => {
-                        if let Some(j) = &self.sh.journal {
-                            let _ = j.remove(id);
-                        }
+                        self.forget_record(id);
                         if let Some(s) = self.jobs.get_mut(&id) {
                             s.record = None;
                         }
@@ -514,6 +544,7 @@ impl EngineLoop {
                 });
             }
             Internal::UploadsAborted { upload_ids, failed } => {
+                self.aborts_in_flight -= 1;
                 let hit: Vec<JobId> = self
                     .jobs
                     .iter()
@@ -524,9 +555,7 @@ impl EngineLoop {
                     .map(|(id, _)| *id)
                     .collect();
                 for id in hit {
-                    if let Some(j) = &self.sh.journal {
-                        let _ = j.remove(id);
-                    }
+                    self.forget_record(id);
                     if let Some(s) = self.jobs.get_mut(&id) {
                         s.record = None;
                     }
@@ -584,12 +613,11 @@ impl EngineLoop {
         s.resume = false;
         s.state = outcome.state.clone();
         s.record = outcome.record.clone();
+        // An abort is owed unless this run sent it or nothing is left to abort. A run stopped
+        // before its upload was touched reports Aborted yet still holds the resumed upload.
         let owe_abort = s.abort_requested
             && !outcome.aborted_upload
-            && !matches!(
-                outcome.state,
-                JobState::Done | JobState::Aborted | JobState::Skipped
-            );
+            && !matches!(outcome.state, JobState::Done | JobState::Skipped);
         let record = s.record.clone();
         self.emit(Event::JobState {
             id,
@@ -627,7 +655,8 @@ impl EngineLoop {
         });
     }
 
-    fn abort_uploads(&self, bucket: BucketName, uploads: Vec<(String, String)>) {
+    fn abort_uploads(&mut self, bucket: BucketName, uploads: Vec<(String, String)>) {
+        self.aborts_in_flight += 1;
         let sh = Arc::clone(&self.sh);
         tokio::spawn(async move {
             let mut ok = Vec::new();

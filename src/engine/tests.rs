@@ -68,6 +68,15 @@ fn finished(id: JobId) -> impl Fn(&Event) -> bool {
     move |e| matches!(e, Event::JobFinished { id: i, .. } if *i == id)
 }
 
+fn part_done(e: &Event) -> bool {
+    matches!(e, Event::PartDone { .. })
+}
+
+/// Any job entering `state`.
+fn became(state: JobState) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::JobState { state: s, .. } if *s == state)
+}
+
 fn parts_done(seen: &[Event], id: JobId) -> usize {
     seen.iter()
         .filter(|e| matches!(e, Event::PartDone { job, .. } if *job == id))
@@ -147,7 +156,7 @@ async fn never_more_parts_in_flight_than_allowed_even_after_a_change() {
         h.commands.send(Command::Enqueue(spec(k, MIB))).unwrap();
     }
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     assert_eq!(
         s.max_in_flight(),
         5,
@@ -185,18 +194,9 @@ async fn pause_starts_nothing_new_and_resume_finishes() {
     let mut h = Engine::start(s.clone(), config());
     h.commands.send(Command::Enqueue(spec("p", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     h.commands.send(Command::Pause(1)).unwrap();
-    until(&mut h, &mut seen, |e| {
-        matches!(
-            e,
-            Event::JobState {
-                state: JobState::Paused,
-                ..
-            }
-        )
-    })
-    .await;
+    until(&mut h, &mut seen, became(JobState::Paused)).await;
     tokio::time::sleep(Duration::from_millis(150)).await; // in-flight parts finish
     let calls = s.count(Op::UploadPartCopy);
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -219,7 +219,7 @@ async fn cancel_keeps_the_upload_and_sends_no_abort() {
     let mut h = Engine::start(s.clone(), config());
     h.commands.send(Command::Enqueue(spec("c", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     h.commands.send(Command::Cancel(1)).unwrap();
     let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
     assert_eq!(state, JobState::Cancelled);
@@ -270,7 +270,7 @@ async fn abort_after_cancel_aborts_the_kept_upload_once() {
     let mut h = Engine::start(s.clone(), config());
     h.commands.send(Command::Enqueue(spec("y", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     h.commands.send(Command::Cancel(1)).unwrap();
     h.commands.send(Command::Abort(1)).unwrap();
     h.commands.send(Command::Abort(1)).unwrap();
@@ -350,7 +350,7 @@ async fn a_source_change_mid_copy_fails_the_job_and_aborts_the_upload() {
     let mut h = Engine::start(s.clone(), config());
     h.commands.send(Command::Enqueue(spec("m", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     s.change_etag(SRC, "m");
     let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
     let JobState::Failed(msg) = state else {
@@ -447,7 +447,7 @@ async fn many_small_jobs_and_one_huge_job_both_make_progress() {
     h.commands
         .send(Command::Enqueue(spec("huge", MIB)))
         .unwrap();
-    until(&mut h, &mut vec![], |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut vec![], part_done).await;
     for i in 0..12 {
         h.commands
             .send(Command::Enqueue(spec(&format!("small{i}"), 2 * MIB)))
@@ -481,7 +481,7 @@ async fn shutdown_journals_and_a_new_engine_resumes_without_recopying() {
     h.commands.send(Command::Enqueue(spec("r", MIB))).unwrap();
     let mut seen = vec![];
     while parts_done(&seen, 1) < 1050 {
-        until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+        until(&mut h, &mut seen, part_done).await;
     }
     h.commands.send(Command::Shutdown).unwrap();
     while let Some(ev) = h.events.recv().await {
@@ -543,7 +543,7 @@ async fn resume_refuses_when_the_source_changed() {
     let mut h = Engine::start(s.clone(), cfg.clone());
     h.commands.send(Command::Enqueue(spec("e", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     h.commands.send(Command::Shutdown).unwrap();
     while h.events.recv().await.is_some() {}
     s.change_etag(SRC, "e");
@@ -686,7 +686,7 @@ async fn browse_lists_uploads_with_their_progress_and_owning_job() {
     let mut h = Engine::start(s.clone(), config());
     h.commands.send(Command::Enqueue(spec("u", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     h.commands.send(Command::Cancel(1)).unwrap();
     until(&mut h, &mut seen, finished(1)).await;
     h.commands
@@ -776,18 +776,9 @@ async fn abort_of_a_paused_job_aborts_once_and_remove_forgets_it() {
     let mut h = Engine::start(s.clone(), config());
     h.commands.send(Command::Enqueue(spec("pa", MIB))).unwrap();
     let mut seen = vec![];
-    until(&mut h, &mut seen, |e| matches!(e, Event::PartDone { .. })).await;
+    until(&mut h, &mut seen, part_done).await;
     h.commands.send(Command::Pause(1)).unwrap();
-    until(&mut h, &mut seen, |e| {
-        matches!(
-            e,
-            Event::JobState {
-                state: JobState::Paused,
-                ..
-            }
-        )
-    })
-    .await;
+    until(&mut h, &mut seen, became(JobState::Paused)).await;
     h.commands.send(Command::Abort(1)).unwrap();
     let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
     assert_eq!(state, JobState::Aborted);
@@ -869,4 +860,96 @@ async fn two_engines_on_one_state_dir_never_share_a_job_id() {
         left.is_empty(),
         "claims and records of done jobs are removed: {left:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn abort_while_a_resumed_job_prepares_still_aborts_the_kept_upload() {
+    let s = store();
+    s.put(SRC, "ap", 40 * MIB, 61);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("ap", MIB))).unwrap();
+    let mut seen = vec![];
+    until(&mut h, &mut seen, part_done).await;
+    h.commands.send(Command::Cancel(1)).unwrap();
+    until(&mut h, &mut seen, finished(1)).await;
+    assert_eq!(s.upload_ids().len(), 1, "cancel keeps the upload");
+    // The resumed run stalls in ListParts (retrying a 503), before any part is copied.
+    s.set_fault(|c| {
+        (c.op == Op::ListParts).then(|| service_error(Op::ListParts, 503, "ServiceUnavailable"))
+    });
+    h.commands.send(Command::Resume(1)).unwrap();
+    until(
+        &mut h,
+        &mut seen,
+        |e| matches!(e, Event::Log { message, .. } if message.contains("ListParts attempt")),
+    )
+    .await;
+    h.commands.send(Command::Abort(1)).unwrap();
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Aborted);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(s.count(Op::AbortMultipartUpload), 1);
+    assert!(
+        s.upload_ids().is_empty(),
+        "the aborted job's upload is gone"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_waits_for_an_abort_already_sent() {
+    let s = store();
+    s.put(SRC, "sa", 40 * MIB, 62);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands.send(Command::Enqueue(spec("sa", MIB))).unwrap();
+    let mut seen = vec![];
+    until(&mut h, &mut seen, part_done).await;
+    h.commands.send(Command::Cancel(1)).unwrap();
+    until(&mut h, &mut seen, finished(1)).await;
+    // The first Abort attempt fails transiently, so the abort is still retrying at shutdown.
+    let mut first = true;
+    s.set_fault(move |c| {
+        (c.op == Op::AbortMultipartUpload && std::mem::take(&mut first))
+            .then(|| service_error(Op::AbortMultipartUpload, 503, "ServiceUnavailable"))
+    });
+    h.commands.send(Command::Abort(1)).unwrap();
+    h.commands.send(Command::Shutdown).unwrap();
+    while let Some(ev) = h.events.recv().await {
+        seen.push(ev);
+    }
+    assert!(
+        seen.iter().any(|e| matches!(
+            e,
+            Event::JobFinished {
+                id: 1,
+                state: JobState::Aborted,
+                ..
+            }
+        )),
+        "the abort finished before the engine stopped"
+    );
+    assert!(s.upload_ids().is_empty(), "the upload is gone");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_that_panics_fails_and_the_engine_still_shuts_down() {
+    let s = store();
+    s.put(SRC, "boom", 10 * MIB, 63);
+    s.set_fault(|c| {
+        if c.op == Op::InitiateMultipartUpload {
+            panic!("injected panic in the store");
+        }
+        None
+    });
+    let mut h = Engine::start(s.clone(), config());
+    h.commands
+        .send(Command::Enqueue(spec("boom", MIB)))
+        .unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    let JobState::Failed(msg) = state else {
+        panic!("{state:?}")
+    };
+    assert!(msg.contains("stopped unexpectedly"), "{msg}");
+    h.commands.send(Command::Shutdown).unwrap();
+    while h.events.recv().await.is_some() {}
 }

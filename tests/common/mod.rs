@@ -10,6 +10,7 @@ use clap::Parser;
 use haul::server::{ServeArgs, ServerHandle};
 use haul::store::encode::{cos_encode, key_to_url_path};
 use haul::store::sign::cos::{self as sign, KeyTime, SignRequest};
+use haul::store::{Credentials, Secret};
 
 /// The bucket `serve_args()` creates in ap-guangzhou.
 pub const GZ_BUCKET: &str = "alpha-1250000000";
@@ -27,6 +28,15 @@ struct Wrap {
 /// Parses `haul serve` flags, e.g. `args(&["--latency", "5ms"])`, on top of the test
 /// defaults of `serve_args()`.
 pub fn args(extra: &[&str]) -> ServeArgs {
+    match Wrap::try_parse_from(serve_argv(extra)) {
+        Ok(w) => w.args,
+        Err(e) => panic!("test server flags do not parse: {e}"),
+    }
+}
+
+/// `haul serve` on 127.0.0.1:0 with `GZ_BUCKET` and `SH_BUCKET`, then `extra`: the command
+/// line both the in-process server and a `haul serve` process start from.
+pub fn serve_argv<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut argv = vec![
         "serve",
         "--listen",
@@ -37,10 +47,7 @@ pub fn args(extra: &[&str]) -> ServeArgs {
         "beta-1250000000@ap-shanghai",
     ];
     argv.extend_from_slice(extra);
-    match Wrap::try_parse_from(argv) {
-        Ok(w) => w.args,
-        Err(e) => panic!("test server flags do not parse: {e}"),
-    }
+    argv
 }
 
 /// Defaults: 127.0.0.1:0, the fixed demo credentials, one bucket in ap-guangzhou
@@ -56,9 +63,24 @@ pub async fn start_server(args: ServeArgs) -> ServerHandle {
     }
 }
 
+/// The server's first key pair, as the client takes it.
+pub fn credentials(h: &ServerHandle) -> Credentials {
+    let (id, key) = h.credentials[0].clone();
+    Credentials {
+        secret_id: id,
+        secret_key: Secret::new(key),
+        token: None,
+    }
+}
+
 /// `<bucket>.cos.<region>.myqcloud.com`
 pub fn host(bucket: &str, region: &str) -> String {
     format!("{bucket}.cos.{region}.myqcloud.com")
+}
+
+/// The `x-cos-copy-source` value naming `key` in `bucket`.
+pub fn copy_source(bucket: &str, region: &str, key: &str) -> String {
+    format!("{}/{key}", host(bucket, region))
 }
 
 /// A signing raw client for one server.
@@ -112,6 +134,27 @@ impl Cos {
     /// Object request on a bucket in its region.
     pub fn obj(&self, method: &str, bucket: &str, region: &str, key: &str) -> Req {
         self.req(method, &host(bucket, region), key)
+    }
+
+    /// Initiate Multipart Upload of `key` (no extra headers).
+    pub fn initiate(&self, bucket: &str, region: &str, key: &str) -> Req {
+        self.obj("POST", bucket, region, key).q("uploads", "")
+    }
+
+    /// Upload Part - Copy of part `part` of `upload_id`, from `source` (see `copy_source`).
+    pub fn copy_part(
+        &self,
+        bucket: &str,
+        region: &str,
+        key: &str,
+        upload_id: &str,
+        part: u32,
+        source: &str,
+    ) -> Req {
+        self.obj("PUT", bucket, region, key)
+            .q("partNumber", &part.to_string())
+            .q("uploadId", upload_id)
+            .h("x-cos-copy-source", source)
     }
 }
 
