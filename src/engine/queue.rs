@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::sync::watch;
@@ -20,7 +21,7 @@ use crate::store::{
 use super::job::{self, Internal, JobRun, Outcome, Shared, STOP_ABORT, STOP_CANCEL};
 use super::journal::{Journal, JournalRecord};
 use super::region::Regions;
-use super::retry::Stop;
+use super::retry::{retry, RetryPolicy, Stop};
 use super::scheduler::Scheduler;
 use super::{
     BrowseRequest, Command, CopySpec, EngineConfig, Event, JobId, JobState, Listing, LogLevel,
@@ -694,6 +695,37 @@ async fn region(sh: &Shared, bucket: &BucketName) -> Result<String, String> {
     }
 }
 
+/// Browsing is interactive: a few quick retries of transient failures (COS throttles listings
+/// too), then the error is shown and the user can refresh.
+const BROWSE_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 4,
+    base: Duration::from_millis(200),
+    cap: Duration::from_secs(2),
+};
+
+/// One browse request with `BROWSE_RETRY`; errors become the text the front end shows.
+async fn browse_call<T, F, Fut>(sh: &Shared, request: F) -> Result<T, String>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = crate::store::Result<T>>,
+{
+    let never = CancellationToken::new();
+    match retry(
+        &*sh.store,
+        &BROWSE_RETRY,
+        &never,
+        false,
+        |_, _, _| {},
+        request,
+    )
+    .await
+    {
+        Ok(v) => Ok(v),
+        Err(Stop::Failed { error, .. }) => Err(error.to_string()),
+        Err(Stop::Stopped) => Err("stopped".into()),
+    }
+}
+
 /// Answers one browse request through the store (one request per page; the uploads listing
 /// pages through everything under the prefix and asks ListParts for each upload's progress).
 pub async fn browse(
@@ -703,28 +735,22 @@ pub async fn browse(
 ) -> Listing {
     let store = &sh.store;
     match req {
-        BrowseRequest::Buckets => {
-            Listing::Buckets(store.list_buckets().await.map_err(|e| e.to_string()))
-        }
+        BrowseRequest::Buckets => Listing::Buckets(browse_call(sh, |_| store.list_buckets()).await),
         BrowseRequest::Objects {
             bucket,
             prefix,
             marker,
         } => {
             let page = match region(sh, &bucket).await {
-                Ok(r) => store
-                    .list_objects(
-                        &bucket,
-                        &r,
-                        &ListObjectsRequest {
-                            prefix: prefix.clone(),
-                            delimiter: Some("/".into()),
-                            marker: marker.clone(),
-                            max_keys: Some(1000),
-                        },
-                    )
-                    .await
-                    .map_err(|e| e.to_string()),
+                Ok(r) => {
+                    let req = ListObjectsRequest {
+                        prefix: prefix.clone(),
+                        delimiter: Some("/".into()),
+                        marker: marker.clone(),
+                        max_keys: Some(1000),
+                    };
+                    browse_call(sh, |_| store.list_objects(&bucket, &r, &req)).await
+                }
                 Err(e) => Err(e),
             };
             Listing::Objects {
@@ -736,10 +762,10 @@ pub async fn browse(
         }
         BrowseRequest::HeadObject(uri) => {
             let meta = match region(sh, &uri.bucket).await {
-                Ok(r) => store
-                    .head_object(&ObjectRef::new(uri.bucket.clone(), r, uri.key.clone()))
-                    .await
-                    .map_err(|e| e.to_string()),
+                Ok(r) => {
+                    let obj = ObjectRef::new(uri.bucket.clone(), r, uri.key.clone());
+                    browse_call(sh, |_| store.head_object(&obj)).await
+                }
                 Err(e) => Err(e),
             };
             Listing::Object { uri, meta }
@@ -770,16 +796,15 @@ pub async fn list_uploads(
         ..Default::default()
     };
     loop {
-        let page = store
-            .list_multipart_uploads(bucket, &region, &req)
-            .await
-            .map_err(|e| e.to_string())?;
+        let page = browse_call(sh, |_| store.list_multipart_uploads(bucket, &region, &req)).await?;
         for u in page.uploads {
             let obj = ObjectRef::new(bucket.clone(), region.clone(), u.key.clone());
             let (mut parts, mut bytes, mut marker) = (0u32, 0u64, None);
-            while let Ok(p) = store
-                .list_parts(&obj, &u.upload_id, marker, Some(1000))
-                .await
+            // An upload that vanishes between the two listings just shows what was counted.
+            while let Ok(p) = browse_call(sh, |_| {
+                store.list_parts(&obj, &u.upload_id, marker, Some(1000))
+            })
+            .await
             {
                 parts += p.parts.len() as u32;
                 bytes += p.parts.iter().map(|x| x.size).sum::<u64>();

@@ -953,3 +953,42 @@ async fn a_job_that_panics_fails_and_the_engine_still_shuts_down() {
     h.commands.send(Command::Shutdown).unwrap();
     while h.events.recv().await.is_some() {}
 }
+
+#[tokio::test(start_paused = true)]
+async fn browse_retries_a_throttled_listing_and_reports_a_permanent_error() {
+    let s = store();
+    s.put(SRC, "listed", MIB, 41);
+    let mut throttled = 0;
+    s.set_fault(move |c| {
+        if c.op != Op::ListObjects {
+            return None;
+        }
+        if c.key == "denied/" {
+            return Some(service_error(Op::ListObjects, 403, "AccessDenied"));
+        }
+        throttled += 1;
+        (throttled <= 2).then(|| service_error(Op::ListObjects, 503, "SlowDown"))
+    });
+    let mut h = Engine::start(s.clone(), config());
+    let bucket = crate::store::BucketName::parse(SRC).unwrap();
+    let mut seen = vec![];
+    for prefix in ["", "denied/"] {
+        h.commands
+            .send(Command::Browse(BrowseRequest::Objects {
+                bucket: bucket.clone(),
+                prefix: prefix.into(),
+                marker: None,
+            }))
+            .unwrap();
+        let ev = until(&mut h, &mut seen, |e| matches!(e, Event::Listing(_))).await;
+        let Event::Listing(Listing::Objects { page, .. }) = ev else {
+            panic!("{ev:?}")
+        };
+        match prefix {
+            "" => assert_eq!(page.unwrap().objects.len(), 1),
+            _ => assert!(page.unwrap_err().contains("AccessDenied")),
+        }
+    }
+    // Two throttled attempts and the success; the 403 is tried once.
+    assert_eq!(s.count(Op::ListObjects), 4);
+}
