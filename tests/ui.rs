@@ -302,7 +302,10 @@ fn copy_dialog_queues_one_job_per_marked_object() {
 fn copy_dialog_options_reach_the_spec_and_self_copy_is_refused() {
     let mut a = browsing();
     press(&mut a, &[key('j'), key('j'), key('c')]);
-    // Same bucket and key: Enter refuses with an error and sends nothing.
+    // Pick the source bucket itself: same bucket and key, Enter refuses and sends nothing.
+    for c in "media".chars() {
+        a.handle_key(key(c));
+    }
     press(&mut a, &[code(KeyCode::Tab)]);
     let cmds = press(&mut a, &[code(KeyCode::Enter)]);
     assert!(cmds.is_empty());
@@ -352,6 +355,91 @@ fn copy_dialog_options_reach_the_spec_and_self_copy_is_refused() {
     }
 }
 
+/// The destination a one-object copy dialog queues after `keys`.
+fn copy_destination_after(keys: &[KeyEvent]) -> String {
+    let mut a = browsing();
+    press(&mut a, &[key('j'), key('j'), key('c')]);
+    let cmds = press(&mut a, keys);
+    match &cmds[..] {
+        [Command::Enqueue(s)] => s.destination.to_string(),
+        other => panic!("expected one copy, got {other:?} (dialog {:?})", a.dialog),
+    }
+}
+
+#[test]
+fn copy_dialog_bucket_picker_takes_the_highlighted_pick() {
+    // Known buckets, sorted: archive, backup, media (the source).
+    // Opened: every bucket listed, the pick on the first one that is not the source, so
+    // Enter Enter never copies an object onto itself.
+    assert_eq!(
+        copy_destination_after(&[code(KeyCode::Enter), code(KeyCode::Enter)]),
+        "cos://archive-1250000000/clip-00000.mov"
+    );
+    // ↓ moves the pick; Enter takes it (not the typed text), Enter again queues.
+    assert_eq!(
+        copy_destination_after(&[
+            code(KeyCode::Down),
+            code(KeyCode::Enter),
+            code(KeyCode::Enter)
+        ]),
+        "cos://backup-1250000000/clip-00000.mov"
+    );
+    // Tab takes the pick too; ↑ wraps to the last bucket.
+    assert_eq!(
+        copy_destination_after(&[
+            code(KeyCode::Down),
+            code(KeyCode::Down),
+            code(KeyCode::Up),
+            code(KeyCode::Tab),
+            code(KeyCode::Enter)
+        ]),
+        "cos://backup-1250000000/clip-00000.mov"
+    );
+    // Typing filters; the pick is the first match.
+    assert_eq!(
+        copy_destination_after(&[
+            key('c'),
+            key('k'),
+            code(KeyCode::Enter),
+            code(KeyCode::Enter)
+        ]),
+        "cos://backup-1250000000/clip-00000.mov"
+    );
+    // Back on the Bucket field the filter is empty again and the pick stays where it was;
+    // typing there filters instead of appending to the chosen name.
+    assert_eq!(
+        copy_destination_after(&[
+            code(KeyCode::Down),
+            code(KeyCode::Tab),
+            code(KeyCode::BackTab),
+            code(KeyCode::Enter),
+            code(KeyCode::Enter)
+        ]),
+        "cos://backup-1250000000/clip-00000.mov"
+    );
+    assert_eq!(
+        copy_destination_after(&[
+            code(KeyCode::Tab),
+            code(KeyCode::BackTab),
+            key('a'),
+            key('r'),
+            code(KeyCode::Enter),
+            code(KeyCode::Enter)
+        ]),
+        "cos://archive-1250000000/clip-00000.mov"
+    );
+    // A bucket haul does not know, typed in full, is taken as typed.
+    let typed: Vec<KeyEvent> = "other-1250000001"
+        .chars()
+        .map(key)
+        .chain([code(KeyCode::Enter), code(KeyCode::Enter)])
+        .collect();
+    assert_eq!(
+        copy_destination_after(&typed),
+        "cos://other-1250000001/clip-00000.mov"
+    );
+}
+
 #[test]
 fn prefix_copy_lists_the_prefix_then_queues_its_objects() {
     let mut a = browsing();
@@ -363,7 +451,8 @@ fn prefix_copy_lists_the_prefix_then_queues_its_objects() {
     for c in "backup-1250000000".chars() {
         a.handle_key(key(c));
     }
-    let cmds = press(&mut a, &[code(KeyCode::Enter)]);
+    // Enter takes the bucket, Enter again queues.
+    let cmds = press(&mut a, &[code(KeyCode::Enter), code(KeyCode::Enter)]);
     match &cmds[..] {
         [Command::Browse(BrowseRequest::Objects {
             bucket,
@@ -889,15 +978,11 @@ fn snapshot_copy_dialog() {
     );
     snap("copy_dialog_storage_class", &mut a);
     let mut a = browsing();
+    press(&mut a, &[key('j'), key('j'), key('c')]);
+    snap("copy_dialog_opened", &mut a);
     press(
         &mut a,
-        &[
-            key('j'),
-            key('j'),
-            key('c'),
-            code(KeyCode::Tab),
-            code(KeyCode::Enter),
-        ],
+        &[key('m'), code(KeyCode::Tab), code(KeyCode::Enter)],
     );
     snap("copy_dialog_error", &mut a);
 }

@@ -186,9 +186,10 @@ pub struct CopyDialog {
 }
 
 impl CopyDialog {
-    /// Known buckets matching what is typed (all when the field equals a known bucket).
+    /// Known buckets matching what is typed (all of them when the field is empty or holds a
+    /// bucket already chosen, so coming back to the field shows every choice).
     pub fn bucket_choices(&self) -> Vec<&str> {
-        let typed = self.bucket.value().to_lowercase();
+        let typed = self.bucket.value().trim().to_lowercase();
         if self.known_buckets.contains(&typed) {
             return self.known_buckets.iter().map(|s| s.as_str()).collect();
         }
@@ -197,6 +198,54 @@ impl CopyDialog {
             .filter(|b| b.contains(&typed))
             .map(|s| s.as_str())
             .collect()
+    }
+
+    /// The destination bucket: the highlighted pick, or what is typed when no known bucket
+    /// matches it (a bucket haul has not seen, typed in full).
+    pub fn chosen_bucket(&self) -> String {
+        let choices = self.bucket_choices();
+        match choices.get(self.pick.min(choices.len().saturating_sub(1))) {
+            Some(c) => c.to_string(),
+            None => self.bucket.value().trim().to_string(),
+        }
+    }
+
+    /// Where the pick goes after typing: a bucket typed in full, else the first choice that is
+    /// not the source bucket (the source when it is the only one).
+    fn first_other_pick(&self) -> usize {
+        let typed = self.bucket.value().trim().to_lowercase();
+        let source = self.source_bucket.to_string();
+        let choices = self.bucket_choices();
+        if let Some(i) = choices.iter().position(|c| *c == typed) {
+            return i;
+        }
+        choices.iter().position(|c| *c != source).unwrap_or(0)
+    }
+
+    /// Leaving the Bucket field: the field shows the bucket chosen.
+    fn commit_bucket(&mut self) {
+        let chosen = self.chosen_bucket();
+        self.bucket = Input::new(chosen.clone());
+        self.pick = self
+            .bucket_choices()
+            .iter()
+            .position(|c| *c == chosen)
+            .unwrap_or(0);
+    }
+
+    /// Moves the focus, committing the bucket pick when leaving the Bucket field.
+    fn focus_on(&mut self, field: CopyField) {
+        if self.focus == CopyField::Bucket && field != CopyField::Bucket {
+            self.commit_bucket();
+        }
+        if self.focus != CopyField::Bucket && field == CopyField::Bucket {
+            // Back on the field: an empty filter (every bucket, the same order), the pick still
+            // on the bucket chosen, so typing filters instead of appending to a name.
+            if self.known_buckets.iter().any(|b| b == self.bucket.value()) {
+                self.bucket = Input::default();
+            }
+        }
+        self.focus = field;
     }
 
     pub fn is_single_object(&self) -> bool {
@@ -1031,24 +1080,26 @@ impl App {
             .as_deref()
             .and_then(|c| STORAGE_CLASSES.iter().position(|s| *s == c))
             .unwrap_or(0);
-        let bucket = list.bucket.to_string();
-        let pick = known.iter().position(|b| *b == bucket).unwrap_or(0);
-        self.dialog = Some(Dialog::Copy(Box::new(CopyDialog {
+        let mut dialog = CopyDialog {
             source_bucket: list.bucket.clone(),
             base: list.prefix.clone(),
             objects,
             prefixes,
             focus: CopyField::Bucket,
-            bucket: Input::new(bucket),
+            // An empty filter shows every known bucket; the pick starts on the first one that
+            // is not the source, so Enter right away never copies an object onto itself.
+            bucket: Input::default(),
             known_buckets: known,
-            pick,
+            pick: 0,
             key: Input::new(default_key),
             part_size: Input::new(part),
             concurrency: Input::new(conc),
             class,
             overwrite: d.overwrite,
             error: None,
-        })));
+        };
+        dialog.pick = dialog.first_other_pick();
+        self.dialog = Some(Dialog::Copy(Box::new(dialog)));
         vec![]
     }
 
@@ -1075,34 +1126,29 @@ impl App {
                 self.dialog = None;
                 return self.update(Action::Quit);
             }
-            KeyCode::Tab => d.focus = CopyField::ALL[(idx + 1) % CopyField::ALL.len()],
+            KeyCode::Tab => d.focus_on(CopyField::ALL[(idx + 1) % CopyField::ALL.len()]),
             KeyCode::BackTab => {
-                d.focus = CopyField::ALL[(idx + CopyField::ALL.len() - 1) % CopyField::ALL.len()]
+                d.focus_on(CopyField::ALL[(idx + CopyField::ALL.len() - 1) % CopyField::ALL.len()])
             }
             KeyCode::Down | KeyCode::Up if d.focus == CopyField::Bucket => {
                 let n = d.bucket_choices().len();
                 if n > 0 {
+                    let cur = d.pick.min(n - 1);
                     d.pick = if ev.code == KeyCode::Down {
-                        (d.pick + 1) % n
+                        (cur + 1) % n
                     } else {
-                        (d.pick + n - 1) % n
+                        (cur + n - 1) % n
                     };
                 }
             }
-            KeyCode::Down => d.focus = CopyField::ALL[(idx + 1).min(CopyField::ALL.len() - 1)],
-            KeyCode::Up => d.focus = CopyField::ALL[idx.saturating_sub(1)],
+            KeyCode::Down => d.focus_on(CopyField::ALL[(idx + 1).min(CopyField::ALL.len() - 1)]),
+            KeyCode::Up => d.focus_on(CopyField::ALL[idx.saturating_sub(1)]),
             KeyCode::Enter => {
-                let exact = d.known_buckets.iter().any(|b| b == d.bucket.value());
-                if d.focus == CopyField::Bucket && !exact {
-                    let choices = d.bucket_choices();
-                    if let Some(c) = choices.get(d.pick.min(choices.len().saturating_sub(1))) {
-                        if *c != d.bucket.value() {
-                            let c = c.to_string();
-                            d.bucket = Input::new(c);
-                            d.focus = CopyField::Key;
-                            return vec![];
-                        }
-                    }
+                // In the Bucket field Enter takes the highlighted pick and moves on (like Tab);
+                // in any other field it queues.
+                if d.focus == CopyField::Bucket {
+                    d.focus_on(CopyField::Key);
+                    return vec![];
                 }
                 return self.submit_copy();
             }
@@ -1116,7 +1162,9 @@ impl App {
                     };
                     input.handle(req);
                     if d.focus == CopyField::Bucket {
-                        d.pick = 0;
+                        // Typing filters; the pick goes to the first match that is not the
+                        // source (or the source, when only it matches).
+                        d.pick = d.first_other_pick();
                     }
                 }
             }
@@ -1759,8 +1807,11 @@ fn input_request(ev: &KeyEvent) -> Option<InputRequest> {
 
 /// Validates the dialog and builds the specs (and the prefix expansion, if any).
 fn build_copy(d: &CopyDialog) -> Result<(Vec<CopySpec>, Option<Expansion>), String> {
-    let bucket_text = d.bucket.value().trim();
-    let dest_bucket = BucketName::parse(bucket_text).map_err(|e| e.to_string())?;
+    let bucket_text = d.chosen_bucket();
+    if bucket_text.is_empty() {
+        return Err("no destination bucket: pick one with ↑↓ or type its NAME-APPID".into());
+    }
+    let dest_bucket = BucketName::parse(&bucket_text).map_err(|e| e.to_string())?;
     let part_text = d.part_size.value().trim();
     let part_size = if part_text.is_empty() || part_text.eq_ignore_ascii_case("auto") {
         PartSize::Auto

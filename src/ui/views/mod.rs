@@ -18,7 +18,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 
-use super::app::{App, Dialog, Screen};
+use super::app::{App, CopyField, Dialog, Screen};
 use super::keymap::Context;
 use super::theme::Theme;
 
@@ -155,6 +155,13 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let hints: Vec<(String, String, u8)> = match ctx {
         Some(_) if matches!(app.dialog, Some(Dialog::Details(_))) => {
             vec![("Esc".into(), "close".into(), 0)]
+        }
+        Some(_) if matches!(&app.dialog, Some(Dialog::Copy(d)) if d.focus == CopyField::Bucket) => {
+            vec![
+                ("↑↓".into(), "pick bucket".into(), 0),
+                ("Enter".into(), "take it".into(), 1),
+                ("Esc".into(), "cancel".into(), 2),
+            ]
         }
         Some(_) if matches!(app.dialog, Some(Dialog::Copy(_))) => vec![
             ("Enter".into(), "queue".into(), 0),
