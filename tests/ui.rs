@@ -1016,6 +1016,81 @@ fn many_jobs() -> App {
 }
 
 #[test]
+fn queue_rows_show_both_ends_of_the_route_and_whole_states_at_every_width() {
+    let mut a = many_jobs();
+    press(&mut a, &[key('2')]);
+    for w in [80u16, 100, 120, 160] {
+        let screen = render(&mut a, w, 30);
+        let lines: Vec<&str> = screen.lines().collect();
+        let header = lines[3];
+        assert!(header.trim_end().ends_with("RT"), "{w} cols: {header}");
+        let row = lines.iter().find(|l| l.starts_with("interrupted")).unwrap();
+        // The destination bucket and the file name are visible on every row.
+        assert!(row.contains("backup"), "{w} cols: {row}");
+        assert!(row.contains(".mov"), "{w} cols: {row}");
+        if w >= 100 {
+            assert!(
+                row.contains("media → backup: raw/take-004.mov")
+                    || row.contains("media/raw/take-004.mov → backup/raw/take-004.mov")
+                    || row.contains(
+                        "media-1250000000/raw/take-004.mov → backup-1250000000/raw/take-004.mov"
+                    ),
+                "{w} cols: {row}"
+            );
+        }
+        // The selected job's whole route is on the status line.
+        assert!(
+            screen.contains("job 1: cos://media-1250000000/raw/take-001.mov → cos://backup-1250000000/raw/take-001.mov")
+                || w < 100,
+            "{w} cols:\n{screen}"
+        );
+    }
+}
+
+#[test]
+fn queue_route_cuts_each_side_in_the_middle() {
+    use haul::ui::views::queue::{middle, route};
+    let (s, d) = (
+        uri("cos://media-1250000000/raw/2026/day-01/take-001.mov"),
+        uri("cos://backup-1250000000/copies/take-001.mov"),
+    );
+    assert_eq!(
+        route(&s, &d, 200),
+        "media-1250000000/raw/2026/day-01/take-001.mov → backup-1250000000/copies/take-001.mov"
+    );
+    assert_eq!(
+        route(&s, &d, 64),
+        "media/raw/2026/day-01/take-001.mov → backup/copies/take-001.mov"
+    );
+    let r = route(&s, &d, 40);
+    assert_eq!(r.chars().count(), 40, "{r}");
+    assert!(
+        r.starts_with("media/…") && r.contains("-001.mov → backup/…") && r.ends_with("-001.mov"),
+        "{r}"
+    );
+    assert_eq!(route(&s, &d, 20), "→ backup/…ke-001.mov");
+    // The same key into another bucket names the key once.
+    let kept = uri("cos://backup-1250000000/raw/2026/day-01/take-001.mov");
+    assert_eq!(
+        route(&s, &kept, 50),
+        "media → backup: raw/2026/day-01/take-001.mov"
+    );
+    assert_eq!(
+        route(&s, &kept, 40),
+        "media → backup: raw/…day-01/take-001.mov"
+    );
+    assert_eq!(route(&s, &kept, 30), "media → backup: raw/…e-001.mov");
+    // Same bucket: the destination is its key.
+    let same = uri("cos://media-1250000000/raw/take-001.bak");
+    assert_eq!(
+        route(&s, &same, 80),
+        "media-1250000000/raw/2026/day-01/take-001.mov → raw/take-001.bak"
+    );
+    assert_eq!(middle("abcdef", 6), "abcdef");
+    assert_eq!(middle("backup/raw/take-001.mov", 12), "back…001.mov");
+}
+
+#[test]
 fn snapshot_queue() {
     let mut a = new_app();
     press(&mut a, &[key('2')]);

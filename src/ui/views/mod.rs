@@ -141,6 +141,17 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
                     area.width,
                     t.error(),
                 );
+            } else if app.job_detail.is_none() {
+                // The full route of the selected job: the name column cuts it to fit.
+                let text = format!("job {}: {} → {}", j.id, j.spec.source, j.spec.destination);
+                put(
+                    buf,
+                    area.x,
+                    area.y,
+                    &queue::middle(&text, area.width as usize),
+                    area.width,
+                    t.dim(),
+                );
             }
         }
     }
