@@ -735,6 +735,93 @@ fn uploads_abort_confirms_exactly_what_is_deleted() {
     ));
 }
 
+/// The (bucket, prefix) an Uploads listing command asks for.
+fn uploads_request(cmds: &[Command]) -> (String, String) {
+    match cmds {
+        [Command::Browse(BrowseRequest::Uploads { bucket, prefix })] => {
+            (bucket.to_string(), prefix.clone())
+        }
+        other => panic!("expected one uploads listing, got {other:?}"),
+    }
+}
+
+#[test]
+fn uploads_screen_switches_buckets_one_key_to_job_destinations() {
+    let mut a = browsing();
+    // A job copies media → backup: its destination comes first in the cycle.
+    add_job(&mut a, 1, 10 << 30, 1 << 30, 2, 2, JobState::Running);
+    // Defaults to the Browse location.
+    let cmds = press(&mut a, &[key('3')]);
+    assert_eq!(
+        uploads_request(&cmds),
+        ("media-1250000000".into(), String::new())
+    );
+    a.on_event(Event::Listing(Listing::Uploads {
+        bucket: bucket("media-1250000000"),
+        prefix: String::new(),
+        uploads: Ok(vec![]),
+    }));
+    let screen = render(&mut a, 120, 24);
+    assert!(
+        screen.contains("Jobs are copying into backup-1250000000: press b to see its uploads."),
+        "{screen}"
+    );
+    // From Browse's bucket, b: the job's destination, the other known ones, back to Browse's;
+    // B goes back.
+    let mut a = browsing();
+    add_job(&mut a, 1, 10 << 30, 1 << 30, 2, 2, JobState::Running);
+    press(&mut a, &[key('3')]);
+    let order: Vec<String> = (0..4)
+        .map(|_| uploads_request(&press(&mut a, &[key('b')])).0)
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "backup-1250000000",
+            "archive-1250000000",
+            "media-1250000000",
+            "backup-1250000000"
+        ]
+    );
+    assert_eq!(
+        uploads_request(&press(&mut a, &[key('B')])).0,
+        "media-1250000000"
+    );
+    press(&mut a, &[key('B')]);
+    // The bucket picked stays while Browse does not move; the listing for it is shown.
+    press(&mut a, &[key('1'), key('3')]);
+    assert_eq!(
+        a.uploads.target.as_ref().map(|t| t.0.to_string()),
+        Some("archive-1250000000".into())
+    );
+    // Browse moving somewhere else makes the screen follow it again.
+    press(&mut a, &[key('1'), code(KeyCode::Enter)]); // into raw/
+    let cmds = press(&mut a, &[key('3')]);
+    assert_eq!(
+        uploads_request(&cmds),
+        ("media-1250000000".into(), "raw/".into())
+    );
+    // The footer and help offer the key.
+    let screen = render(&mut a, 120, 24);
+    assert!(
+        screen.lines().last().unwrap_or("").contains("b bucket"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn uploads_screen_without_a_browse_location_shows_a_job_destination() {
+    let mut a = new_app();
+    a.start();
+    a.on_event(Event::Listing(Listing::Buckets(Ok(buckets()))));
+    add_job(&mut a, 1, 10 << 30, 1 << 30, 2, 2, JobState::Running);
+    let cmds = press(&mut a, &[key('3')]);
+    assert_eq!(
+        uploads_request(&cmds),
+        ("backup-1250000000".into(), String::new())
+    );
+}
+
 #[test]
 fn info_heads_the_object() {
     let mut a = browsing();

@@ -115,7 +115,11 @@ pub enum LogEntry {
 /// The Uploads screen's rows.
 #[derive(Debug, Clone, Default)]
 pub struct UploadsState {
+    /// The bucket and prefix listed: the Browse location by default, another bucket after
+    /// `b` / `B`.
     pub target: Option<(BucketName, String)>,
+    /// The Browse location last followed: the target follows Browse again only when it moves.
+    pub browse_seen: Option<(BucketName, String)>,
     pub rows: Vec<(UploadSummary, bool)>,
     pub loading: bool,
     pub error: Option<String>,
@@ -780,23 +784,115 @@ impl App {
         self.screen = screen;
         self.filter_input = None;
         if screen == Screen::Uploads {
-            let target = self
+            let browse = self
                 .browse
                 .stack
                 .last()
                 .map(|l| (l.bucket.clone(), l.prefix.clone()));
-            if target.is_some() && target != self.uploads.target {
-                self.uploads = UploadsState {
-                    target: target.clone(),
-                    loading: true,
-                    ..Default::default()
-                };
-                if let Some((bucket, prefix)) = target {
-                    return vec![Command::Browse(BrowseRequest::Uploads { bucket, prefix })];
+            // Follow Browse when it moved since last time (a bucket picked with `b` stays
+            // otherwise); with nothing open there, show the first job destination's uploads.
+            let target = if browse.is_some() && browse != self.uploads.browse_seen {
+                self.uploads.browse_seen = browse.clone();
+                browse
+            } else if self.uploads.target.is_none() {
+                self.job_destination_buckets()
+                    .into_iter()
+                    .next()
+                    .map(|b| (b, String::new()))
+            } else {
+                None
+            };
+            if let Some(t) = target {
+                if Some(&t) != self.uploads.target.as_ref() {
+                    return self.list_uploads(t);
                 }
             }
         }
         vec![]
+    }
+
+    /// Points the Uploads screen at `target` and asks for its uploads.
+    fn list_uploads(&mut self, target: (BucketName, String)) -> Vec<Command> {
+        self.uploads = UploadsState {
+            target: Some(target.clone()),
+            browse_seen: self.uploads.browse_seen.take(),
+            loading: true,
+            ..Default::default()
+        };
+        let (bucket, prefix) = target;
+        vec![Command::Browse(BrowseRequest::Uploads { bucket, prefix })]
+    }
+
+    /// Destination buckets of jobs not finished yet (their uploads are the ones in progress),
+    /// in job order.
+    pub fn job_destination_buckets(&self) -> Vec<BucketName> {
+        let mut out: Vec<BucketName> = Vec::new();
+        for j in self.jobs.values() {
+            let unfinished = j.state.is_active()
+                || matches!(
+                    j.state,
+                    JobState::Queued
+                        | JobState::Paused
+                        | JobState::Cancelled
+                        | JobState::Interrupted
+                        | JobState::Failed(_)
+                );
+            if unfinished && !out.contains(&j.spec.destination.bucket) {
+                out.push(j.spec.destination.bucket.clone());
+            }
+        }
+        out
+    }
+
+    /// The buckets `b` / `B` cycle through: the Browse bucket, then job destinations (so one
+    /// `b` from the default shows where jobs copy to), then every other known bucket.
+    pub fn uploads_buckets(&self) -> Vec<BucketName> {
+        let mut out = Vec::new();
+        let all = self
+            .browse
+            .stack
+            .last()
+            .map(|l| l.bucket.clone())
+            .into_iter()
+            .chain(self.job_destination_buckets())
+            .chain(
+                self.known_buckets()
+                    .into_iter()
+                    .filter_map(|b| BucketName::parse(&b).ok()),
+            );
+        for b in all {
+            if !out.contains(&b) {
+                out.push(b);
+            }
+        }
+        out
+    }
+
+    /// Shows the next (or previous) bucket's uploads: the whole bucket, or the Browse prefix
+    /// when it is the Browse bucket.
+    fn cycle_uploads_bucket(&mut self, forward: bool) -> Vec<Command> {
+        let all = self.uploads_buckets();
+        if all.is_empty() {
+            self.status = Some("no bucket known yet: open one on the Browse screen (1)".into());
+            return vec![];
+        }
+        let n = all.len();
+        let next = match self
+            .uploads
+            .target
+            .as_ref()
+            .and_then(|(b, _)| all.iter().position(|x| x == b))
+        {
+            Some(i) if forward => (i + 1) % n,
+            Some(i) => (i + n - 1) % n,
+            None => 0,
+        };
+        let bucket = all[next].clone();
+        let prefix = match self.browse.stack.last() {
+            Some(l) if l.bucket == bucket => l.prefix.clone(),
+            _ => String::new(),
+        };
+        self.list_uploads((bucket, prefix))
     }
 
     // ----- cursor --------------------------------------------------------------------------
@@ -1402,6 +1498,11 @@ impl App {
     // ----- uploads -------------------------------------------------------------------------
 
     fn uploads_action(&mut self, action: Action) -> Vec<Command> {
+        match action {
+            Action::NextBucket => return self.cycle_uploads_bucket(true),
+            Action::PrevBucket => return self.cycle_uploads_bucket(false),
+            _ => {}
+        }
         let u = &mut self.uploads;
         match action {
             Action::Mark => {
