@@ -1291,6 +1291,7 @@ fn snapshot_log_and_help() {
             latency: Duration::from_millis(100 + i * 7),
             request_id: Some(format!("NjQ1ZjEx{i:04}")),
         }));
+        a.clock.advance(Duration::from_millis(137));
     }
     a.on_event(Event::Log {
         level: LogLevel::Warn,
@@ -1298,6 +1299,12 @@ fn snapshot_log_and_help() {
     });
     press(&mut a, &[key('4')]);
     let screen = render(&mut a, 160, 48);
+    // Seconds and milliseconds: T0 is 11:06:40 UTC; the 40th request came 39×137 ms later.
+    assert!(screen.contains("11:06:45.343 PUT    503"), "{screen}");
+    assert!(
+        screen.contains("11:06:45.480 warn   part 7 retrying"),
+        "{screen}"
+    );
     assert!(
         !screen.contains("SECRET") && !screen.contains("q-signature"),
         "{screen}"
