@@ -14,6 +14,7 @@ use haul::store::{
     BucketInfo, BucketName, CosUri, ListObjectsPage, ObjectHeaders, ObjectMeta, ObjectSummary, Op,
     RequestRecord, UploadInfo,
 };
+use haul::ui::browse::Load;
 use haul::ui::{App, Clock, Control, UiOptions};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -1017,6 +1018,112 @@ fn snapshot_objects_failed_and_empty() {
         page: Ok(ListObjectsPage::default()),
     }));
     snap("objects_empty", &mut a);
+}
+
+#[test]
+fn failed_next_page_keeps_the_rows_and_r_retries_that_page() {
+    let mut a = new_app();
+    a.start();
+    a.on_event(Event::Listing(Listing::Buckets(Ok(buckets()))));
+    press(&mut a, &[code(KeyCode::Enter)]); // archive-1250000000
+    let archive = || bucket("archive-1250000000");
+    // The first page says more follow: the next is asked for at once (the cursor is near).
+    let cmds = a.on_event(Event::Listing(Listing::Objects {
+        bucket: archive(),
+        prefix: String::new(),
+        marker: None,
+        page: Ok(objects_page("", 12, true)),
+    }));
+    let marker = Some("clip-00011.mov".to_string());
+    assert!(
+        matches!(&cmds[..], [Command::Browse(BrowseRequest::Objects { marker: m, .. })] if *m == marker),
+        "{cmds:?}"
+    );
+    press(&mut a, &[key('j'), key(' ')]); // mark renders/
+    a.on_event(Event::Listing(Listing::Objects {
+        bucket: archive(),
+        prefix: String::new(),
+        marker: marker.clone(),
+        page: Err("503 ServiceUnavailable (request 42)".into()),
+    }));
+    let rows = |a: &App| a.browse.stack.last().map(|l| l.rows.len()).unwrap_or(0);
+    assert_eq!(rows(&a), 14, "the loaded rows stay");
+    let screen = render(&mut a, 80, 24);
+    assert!(
+        screen.contains("Next page failed: press R to retry (14 rows loaded stay)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("14 rows, listing failed: R retries"),
+        "{screen}"
+    );
+    snap("objects_next_page_failed", &mut a);
+    // Moving does not hammer the failed page; R asks for exactly that page again.
+    assert!(press(&mut a, &[key('G')]).is_empty());
+    let cmds = press(&mut a, &[key('R')]);
+    match &cmds[..] {
+        [Command::Browse(BrowseRequest::Objects {
+            bucket,
+            prefix,
+            marker: m,
+        })] => {
+            assert_eq!(bucket, &archive());
+            assert_eq!(prefix, "");
+            assert_eq!(m, &marker);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(rows(&a), 14, "retrying keeps the rows and marks");
+    assert_eq!(a.browse.stack.last().unwrap().marked_count(), 1);
+    let mut next = objects_page("", 3, false);
+    next.common_prefixes.clear();
+    for (i, o) in next.objects.iter_mut().enumerate() {
+        o.key = format!("zz-{i}.mov");
+    }
+    a.on_event(Event::Listing(Listing::Objects {
+        bucket: archive(),
+        prefix: String::new(),
+        marker,
+        page: Ok(next),
+    }));
+    assert_eq!(rows(&a), 17);
+    assert_eq!(a.browse.stack.last().unwrap().load, Load::Complete);
+    // With nothing failed, R reloads the listing from the start.
+    let cmds = press(&mut a, &[key('R')]);
+    assert!(
+        matches!(
+            &cmds[..],
+            [Command::Browse(BrowseRequest::Objects { marker: None, .. })]
+        ),
+        "{cmds:?}"
+    );
+}
+
+#[test]
+fn failed_first_page_says_how_to_retry() {
+    let mut a = new_app();
+    a.start();
+    a.on_event(Event::Listing(Listing::Buckets(Ok(buckets()))));
+    press(&mut a, &[code(KeyCode::Enter)]);
+    a.on_event(Event::Listing(Listing::Objects {
+        bucket: bucket("archive-1250000000"),
+        prefix: String::new(),
+        marker: None,
+        page: Err("connection reset".into()),
+    }));
+    let screen = render(&mut a, 80, 24);
+    assert!(
+        screen.contains("Listing failed: press R to retry, Bksp to go back."),
+        "{screen}"
+    );
+    let cmds = press(&mut a, &[key('R')]);
+    assert!(
+        matches!(
+            &cmds[..],
+            [Command::Browse(BrowseRequest::Objects { marker: None, .. })]
+        ),
+        "{cmds:?}"
+    );
 }
 
 #[test]

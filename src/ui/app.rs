@@ -1042,6 +1042,20 @@ impl App {
                 vec![]
             }
             Action::Refresh => {
+                // After a failed page, ask for that page again: the rows loaded stay.
+                if let Some(marker) = list.retry_failed() {
+                    self.status = Some(format!(
+                        "retrying the listing of cos://{}/{} ({} rows kept)",
+                        list.bucket,
+                        list.prefix,
+                        list.rows.len()
+                    ));
+                    return vec![Command::Browse(BrowseRequest::Objects {
+                        bucket: list.bucket.clone(),
+                        prefix: list.prefix.clone(),
+                        marker,
+                    })];
+                }
                 let (bucket, prefix) = (list.bucket.clone(), list.prefix.clone());
                 self.browse.stack.pop();
                 self.open_listing(bucket, prefix)
