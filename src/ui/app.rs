@@ -931,6 +931,11 @@ impl App {
         if self.screen == Screen::Queue && self.job_detail.is_some() {
             return vec![];
         }
+        if self.screen == Screen::Queue {
+            // Moving over the jobs: the status line shows the selected job (its full route or
+            // why it failed) instead of the last feedback.
+            self.status = None;
+        }
         let (len, cur) = self.list_len_cursor();
         let c = (cur as isize)
             .saturating_add(delta)

@@ -143,15 +143,13 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
                 );
             } else if app.job_detail.is_none() {
                 // The full route of the selected job: the name column cuts it to fit.
-                let text = format!("job {}: {} → {}", j.id, j.spec.source, j.spec.destination);
-                put(
-                    buf,
-                    area.x,
-                    area.y,
-                    &queue::middle(&text, area.width as usize),
-                    area.width,
-                    t.dim(),
+                let head = format!("job {}: ", j.id);
+                let room = (area.width as usize).saturating_sub(head.chars().count());
+                let text = format!(
+                    "{head}{}",
+                    queue::route_full(&j.spec.source, &j.spec.destination, room)
                 );
+                put(buf, area.x, area.y, &text, area.width, t.dim());
             }
         }
     }

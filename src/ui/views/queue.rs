@@ -350,6 +350,15 @@ pub fn middle(s: &str, w: usize) -> String {
     out
 }
 
+/// A route with both URIs in full (`cos://…`) when they fit in `w`, else as `route` fits it.
+pub fn route_full(src: &CosUri, dst: &CosUri, w: usize) -> String {
+    let full = format!("{src} → {dst}");
+    if full.chars().count() <= w {
+        return full;
+    }
+    route(src, dst, w)
+}
+
 /// The Queue's name cell: source → destination fitted to `w` columns. Full URIs when they
 /// fit; else buckets without their APPID (`media → backup: KEY` when the key is kept), each
 /// side cut in the middle (bucket and file name stay); below 30 columns only `→ destination` (the selected job's full route is on the status
