@@ -59,11 +59,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         head.push_str(&format!(" · {marked} marked"));
     }
     head.push_str(&match elsewhere.first() {
-        Some(b) if elsewhere.len() == 1 => format!(" · jobs copy into {b}: {next_key} shows it"),
-        Some(_) => format!(
-            " · jobs copy into {} other buckets: {next_key} cycles",
-            elsewhere.len()
-        ),
+        Some(b) if elsewhere.len() == 1 => format!(" · jobs → {b} ({next_key})"),
+        Some(_) => format!(" · jobs → {} other buckets ({next_key})", elsewhere.len()),
         None => format!(" · {next_key} other bucket"),
     });
     put(buf, area.x, area.y, &head, area.width, t.title());
