@@ -195,7 +195,7 @@ fn render_objects(app: &App, list: &ObjectList, area: Rect, buf: &mut Buffer) {
     );
     put(buf, area.x, area.y + 1, &header, area.width, t.dim());
     let top = area.y + 2;
-    let height = area.height.saturating_sub(2) as usize;
+    let height = list_rows(list, area.height);
     if list.view.is_empty() {
         let msg = match &list.load {
             Load::Failed(e) => {
@@ -295,4 +295,11 @@ fn render_objects(app: &App, list: &ObjectList, area: Rect, buf: &mut Buffer) {
             t.error(),
         );
     }
+}
+
+/// Rows of a listing that fit in a body `body_height` high: the head and the column header
+/// take two, a failed next page's line (under the rows) one more.
+pub fn list_rows(list: &ObjectList, body_height: u16) -> usize {
+    let failed_line = matches!(list.load, Load::Failed(_)) && !list.view.is_empty();
+    body_height.saturating_sub(2 + u16::from(failed_line)) as usize
 }

@@ -276,7 +276,11 @@ pub fn row_at(app: &App, y: u16) -> Option<usize> {
     }
     let a = areas(app.size);
     let top = a.body.y + list_top(app);
-    let bottom = a.body.y + a.body.height;
+    let mut bottom = a.body.y + a.body.height;
+    if let (Screen::Browse, Some(list)) = (app.screen, app.browse.stack.last()) {
+        // Agree with the drawing: a failed page's line takes the last row.
+        bottom = top + browse::list_rows(list, a.body.height) as u16;
+    }
     if y < top || y >= bottom {
         return None;
     }
