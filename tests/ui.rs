@@ -808,6 +808,17 @@ fn uploads_screen_switches_buckets_one_key_to_job_destinations() {
         screen.lines().last().unwrap_or("").contains("b bucket"),
         "{screen}"
     );
+    press(&mut a, &[key('?')]);
+    let help: String = (0..12)
+        .map(|_| {
+            press(&mut a, &[key('j'), key('j'), key('j'), key('j')]);
+            render(&mut a, 120, 24)
+        })
+        .collect();
+    assert!(
+        help.contains("bucket: show the next one's uploads"),
+        "{help}"
+    );
 }
 
 #[test]
