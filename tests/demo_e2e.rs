@@ -185,7 +185,7 @@ fn demo_copies_a_6gib_object_through_the_dialog_and_quits_cleanly() {
     p.send("jj\r");
     p.wait_for("sensor dump 2026-11-27.bin", long);
     p.send("c");
-    p.wait_for("Enter queue", long);
+    p.wait_for("↑↓ pick", long);
     p.shot("Copy dialog");
     // Replace the suggested bucket: typing narrows the choices, Enter takes the match.
     p.send("\x15backup");
@@ -263,7 +263,7 @@ fn queue_sensor_dump(p: &mut Pty) {
     p.send("jj\r");
     p.wait_for("sensor dump 2026-11-27.bin", long);
     p.send("c");
-    p.wait_for("Enter queue", long);
+    p.wait_for("↑↓ pick", long);
     p.send("\x15backup");
     p.wait_for("backup-1250000000", long);
     p.send("\r\t\x1596MiB");

@@ -14,6 +14,7 @@ use haul::store::{
     BucketInfo, BucketName, CosUri, ListObjectsPage, ObjectHeaders, ObjectMeta, ObjectSummary, Op,
     RequestRecord, UploadInfo,
 };
+use haul::ui::browse::Load;
 use haul::ui::{App, Clock, Control, UiOptions};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -302,7 +303,10 @@ fn copy_dialog_queues_one_job_per_marked_object() {
 fn copy_dialog_options_reach_the_spec_and_self_copy_is_refused() {
     let mut a = browsing();
     press(&mut a, &[key('j'), key('j'), key('c')]);
-    // Same bucket and key: Enter refuses with an error and sends nothing.
+    // Pick the source bucket itself: same bucket and key, Enter refuses and sends nothing.
+    for c in "media".chars() {
+        a.handle_key(key(c));
+    }
     press(&mut a, &[code(KeyCode::Tab)]);
     let cmds = press(&mut a, &[code(KeyCode::Enter)]);
     assert!(cmds.is_empty());
@@ -352,6 +356,91 @@ fn copy_dialog_options_reach_the_spec_and_self_copy_is_refused() {
     }
 }
 
+/// The destination a one-object copy dialog queues after `keys`.
+fn copy_destination_after(keys: &[KeyEvent]) -> String {
+    let mut a = browsing();
+    press(&mut a, &[key('j'), key('j'), key('c')]);
+    let cmds = press(&mut a, keys);
+    match &cmds[..] {
+        [Command::Enqueue(s)] => s.destination.to_string(),
+        other => panic!("expected one copy, got {other:?} (dialog {:?})", a.dialog),
+    }
+}
+
+#[test]
+fn copy_dialog_bucket_picker_takes_the_highlighted_pick() {
+    // Known buckets, sorted: archive, backup, media (the source).
+    // Opened: every bucket listed, the pick on the first one that is not the source, so
+    // Enter Enter never copies an object onto itself.
+    assert_eq!(
+        copy_destination_after(&[code(KeyCode::Enter), code(KeyCode::Enter)]),
+        "cos://archive-1250000000/clip-00000.mov"
+    );
+    // ↓ moves the pick; Enter takes it (not the typed text), Enter again queues.
+    assert_eq!(
+        copy_destination_after(&[
+            code(KeyCode::Down),
+            code(KeyCode::Enter),
+            code(KeyCode::Enter)
+        ]),
+        "cos://backup-1250000000/clip-00000.mov"
+    );
+    // Tab takes the pick too; ↑ wraps to the last bucket.
+    assert_eq!(
+        copy_destination_after(&[
+            code(KeyCode::Down),
+            code(KeyCode::Down),
+            code(KeyCode::Up),
+            code(KeyCode::Tab),
+            code(KeyCode::Enter)
+        ]),
+        "cos://backup-1250000000/clip-00000.mov"
+    );
+    // Typing filters; the pick is the first match.
+    assert_eq!(
+        copy_destination_after(&[
+            key('c'),
+            key('k'),
+            code(KeyCode::Enter),
+            code(KeyCode::Enter)
+        ]),
+        "cos://backup-1250000000/clip-00000.mov"
+    );
+    // Back on the Bucket field the filter is empty again and the pick stays where it was;
+    // typing there filters instead of appending to the chosen name.
+    assert_eq!(
+        copy_destination_after(&[
+            code(KeyCode::Down),
+            code(KeyCode::Tab),
+            code(KeyCode::BackTab),
+            code(KeyCode::Enter),
+            code(KeyCode::Enter)
+        ]),
+        "cos://backup-1250000000/clip-00000.mov"
+    );
+    assert_eq!(
+        copy_destination_after(&[
+            code(KeyCode::Tab),
+            code(KeyCode::BackTab),
+            key('a'),
+            key('r'),
+            code(KeyCode::Enter),
+            code(KeyCode::Enter)
+        ]),
+        "cos://archive-1250000000/clip-00000.mov"
+    );
+    // A bucket haul does not know, typed in full, is taken as typed.
+    let typed: Vec<KeyEvent> = "other-1250000001"
+        .chars()
+        .map(key)
+        .chain([code(KeyCode::Enter), code(KeyCode::Enter)])
+        .collect();
+    assert_eq!(
+        copy_destination_after(&typed),
+        "cos://other-1250000001/clip-00000.mov"
+    );
+}
+
 #[test]
 fn prefix_copy_lists_the_prefix_then_queues_its_objects() {
     let mut a = browsing();
@@ -363,7 +452,8 @@ fn prefix_copy_lists_the_prefix_then_queues_its_objects() {
     for c in "backup-1250000000".chars() {
         a.handle_key(key(c));
     }
-    let cmds = press(&mut a, &[code(KeyCode::Enter)]);
+    // Enter takes the bucket, Enter again queues.
+    let cmds = press(&mut a, &[code(KeyCode::Enter), code(KeyCode::Enter)]);
     match &cmds[..] {
         [Command::Browse(BrowseRequest::Objects {
             bucket,
@@ -646,6 +736,104 @@ fn uploads_abort_confirms_exactly_what_is_deleted() {
     ));
 }
 
+/// The (bucket, prefix) an Uploads listing command asks for.
+fn uploads_request(cmds: &[Command]) -> (String, String) {
+    match cmds {
+        [Command::Browse(BrowseRequest::Uploads { bucket, prefix })] => {
+            (bucket.to_string(), prefix.clone())
+        }
+        other => panic!("expected one uploads listing, got {other:?}"),
+    }
+}
+
+#[test]
+fn uploads_screen_switches_buckets_one_key_to_job_destinations() {
+    let mut a = browsing();
+    // A job copies media → backup: its destination comes first in the cycle.
+    add_job(&mut a, 1, 10 << 30, 1 << 30, 2, 2, JobState::Running);
+    // Defaults to the Browse location.
+    let cmds = press(&mut a, &[key('3')]);
+    assert_eq!(
+        uploads_request(&cmds),
+        ("media-1250000000".into(), String::new())
+    );
+    a.on_event(Event::Listing(Listing::Uploads {
+        bucket: bucket("media-1250000000"),
+        prefix: String::new(),
+        uploads: Ok(vec![]),
+    }));
+    let screen = render(&mut a, 120, 24);
+    assert!(
+        screen.contains("Jobs are copying into backup-1250000000: press b to see its uploads."),
+        "{screen}"
+    );
+    // From Browse's bucket, b: the job's destination, the other known ones, back to Browse's;
+    // B goes back.
+    let mut a = browsing();
+    add_job(&mut a, 1, 10 << 30, 1 << 30, 2, 2, JobState::Running);
+    press(&mut a, &[key('3')]);
+    let order: Vec<String> = (0..4)
+        .map(|_| uploads_request(&press(&mut a, &[key('b')])).0)
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "backup-1250000000",
+            "archive-1250000000",
+            "media-1250000000",
+            "backup-1250000000"
+        ]
+    );
+    assert_eq!(
+        uploads_request(&press(&mut a, &[key('B')])).0,
+        "media-1250000000"
+    );
+    press(&mut a, &[key('B')]);
+    // The bucket picked stays while Browse does not move; the listing for it is shown.
+    press(&mut a, &[key('1'), key('3')]);
+    assert_eq!(
+        a.uploads.target.as_ref().map(|t| t.0.to_string()),
+        Some("archive-1250000000".into())
+    );
+    // Browse moving somewhere else makes the screen follow it again.
+    press(&mut a, &[key('1'), code(KeyCode::Enter)]); // into raw/
+    let cmds = press(&mut a, &[key('3')]);
+    assert_eq!(
+        uploads_request(&cmds),
+        ("media-1250000000".into(), "raw/".into())
+    );
+    // The footer and help offer the key.
+    let screen = render(&mut a, 120, 24);
+    assert!(
+        screen.lines().last().unwrap_or("").contains("b bucket"),
+        "{screen}"
+    );
+    press(&mut a, &[key('?')]);
+    let help: String = (0..12)
+        .map(|_| {
+            press(&mut a, &[key('j'), key('j'), key('j'), key('j')]);
+            render(&mut a, 120, 24)
+        })
+        .collect();
+    assert!(
+        help.contains("bucket: show the next one's uploads"),
+        "{help}"
+    );
+}
+
+#[test]
+fn uploads_screen_without_a_browse_location_shows_a_job_destination() {
+    let mut a = new_app();
+    a.start();
+    a.on_event(Event::Listing(Listing::Buckets(Ok(buckets()))));
+    add_job(&mut a, 1, 10 << 30, 1 << 30, 2, 2, JobState::Running);
+    let cmds = press(&mut a, &[key('3')]);
+    assert_eq!(
+        uploads_request(&cmds),
+        ("backup-1250000000".into(), String::new())
+    );
+}
+
 #[test]
 fn info_heads_the_object() {
     let mut a = browsing();
@@ -844,6 +1032,120 @@ fn snapshot_objects_failed_and_empty() {
 }
 
 #[test]
+fn failed_next_page_keeps_the_rows_and_r_retries_that_page() {
+    let mut a = new_app();
+    a.start();
+    a.on_event(Event::Listing(Listing::Buckets(Ok(buckets()))));
+    press(&mut a, &[code(KeyCode::Enter)]); // archive-1250000000
+    let archive = || bucket("archive-1250000000");
+    // The first page says more follow: the next is asked for at once (the cursor is near).
+    let cmds = a.on_event(Event::Listing(Listing::Objects {
+        bucket: archive(),
+        prefix: String::new(),
+        marker: None,
+        page: Ok(objects_page("", 12, true)),
+    }));
+    let marker = Some("clip-00011.mov".to_string());
+    assert!(
+        matches!(&cmds[..], [Command::Browse(BrowseRequest::Objects { marker: m, .. })] if *m == marker),
+        "{cmds:?}"
+    );
+    press(&mut a, &[key('j'), key(' ')]); // mark renders/
+    a.on_event(Event::Listing(Listing::Objects {
+        bucket: archive(),
+        prefix: String::new(),
+        marker: marker.clone(),
+        page: Err("503 ServiceUnavailable (request 42)".into()),
+    }));
+    let rows = |a: &App| a.browse.stack.last().map(|l| l.rows.len()).unwrap_or(0);
+    assert_eq!(rows(&a), 14, "the loaded rows stay");
+    let screen = render(&mut a, 80, 24);
+    assert!(
+        screen.contains("Next page failed: press R to retry (14 rows loaded stay)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("14 rows, listing failed: R retries"),
+        "{screen}"
+    );
+    snap("objects_next_page_failed", &mut a);
+    // In a short terminal the failure line takes the last body row; the rows stop above it
+    // and a click there selects nothing.
+    let short = render(&mut a, 80, 10);
+    let lines: Vec<&str> = short.lines().collect();
+    assert!(lines[6].contains("clip-00001.mov"), "{short}");
+    assert!(lines[7].starts_with("Next page failed"), "{short}");
+    assert_eq!(haul::ui::views::row_at(&a, 6), Some(3));
+    assert_eq!(haul::ui::views::row_at(&a, 7), None);
+    // Moving does not hammer the failed page; R asks for exactly that page again.
+    assert!(press(&mut a, &[key('G')]).is_empty());
+    let cmds = press(&mut a, &[key('R')]);
+    match &cmds[..] {
+        [Command::Browse(BrowseRequest::Objects {
+            bucket,
+            prefix,
+            marker: m,
+        })] => {
+            assert_eq!(bucket, &archive());
+            assert_eq!(prefix, "");
+            assert_eq!(m, &marker);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(rows(&a), 14, "retrying keeps the rows and marks");
+    assert_eq!(a.browse.stack.last().unwrap().marked_count(), 1);
+    let mut next = objects_page("", 3, false);
+    next.common_prefixes.clear();
+    for (i, o) in next.objects.iter_mut().enumerate() {
+        o.key = format!("zz-{i}.mov");
+    }
+    a.on_event(Event::Listing(Listing::Objects {
+        bucket: archive(),
+        prefix: String::new(),
+        marker,
+        page: Ok(next),
+    }));
+    assert_eq!(rows(&a), 17);
+    assert_eq!(a.browse.stack.last().unwrap().load, Load::Complete);
+    // With nothing failed, R reloads the listing from the start.
+    let cmds = press(&mut a, &[key('R')]);
+    assert!(
+        matches!(
+            &cmds[..],
+            [Command::Browse(BrowseRequest::Objects { marker: None, .. })]
+        ),
+        "{cmds:?}"
+    );
+}
+
+#[test]
+fn failed_first_page_says_how_to_retry() {
+    let mut a = new_app();
+    a.start();
+    a.on_event(Event::Listing(Listing::Buckets(Ok(buckets()))));
+    press(&mut a, &[code(KeyCode::Enter)]);
+    a.on_event(Event::Listing(Listing::Objects {
+        bucket: bucket("archive-1250000000"),
+        prefix: String::new(),
+        marker: None,
+        page: Err("connection reset".into()),
+    }));
+    let screen = render(&mut a, 80, 24);
+    assert!(
+        screen.contains("Listing failed: press R to retry, Bksp to go back."),
+        "{screen}"
+    );
+    let cmds = press(&mut a, &[key('R')]);
+    assert!(
+        matches!(
+            &cmds[..],
+            [Command::Browse(BrowseRequest::Objects { marker: None, .. })]
+        ),
+        "{cmds:?}"
+    );
+}
+
+#[test]
 fn snapshot_details() {
     let mut a = browsing();
     press(&mut a, &[key('j'), key('j'), key('i')]);
@@ -889,15 +1191,11 @@ fn snapshot_copy_dialog() {
     );
     snap("copy_dialog_storage_class", &mut a);
     let mut a = browsing();
+    press(&mut a, &[key('j'), key('j'), key('c')]);
+    snap("copy_dialog_opened", &mut a);
     press(
         &mut a,
-        &[
-            key('j'),
-            key('j'),
-            key('c'),
-            code(KeyCode::Tab),
-            code(KeyCode::Enter),
-        ],
+        &[key('m'), code(KeyCode::Tab), code(KeyCode::Enter)],
     );
     snap("copy_dialog_error", &mut a);
 }
@@ -928,6 +1226,87 @@ fn many_jobs() -> App {
         job: None,
     });
     a
+}
+
+#[test]
+fn queue_rows_show_both_ends_of_the_route_and_whole_states_at_every_width() {
+    let mut a = many_jobs();
+    press(&mut a, &[key('2')]);
+    // Moving the cursor replaces the last feedback with the selected job's whole route.
+    a.status = Some("queued 100 copies".into());
+    press(&mut a, &[key('j'), key('k')]);
+    assert!(a.status.is_none());
+    for w in [80u16, 100, 120, 160] {
+        let screen = render(&mut a, w, 30);
+        let lines: Vec<&str> = screen.lines().collect();
+        let header = lines[3];
+        assert!(header.trim_end().ends_with("RT"), "{w} cols: {header}");
+        let row = lines.iter().find(|l| l.starts_with("interrupted")).unwrap();
+        // The destination bucket and the file name are visible on every row.
+        assert!(row.contains("backup"), "{w} cols: {row}");
+        assert!(row.contains(".mov"), "{w} cols: {row}");
+        if w >= 100 {
+            assert!(
+                row.contains("media → backup: raw/take-004.mov")
+                    || row.contains("media/raw/take-004.mov → backup/raw/take-004.mov")
+                    || row.contains(
+                        "media-1250000000/raw/take-004.mov → backup-1250000000/raw/take-004.mov"
+                    ),
+                "{w} cols: {row}"
+            );
+        }
+        // The selected job's whole route is on the status line.
+        let status = lines[lines.len() - 2];
+        let want = if w >= 100 {
+            "job 1: cos://media-1250000000/raw/take-001.mov → cos://backup-1250000000/raw/take-001.mov"
+        } else {
+            "job 1: media-1250000000/raw/take-001.mov → backup-1250000000/raw/take-001.mov"
+        };
+        assert_eq!(status, want, "{w} cols");
+    }
+}
+
+#[test]
+fn queue_route_cuts_each_side_in_the_middle() {
+    use haul::ui::views::queue::{middle, route};
+    let (s, d) = (
+        uri("cos://media-1250000000/raw/2026/day-01/take-001.mov"),
+        uri("cos://backup-1250000000/copies/take-001.mov"),
+    );
+    assert_eq!(
+        route(&s, &d, 200),
+        "media-1250000000/raw/2026/day-01/take-001.mov → backup-1250000000/copies/take-001.mov"
+    );
+    assert_eq!(
+        route(&s, &d, 64),
+        "media/raw/2026/day-01/take-001.mov → backup/copies/take-001.mov"
+    );
+    let r = route(&s, &d, 40);
+    assert_eq!(r.chars().count(), 40, "{r}");
+    assert!(
+        r.starts_with("media/…") && r.contains("-001.mov → backup/…") && r.ends_with("-001.mov"),
+        "{r}"
+    );
+    assert_eq!(route(&s, &d, 20), "→ backup/…ke-001.mov");
+    // The same key into another bucket names the key once.
+    let kept = uri("cos://backup-1250000000/raw/2026/day-01/take-001.mov");
+    assert_eq!(
+        route(&s, &kept, 50),
+        "media → backup: raw/2026/day-01/take-001.mov"
+    );
+    assert_eq!(
+        route(&s, &kept, 40),
+        "media → backup: raw/…day-01/take-001.mov"
+    );
+    assert_eq!(route(&s, &kept, 30), "media → backup: raw/…e-001.mov");
+    // Same bucket: the destination is its key.
+    let same = uri("cos://media-1250000000/raw/take-001.bak");
+    assert_eq!(
+        route(&s, &same, 80),
+        "media-1250000000/raw/2026/day-01/take-001.mov → raw/take-001.bak"
+    );
+    assert_eq!(middle("abcdef", 6), "abcdef");
+    assert_eq!(middle("backup/raw/take-001.mov", 12), "back…001.mov");
 }
 
 #[test]
@@ -1044,6 +1423,7 @@ fn snapshot_log_and_help() {
             latency: Duration::from_millis(100 + i * 7),
             request_id: Some(format!("NjQ1ZjEx{i:04}")),
         }));
+        a.clock.advance(Duration::from_millis(137));
     }
     a.on_event(Event::Log {
         level: LogLevel::Warn,
@@ -1051,6 +1431,12 @@ fn snapshot_log_and_help() {
     });
     press(&mut a, &[key('4')]);
     let screen = render(&mut a, 160, 48);
+    // Seconds and milliseconds: T0 is 11:06:40 UTC; the 40th request came 39×137 ms later.
+    assert!(screen.contains("11:06:45.343 PUT    503"), "{screen}");
+    assert!(
+        screen.contains("11:06:45.480 warn   part 7 retrying"),
+        "{screen}"
+    );
     assert!(
         !screen.contains("SECRET") && !screen.contains("q-signature"),
         "{screen}"

@@ -115,7 +115,11 @@ pub enum LogEntry {
 /// The Uploads screen's rows.
 #[derive(Debug, Clone, Default)]
 pub struct UploadsState {
+    /// The bucket and prefix listed: the Browse location by default, another bucket after
+    /// `b` / `B`.
     pub target: Option<(BucketName, String)>,
+    /// The Browse location last followed: the target follows Browse again only when it moves.
+    pub browse_seen: Option<(BucketName, String)>,
     pub rows: Vec<(UploadSummary, bool)>,
     pub loading: bool,
     pub error: Option<String>,
@@ -186,9 +190,10 @@ pub struct CopyDialog {
 }
 
 impl CopyDialog {
-    /// Known buckets matching what is typed (all when the field equals a known bucket).
+    /// Known buckets matching what is typed (all of them when the field is empty or holds a
+    /// bucket already chosen, so coming back to the field shows every choice).
     pub fn bucket_choices(&self) -> Vec<&str> {
-        let typed = self.bucket.value().to_lowercase();
+        let typed = self.bucket.value().trim().to_lowercase();
         if self.known_buckets.contains(&typed) {
             return self.known_buckets.iter().map(|s| s.as_str()).collect();
         }
@@ -197,6 +202,54 @@ impl CopyDialog {
             .filter(|b| b.contains(&typed))
             .map(|s| s.as_str())
             .collect()
+    }
+
+    /// The destination bucket: the highlighted pick, or what is typed when no known bucket
+    /// matches it (a bucket haul has not seen, typed in full).
+    pub fn chosen_bucket(&self) -> String {
+        let choices = self.bucket_choices();
+        match choices.get(self.pick.min(choices.len().saturating_sub(1))) {
+            Some(c) => c.to_string(),
+            None => self.bucket.value().trim().to_string(),
+        }
+    }
+
+    /// Where the pick goes after typing: a bucket typed in full, else the first choice that is
+    /// not the source bucket (the source when it is the only one).
+    fn first_other_pick(&self) -> usize {
+        let typed = self.bucket.value().trim().to_lowercase();
+        let source = self.source_bucket.to_string();
+        let choices = self.bucket_choices();
+        if let Some(i) = choices.iter().position(|c| *c == typed) {
+            return i;
+        }
+        choices.iter().position(|c| *c != source).unwrap_or(0)
+    }
+
+    /// Leaving the Bucket field: the field shows the bucket chosen.
+    fn commit_bucket(&mut self) {
+        let chosen = self.chosen_bucket();
+        self.bucket = Input::new(chosen.clone());
+        self.pick = self
+            .bucket_choices()
+            .iter()
+            .position(|c| *c == chosen)
+            .unwrap_or(0);
+    }
+
+    /// Moves the focus, committing the bucket pick when leaving the Bucket field.
+    fn focus_on(&mut self, field: CopyField) {
+        if self.focus == CopyField::Bucket && field != CopyField::Bucket {
+            self.commit_bucket();
+        }
+        if self.focus != CopyField::Bucket && field == CopyField::Bucket {
+            // Back on the field: an empty filter (every bucket, the same order), the pick still
+            // on the bucket chosen, so typing filters instead of appending to a name.
+            if self.known_buckets.iter().any(|b| b == self.bucket.value()) {
+                self.bucket = Input::default();
+            }
+        }
+        self.focus = field;
     }
 
     pub fn is_single_object(&self) -> bool {
@@ -731,23 +784,115 @@ impl App {
         self.screen = screen;
         self.filter_input = None;
         if screen == Screen::Uploads {
-            let target = self
+            let browse = self
                 .browse
                 .stack
                 .last()
                 .map(|l| (l.bucket.clone(), l.prefix.clone()));
-            if target.is_some() && target != self.uploads.target {
-                self.uploads = UploadsState {
-                    target: target.clone(),
-                    loading: true,
-                    ..Default::default()
-                };
-                if let Some((bucket, prefix)) = target {
-                    return vec![Command::Browse(BrowseRequest::Uploads { bucket, prefix })];
+            // Follow Browse when it moved since last time (a bucket picked with `b` stays
+            // otherwise); with nothing open there, show the first job destination's uploads.
+            let target = if browse.is_some() && browse != self.uploads.browse_seen {
+                self.uploads.browse_seen = browse.clone();
+                browse
+            } else if self.uploads.target.is_none() {
+                self.job_destination_buckets()
+                    .into_iter()
+                    .next()
+                    .map(|b| (b, String::new()))
+            } else {
+                None
+            };
+            if let Some(t) = target {
+                if Some(&t) != self.uploads.target.as_ref() {
+                    return self.list_uploads(t);
                 }
             }
         }
         vec![]
+    }
+
+    /// Points the Uploads screen at `target` and asks for its uploads.
+    fn list_uploads(&mut self, target: (BucketName, String)) -> Vec<Command> {
+        self.uploads = UploadsState {
+            target: Some(target.clone()),
+            browse_seen: self.uploads.browse_seen.take(),
+            loading: true,
+            ..Default::default()
+        };
+        let (bucket, prefix) = target;
+        vec![Command::Browse(BrowseRequest::Uploads { bucket, prefix })]
+    }
+
+    /// Destination buckets of jobs not finished yet (their uploads are the ones in progress),
+    /// in job order.
+    pub fn job_destination_buckets(&self) -> Vec<BucketName> {
+        let mut out: Vec<BucketName> = Vec::new();
+        for j in self.jobs.values() {
+            let unfinished = j.state.is_active()
+                || matches!(
+                    j.state,
+                    JobState::Queued
+                        | JobState::Paused
+                        | JobState::Cancelled
+                        | JobState::Interrupted
+                        | JobState::Failed(_)
+                );
+            if unfinished && !out.contains(&j.spec.destination.bucket) {
+                out.push(j.spec.destination.bucket.clone());
+            }
+        }
+        out
+    }
+
+    /// The buckets `b` / `B` cycle through: the Browse bucket, then job destinations (so one
+    /// `b` from the default shows where jobs copy to), then every other known bucket.
+    pub fn uploads_buckets(&self) -> Vec<BucketName> {
+        let mut out = Vec::new();
+        let all = self
+            .browse
+            .stack
+            .last()
+            .map(|l| l.bucket.clone())
+            .into_iter()
+            .chain(self.job_destination_buckets())
+            .chain(
+                self.known_buckets()
+                    .into_iter()
+                    .filter_map(|b| BucketName::parse(&b).ok()),
+            );
+        for b in all {
+            if !out.contains(&b) {
+                out.push(b);
+            }
+        }
+        out
+    }
+
+    /// Shows the next (or previous) bucket's uploads: the whole bucket, or the Browse prefix
+    /// when it is the Browse bucket.
+    fn cycle_uploads_bucket(&mut self, forward: bool) -> Vec<Command> {
+        let all = self.uploads_buckets();
+        if all.is_empty() {
+            self.status = Some("no bucket known yet: open one on the Browse screen (1)".into());
+            return vec![];
+        }
+        let n = all.len();
+        let next = match self
+            .uploads
+            .target
+            .as_ref()
+            .and_then(|(b, _)| all.iter().position(|x| x == b))
+        {
+            Some(i) if forward => (i + 1) % n,
+            Some(i) => (i + n - 1) % n,
+            None => 0,
+        };
+        let bucket = all[next].clone();
+        let prefix = match self.browse.stack.last() {
+            Some(l) if l.bucket == bucket => l.prefix.clone(),
+            _ => String::new(),
+        };
+        self.list_uploads((bucket, prefix))
     }
 
     // ----- cursor --------------------------------------------------------------------------
@@ -785,6 +930,11 @@ impl App {
     fn move_by(&mut self, delta: isize) -> Vec<Command> {
         if self.screen == Screen::Queue && self.job_detail.is_some() {
             return vec![];
+        }
+        if self.screen == Screen::Queue {
+            // Moving over the jobs: the status line shows the selected job (its full route or
+            // why it failed) instead of the last feedback.
+            self.status = None;
         }
         let (len, cur) = self.list_len_cursor();
         let c = (cur as isize)
@@ -897,6 +1047,20 @@ impl App {
                 vec![]
             }
             Action::Refresh => {
+                // After a failed page, ask for that page again: the rows loaded stay.
+                if let Some(marker) = list.retry_failed() {
+                    self.status = Some(format!(
+                        "retrying the listing of cos://{}/{} ({} rows kept)",
+                        list.bucket,
+                        list.prefix,
+                        list.rows.len()
+                    ));
+                    return vec![Command::Browse(BrowseRequest::Objects {
+                        bucket: list.bucket.clone(),
+                        prefix: list.prefix.clone(),
+                        marker,
+                    })];
+                }
                 let (bucket, prefix) = (list.bucket.clone(), list.prefix.clone());
                 self.browse.stack.pop();
                 self.open_listing(bucket, prefix)
@@ -1031,24 +1195,26 @@ impl App {
             .as_deref()
             .and_then(|c| STORAGE_CLASSES.iter().position(|s| *s == c))
             .unwrap_or(0);
-        let bucket = list.bucket.to_string();
-        let pick = known.iter().position(|b| *b == bucket).unwrap_or(0);
-        self.dialog = Some(Dialog::Copy(Box::new(CopyDialog {
+        let mut dialog = CopyDialog {
             source_bucket: list.bucket.clone(),
             base: list.prefix.clone(),
             objects,
             prefixes,
             focus: CopyField::Bucket,
-            bucket: Input::new(bucket),
+            // An empty filter shows every known bucket; the pick starts on the first one that
+            // is not the source, so Enter right away never copies an object onto itself.
+            bucket: Input::default(),
             known_buckets: known,
-            pick,
+            pick: 0,
             key: Input::new(default_key),
             part_size: Input::new(part),
             concurrency: Input::new(conc),
             class,
             overwrite: d.overwrite,
             error: None,
-        })));
+        };
+        dialog.pick = dialog.first_other_pick();
+        self.dialog = Some(Dialog::Copy(Box::new(dialog)));
         vec![]
     }
 
@@ -1075,34 +1241,29 @@ impl App {
                 self.dialog = None;
                 return self.update(Action::Quit);
             }
-            KeyCode::Tab => d.focus = CopyField::ALL[(idx + 1) % CopyField::ALL.len()],
+            KeyCode::Tab => d.focus_on(CopyField::ALL[(idx + 1) % CopyField::ALL.len()]),
             KeyCode::BackTab => {
-                d.focus = CopyField::ALL[(idx + CopyField::ALL.len() - 1) % CopyField::ALL.len()]
+                d.focus_on(CopyField::ALL[(idx + CopyField::ALL.len() - 1) % CopyField::ALL.len()])
             }
             KeyCode::Down | KeyCode::Up if d.focus == CopyField::Bucket => {
                 let n = d.bucket_choices().len();
                 if n > 0 {
+                    let cur = d.pick.min(n - 1);
                     d.pick = if ev.code == KeyCode::Down {
-                        (d.pick + 1) % n
+                        (cur + 1) % n
                     } else {
-                        (d.pick + n - 1) % n
+                        (cur + n - 1) % n
                     };
                 }
             }
-            KeyCode::Down => d.focus = CopyField::ALL[(idx + 1).min(CopyField::ALL.len() - 1)],
-            KeyCode::Up => d.focus = CopyField::ALL[idx.saturating_sub(1)],
+            KeyCode::Down => d.focus_on(CopyField::ALL[(idx + 1).min(CopyField::ALL.len() - 1)]),
+            KeyCode::Up => d.focus_on(CopyField::ALL[idx.saturating_sub(1)]),
             KeyCode::Enter => {
-                let exact = d.known_buckets.iter().any(|b| b == d.bucket.value());
-                if d.focus == CopyField::Bucket && !exact {
-                    let choices = d.bucket_choices();
-                    if let Some(c) = choices.get(d.pick.min(choices.len().saturating_sub(1))) {
-                        if *c != d.bucket.value() {
-                            let c = c.to_string();
-                            d.bucket = Input::new(c);
-                            d.focus = CopyField::Key;
-                            return vec![];
-                        }
-                    }
+                // In the Bucket field Enter takes the highlighted pick and moves on (like Tab);
+                // in any other field it queues.
+                if d.focus == CopyField::Bucket {
+                    d.focus_on(CopyField::Key);
+                    return vec![];
                 }
                 return self.submit_copy();
             }
@@ -1116,7 +1277,9 @@ impl App {
                     };
                     input.handle(req);
                     if d.focus == CopyField::Bucket {
-                        d.pick = 0;
+                        // Typing filters; the pick goes to the first match that is not the
+                        // source (or the source, when only it matches).
+                        d.pick = d.first_other_pick();
                     }
                 }
             }
@@ -1354,6 +1517,11 @@ impl App {
     // ----- uploads -------------------------------------------------------------------------
 
     fn uploads_action(&mut self, action: Action) -> Vec<Command> {
+        match action {
+            Action::NextBucket => return self.cycle_uploads_bucket(true),
+            Action::PrevBucket => return self.cycle_uploads_bucket(false),
+            _ => {}
+        }
         let u = &mut self.uploads;
         match action {
             Action::Mark => {
@@ -1759,8 +1927,11 @@ fn input_request(ev: &KeyEvent) -> Option<InputRequest> {
 
 /// Validates the dialog and builds the specs (and the prefix expansion, if any).
 fn build_copy(d: &CopyDialog) -> Result<(Vec<CopySpec>, Option<Expansion>), String> {
-    let bucket_text = d.bucket.value().trim();
-    let dest_bucket = BucketName::parse(bucket_text).map_err(|e| e.to_string())?;
+    let bucket_text = d.chosen_bucket();
+    if bucket_text.is_empty() {
+        return Err("no destination bucket: pick one with ↑↓ or type its NAME-APPID".into());
+    }
+    let dest_bucket = BucketName::parse(&bucket_text).map_err(|e| e.to_string())?;
     let part_text = d.part_size.value().trim();
     let part_size = if part_text.is_empty() || part_text.eq_ignore_ascii_case("auto") {
         PartSize::Auto

@@ -87,6 +87,9 @@ pub struct ObjectList {
     pub pages: usize,
     /// Rows kept before loading stops (`ROW_CAP`; smaller in tests).
     pub cap: usize,
+    /// The marker of the page that failed (`Some(None)` for the first page), so `R` asks for
+    /// that page again and keeps the rows already loaded.
+    pub failed_marker: Option<Option<String>>,
 }
 
 impl ObjectList {
@@ -105,6 +108,7 @@ impl ObjectList {
             cursor: 0,
             pages: 0,
             cap: ROW_CAP,
+            failed_marker: None,
         }
     }
 
@@ -133,10 +137,13 @@ impl ObjectList {
         let page = match page {
             Ok(p) => p,
             Err(e) => {
+                // The rows loaded so far stay; `retry_failed` asks for this page again.
                 self.load = Load::Failed(e);
+                self.failed_marker = Some(marker.clone());
                 return true;
             }
         };
+        self.failed_marker = None;
         self.pages += 1;
         let plen = self.prefix.len();
         for p in &page.common_prefixes {
@@ -195,6 +202,17 @@ impl ObjectList {
             }
             _ => None,
         }
+    }
+
+    /// After a failed page: the marker to ask for again (now marked as requested), keeping
+    /// every row loaded so far. `None` when no page failed.
+    pub fn retry_failed(&mut self) -> Option<Option<String>> {
+        if !matches!(self.load, Load::Failed(_)) {
+            return None;
+        }
+        let marker = self.failed_marker.take()?;
+        self.mark_requested(marker.clone());
+        Some(marker)
     }
 
     pub fn mark_requested(&mut self, marker: Option<String>) {

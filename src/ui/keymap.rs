@@ -47,6 +47,9 @@ pub enum Action {
     RetryFailed,
     ClearFinished,
     StateFilter,
+    /// Uploads: show the next / previous bucket's uploads.
+    NextBucket,
+    PrevBucket,
     Refresh,
     Help,
     Quit,

@@ -10,6 +10,7 @@ use ratatui::layout::Rect;
 use super::{fit, fit_left, put, right, scroll_offset, thousands};
 use crate::ui::app::App;
 use crate::ui::browse::{format_time, BucketEntry, Load, ObjectList};
+use crate::ui::keymap::{Action, Context};
 use crate::units::format_size;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -132,6 +133,14 @@ fn render_buckets(app: &App, area: Rect, buf: &mut Buffer) {
 fn render_objects(app: &App, list: &ObjectList, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let w = area.width as usize;
+    let retry = app
+        .keymap
+        .key_for(Context::Browse, Action::Refresh)
+        .unwrap_or_else(|| "refresh".into());
+    let back = app
+        .keymap
+        .key_for(Context::Browse, Action::Back)
+        .unwrap_or_else(|| "back".into());
     // Head: where we are and what is loaded.
     let loaded = match &list.load {
         Load::Loading if list.rows.is_empty() => "loading…".to_string(),
@@ -145,7 +154,10 @@ fn render_objects(app: &App, list: &ObjectList, area: Rect, buf: &mut Buffer) {
             "first {} rows (limit): narrow with a prefix or /",
             thousands(list.rows.len() as u64)
         ),
-        Load::Failed(_) => format!("{} rows, listing failed", thousands(list.rows.len() as u64)),
+        Load::Failed(_) => format!(
+            "{} rows, listing failed: {retry} retries",
+            thousands(list.rows.len() as u64)
+        ),
     };
     let mut head = format!("cos://{}/{} · {loaded}", list.bucket, list.prefix);
     let marked = list.marked_count();
@@ -183,13 +195,19 @@ fn render_objects(app: &App, list: &ObjectList, area: Rect, buf: &mut Buffer) {
     );
     put(buf, area.x, area.y + 1, &header, area.width, t.dim());
     let top = area.y + 2;
-    let height = area.height.saturating_sub(2) as usize;
+    let height = list_rows(list, area.height);
     if list.view.is_empty() {
         let msg = match &list.load {
-            Load::Failed(e) => vec![
-                (format!("Listing failed: {e}"), t.error()),
-                ("R retries; h goes back.".to_string(), t.dim()),
-            ],
+            Load::Failed(e) => {
+                let mut v = vec![(
+                    format!("Listing failed: press {retry} to retry, {back} to go back."),
+                    t.error(),
+                )];
+                for l in super::dialog::wrap(e, w.saturating_sub(2).max(8)) {
+                    v.push((l, t.dim()));
+                }
+                v
+            }
             Load::Loading => vec![("Listing…".to_string(), t.dim())],
             _ if !list.filter.is_empty() => vec![(
                 format!(
@@ -266,9 +284,22 @@ fn render_objects(app: &App, list: &ObjectList, area: Rect, buf: &mut Buffer) {
             buf,
             area.x,
             y,
-            &fit(&format!("next page failed: {e} (R reloads)"), w),
+            &fit(
+                &format!(
+                    "Next page failed: press {retry} to retry ({} rows loaded stay). {e}",
+                    thousands(list.rows.len() as u64)
+                ),
+                w,
+            ),
             area.width,
             t.error(),
         );
     }
+}
+
+/// Rows of a listing that fit in a body `body_height` high: the head and the column header
+/// take two, a failed next page's line (under the rows) one more.
+pub fn list_rows(list: &ObjectList, body_height: u16) -> usize {
+    let failed_line = matches!(list.load, Load::Failed(_)) && !list.view.is_empty();
+    body_height.saturating_sub(2 + u16::from(failed_line)) as usize
 }

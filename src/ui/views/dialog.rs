@@ -260,6 +260,16 @@ pub fn render_copy(d: &CopyDialog, t: &Theme, area: Rect, buf: &mut Buffer) {
             iw,
             buf,
         );
+        if f == CopyField::Bucket && d.bucket.value().is_empty() {
+            put(
+                buf,
+                x + 15,
+                y,
+                "type to filter, ↑↓ pick",
+                iw.saturating_sub(15),
+                t.dim(),
+            );
+        }
         y += 1;
     }
     if f == CopyField::Bucket {
@@ -276,17 +286,24 @@ pub fn render_copy(d: &CopyDialog, t: &Theme, area: Rect, buf: &mut Buffer) {
             );
             y += 1;
         }
+        let source = d.source_bucket.to_string();
         for (i, c) in choices.iter().enumerate().skip(start).take(list_h as usize) {
             if y >= bottom {
                 break;
             }
             let style = if i == sel { t.selected() } else { t.dim() };
+            let pointer = if i == sel { "▸ " } else { "  " };
+            let label = if *c == source {
+                format!("{pointer}{c} (source)")
+            } else {
+                format!("{pointer}{c}")
+            };
             put(
                 buf,
-                x + 14,
+                x + 12,
                 y,
-                &fit(c, iw.saturating_sub(14) as usize),
-                iw.saturating_sub(14),
+                &fit(&label, iw.saturating_sub(12) as usize),
+                iw.saturating_sub(12),
                 style,
             );
             y += 1;
@@ -346,7 +363,11 @@ pub fn render_copy(d: &CopyDialog, t: &Theme, area: Rect, buf: &mut Buffer) {
             put(buf, x, y, &fit(e, iw as usize), iw, t.error());
         }
     }
-    let hint = "Tab/↑↓ field · ←→ choose · Enter queue · Esc cancel";
+    let hint = if f == CopyField::Bucket {
+        "↑↓ pick · type to filter · Enter/Tab take it · Esc cancel"
+    } else {
+        "Tab/↑↓ field · ←→ choose · Enter queue · Esc cancel"
+    };
     put(buf, x, bottom - 1, &fit(hint, iw as usize), iw, t.dim());
 }
 

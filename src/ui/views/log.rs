@@ -10,7 +10,24 @@ use ratatui::layout::Rect;
 use super::{fit, put};
 use crate::engine::LogLevel;
 use crate::ui::app::{App, LogEntry};
-use crate::ui::browse::{format_time, unix};
+use std::time::SystemTime;
+
+/// Time of day in UTC to the millisecond, `HH:MM:SS.mmm`: requests a few milliseconds apart
+/// stay apart. The date is left out (the Log holds one session).
+pub fn format_clock(at: SystemTime) -> String {
+    let ms = match at.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_millis(),
+        Err(_) => return "-".into(),
+    };
+    let day_ms = ms % 86_400_000;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        day_ms / 3_600_000,
+        (day_ms / 60_000) % 60,
+        (day_ms / 1000) % 60,
+        day_ms % 1000
+    )
+}
 
 /// A resource path without its query string (signatures and tokens never reach the screen).
 pub fn redact(resource: &str) -> &str {
@@ -20,8 +37,8 @@ pub fn redact(resource: &str) -> &str {
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let head = format!(
-        "{:16} {:6} {:7} {:>8}  RESOURCE / MESSAGE  (request id at the end)",
-        "TIME", "METHOD", "STATUS", "LATENCY"
+        "{:12} {:6} {:7} {:>8}  RESOURCE / MESSAGE  (request id at the end)",
+        "TIME (UTC)", "METHOD", "STATUS", "LATENCY"
     );
     put(buf, area.x, area.y, &head, area.width, t.dim());
     let height = area.height.saturating_sub(1) as usize;
@@ -47,8 +64,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     None => "neterr".into(),
                 };
                 let mut l = format!(
-                    "{:16} {:6} {:7} {:>6}ms  {}",
-                    format_time(unix(*at)),
+                    "{:12} {:6} {:7} {:>6}ms  {}",
+                    format_clock(*at),
                     record.method,
                     status,
                     record.latency.as_millis(),
@@ -74,7 +91,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     LogLevel::Error => ("error", t.error()),
                 };
                 (
-                    format!("{:16} {:6} {}", format_time(unix(*at)), tag, message),
+                    format!("{:12} {:6} {}", format_clock(*at), tag, message),
                     st,
                 )
             }

@@ -18,7 +18,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 
-use super::app::{App, Dialog, Screen};
+use super::app::{App, CopyField, Dialog, Screen};
 use super::keymap::Context;
 use super::theme::Theme;
 
@@ -141,6 +141,15 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
                     area.width,
                     t.error(),
                 );
+            } else if app.job_detail.is_none() {
+                // The full route of the selected job: the name column cuts it to fit.
+                let head = format!("job {}: ", j.id);
+                let room = (area.width as usize).saturating_sub(head.chars().count());
+                let text = format!(
+                    "{head}{}",
+                    queue::route_full(&j.spec.source, &j.spec.destination, room)
+                );
+                put(buf, area.x, area.y, &text, area.width, t.dim());
             }
         }
     }
@@ -155,6 +164,13 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
     let hints: Vec<(String, String, u8)> = match ctx {
         Some(_) if matches!(app.dialog, Some(Dialog::Details(_))) => {
             vec![("Esc".into(), "close".into(), 0)]
+        }
+        Some(_) if matches!(&app.dialog, Some(Dialog::Copy(d)) if d.focus == CopyField::Bucket) => {
+            vec![
+                ("↑↓".into(), "pick bucket".into(), 0),
+                ("Enter".into(), "take it".into(), 1),
+                ("Esc".into(), "cancel".into(), 2),
+            ]
         }
         Some(_) if matches!(app.dialog, Some(Dialog::Copy(_))) => vec![
             ("Enter".into(), "queue".into(), 0),
@@ -260,7 +276,11 @@ pub fn row_at(app: &App, y: u16) -> Option<usize> {
     }
     let a = areas(app.size);
     let top = a.body.y + list_top(app);
-    let bottom = a.body.y + a.body.height;
+    let mut bottom = a.body.y + a.body.height;
+    if let (Screen::Browse, Some(list)) = (app.screen, app.browse.stack.last()) {
+        // Agree with the drawing: a failed page's line takes the last row.
+        bottom = top + browse::list_rows(list, a.body.height) as u16;
+    }
     if y < top || y >= bottom {
         return None;
     }

@@ -8,9 +8,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 
-use super::{
-    bar, fit, fit_left, format_eta, format_rate, put, put_spans, right, scroll_offset, thousands,
-};
+use super::{bar, fit, format_eta, format_rate, put, put_spans, right, scroll_offset, thousands};
+use crate::store::{BucketName, CosUri};
 use crate::ui::app::{App, StateFilter};
 use crate::ui::jobs::{totals, JobModel};
 use crate::units::format_size;
@@ -80,8 +79,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-/// Column widths for a terminal width; narrow terminals drop the bar and show progress
-/// under the name instead.
+/// Column widths for a terminal width. Below 120 columns the bar is dropped (progress shows
+/// as an underline under the name) so the route keeps room; below 100 the rate is compact.
+/// The state column always fits the longest state ("interrupted").
 pub struct Columns {
     state: usize,
     name: usize,
@@ -93,25 +93,28 @@ pub struct Columns {
     parts: usize,
     retries: usize,
     wide: bool,
+    compact_rate: bool,
 }
 
 impl Columns {
     pub fn for_width(w: usize) -> Columns {
-        let wide = w >= 100;
+        let wide = w >= 120;
+        let narrow = w < 100;
         let mut c = Columns {
-            state: if wide { 11 } else { 9 },
+            state: 11,
             name: 0,
-            size: 9,
+            size: if narrow { 8 } else { 9 },
             bar: 0,
             pct: 6,
-            rate: 10,
+            rate: if narrow { 7 } else { 10 },
             eta: 6,
             parts: if wide { 17 } else { 13 },
             retries: if wide { 3 } else { 2 },
             wide,
+            compact_rate: narrow,
         };
         let fixed = c.state + c.size + c.pct + c.rate + c.eta + c.parts + c.retries + 7;
-        let rest = w.saturating_sub(fixed + 1);
+        let rest = w.saturating_sub(fixed);
         if wide {
             c.bar = (rest / 3).clamp(10, 30);
             c.name = rest.saturating_sub(c.bar + 1).max(10);
@@ -121,11 +124,21 @@ impl Columns {
         c
     }
 
+    /// The name column's width (routes are fitted to it).
+    pub fn name_width(&self) -> usize {
+        self.name
+    }
+
     fn header(&self) -> String {
+        let title = if self.name >= 30 {
+            "SOURCE → DESTINATION"
+        } else {
+            "→ DESTINATION"
+        };
         let mut s = format!(
             "{:w$} {:nw$} {:>sw$}",
             "STATE",
-            "SOURCE → DESTINATION",
+            fit(title, self.name),
             "SIZE",
             w = self.state,
             nw = self.name,
@@ -170,21 +183,7 @@ fn draw_row(
         .filter(|s| *s > 0)
         .map(|s| j.bytes_estimated(now) as f64 / s as f64)
         .unwrap_or(frac);
-    let src = format!("{}", j.spec.source);
-    let dst_same_bucket = j.spec.source.bucket == j.spec.destination.bucket;
-    let dst = if dst_same_bucket {
-        j.spec.destination.key.clone()
-    } else {
-        j.spec.destination.to_string()
-    };
-    let name = fit_left(
-        &format!(
-            "{} → {}",
-            src.trim_start_matches("cos://"),
-            dst.trim_start_matches("cos://")
-        ),
-        c.name,
-    );
+    let name = route(&j.spec.source, &j.spec.destination, c.name);
     let size = j.size.map(format_size).unwrap_or_else(|| "-".into());
     let pct = if j.size.is_some() {
         format!("{:.1}%", frac * 100.0)
@@ -273,7 +272,14 @@ fn draw_row(
     cell(buf, &right(&pct, c.pct), c.pct, Default::default(), &mut cx);
     cell(
         buf,
-        &right(&format_rate(j.rate(now)), c.rate),
+        &right(
+            &if c.compact_rate {
+                compact_rate(j.rate(now))
+            } else {
+                format_rate(j.rate(now))
+            },
+            c.rate,
+        ),
         c.rate,
         Default::default(),
         &mut cx,
@@ -300,4 +306,106 @@ fn draw_row(
         rt_style,
         &mut cx,
     );
+}
+
+/// A rate in at most 7 columns: `25.6M/s`, `1023K/s`, `-`.
+fn compact_rate(bps: f64) -> String {
+    if bps <= 0.0 {
+        return "-".into();
+    }
+    let s = format_size(bps as u64);
+    match s.split_once(' ') {
+        Some((n, unit)) => format!("{n}{}/s", unit.trim_end_matches("iB")),
+        None => s,
+    }
+}
+
+/// A bucket as people say it: the name without `-APPID`.
+fn short_bucket(b: &BucketName) -> &str {
+    let s = b.as_str();
+    s.strip_suffix(b.appid())
+        .and_then(|x| x.strip_suffix('-'))
+        .filter(|x| !x.is_empty())
+        .unwrap_or(s)
+}
+
+/// `s` cut in the middle to `w` characters: the head up to the first `/` (the bucket) when it
+/// takes at most half, else a third, then `…`, then as much of the tail (the file name) as fits.
+pub fn middle(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        return s.to_string();
+    }
+    if w < 4 {
+        return fit(s, w);
+    }
+    let head = match s.find('/') {
+        Some(i) if s[..=i].chars().count() <= w / 2 => s[..=i].chars().count(),
+        _ => w / 3,
+    };
+    let tail = w - head - 1;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(n - tail));
+    out
+}
+
+/// A route with both URIs in full (`cos://…`) when they fit in `w`, else as `route` fits it.
+pub fn route_full(src: &CosUri, dst: &CosUri, w: usize) -> String {
+    let full = format!("{src} → {dst}");
+    if full.chars().count() <= w {
+        return full;
+    }
+    route(src, dst, w)
+}
+
+/// The Queue's name cell: source → destination fitted to `w` columns. Full URIs when they
+/// fit; else buckets without their APPID (`media → backup: KEY` when the key is kept), each
+/// side cut in the middle (bucket and file name stay); below 30 columns only `→ destination` (the selected job's full route is on the status
+/// line). A destination in the source's bucket shows as its key only.
+pub fn route(src: &CosUri, dst: &CosUri, w: usize) -> String {
+    let same_bucket = src.bucket == dst.bucket;
+    let full = format!(
+        "{}/{} → {}",
+        src.bucket,
+        src.key,
+        if same_bucket {
+            dst.key.clone()
+        } else {
+            format!("{}/{}", dst.bucket, dst.key)
+        }
+    );
+    if full.chars().count() <= w {
+        return full;
+    }
+    let s = format!("{}/{}", short_bucket(&src.bucket), src.key);
+    let d = if same_bucket {
+        dst.key.clone()
+    } else {
+        format!("{}/{}", short_bucket(&dst.bucket), dst.key)
+    };
+    let (sl, dl) = (s.chars().count(), d.chars().count());
+    if w < 30 {
+        return format!("→ {}", middle(&d, w.saturating_sub(2)));
+    }
+    let avail = w - 3;
+    if sl + dl <= avail {
+        return format!("{s} → {d}");
+    }
+    if !same_bucket && src.key == dst.key {
+        // The same key into another bucket: name the buckets once, then the key.
+        let buckets = format!(
+            "{} → {}: ",
+            short_bucket(&src.bucket),
+            short_bucket(&dst.bucket)
+        );
+        let room = w.saturating_sub(buckets.chars().count());
+        if room >= 12 {
+            return format!("{buckets}{}", middle(&src.key, room));
+        }
+    }
+    // The destination gets at least half, more when the source is short.
+    let dw = dl.min(avail.saturating_sub(sl).max(avail.div_ceil(2)));
+    let sw = avail - dw;
+    format!("{} → {}", middle(&s, sw), middle(&d, dw))
 }

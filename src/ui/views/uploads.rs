@@ -1,5 +1,6 @@
-//! The Uploads screen: incomplete multipart uploads under the current bucket/prefix, with
-//! marks, and whether haul's journal knows each one (then `r` resumes it).
+//! The Uploads screen: incomplete multipart uploads under one bucket/prefix (the Browse
+//! location by default; `b` / `B` switch buckets: Browse's, job destinations, the rest), with marks, and
+//! whether haul's journal knows each one (then `r` resumes it).
 //!
 //! Pure: draws from `App` state.
 
@@ -9,12 +10,17 @@ use ratatui::layout::Rect;
 use super::{fit, put, right, scroll_offset};
 use crate::ui::app::App;
 use crate::ui::browse::format_time;
+use crate::ui::keymap::{Action, Context};
 use crate::units::format_size;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let u = &app.uploads;
     let w = area.width as usize;
+    let next_key = app
+        .keymap
+        .key_for(Context::Uploads, Action::NextBucket)
+        .unwrap_or_else(|| "next_bucket".into());
     let Some((bucket, prefix)) = &u.target else {
         put(
             buf,
@@ -28,12 +34,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             buf,
             area.x + 2,
             area.y + 2,
-            "Open a bucket on the Browse screen (1) first: this screen lists its unfinished uploads.",
+            &format!("Open a bucket on the Browse screen (1), or press {next_key} to pick one."),
             area.width.saturating_sub(2),
             t.dim(),
         );
         return;
     };
+    // Jobs copying into other buckets: their uploads are one key away.
+    let elsewhere: Vec<String> = app
+        .job_destination_buckets()
+        .into_iter()
+        .filter(|b| b != bucket)
+        .map(|b| b.to_string())
+        .collect();
     let marked = u.rows.iter().filter(|r| r.1).count();
     let mut head = format!(
         "Incomplete uploads in cos://{bucket}/{prefix} · {}",
@@ -45,6 +58,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if marked > 0 {
         head.push_str(&format!(" · {marked} marked"));
     }
+    head.push_str(&match elsewhere.first() {
+        Some(b) if elsewhere.len() == 1 => format!(" · jobs → {b} ({next_key})"),
+        Some(_) => format!(" · jobs → {} other buckets ({next_key})", elsewhere.len()),
+        None => format!(" · {next_key} other bucket"),
+    });
     put(buf, area.x, area.y, &head, area.width, t.title());
     let id_w = if w >= 120 { 32 } else { 12 };
     let init_w = 16;
@@ -68,7 +86,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 t.error(),
             ),
             (None, true) => ("Listing uploads…".to_string(), t.dim()),
-            (None, false) => ("No incomplete uploads here.".to_string(), t.dim()),
+            (None, false) => match elsewhere.first() {
+                Some(b) => (
+                    format!("No incomplete uploads here. Jobs are copying into {b}: press {next_key} to see its uploads."),
+                    t.dim(),
+                ),
+                None => ("No incomplete uploads here.".to_string(), t.dim()),
+            },
         };
         put(buf, area.x + 2, top, &m, area.width.saturating_sub(2), st);
         return;
