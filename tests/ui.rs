@@ -1200,6 +1200,35 @@ fn snapshot_copy_dialog() {
     snap("copy_dialog_error", &mut a);
 }
 
+/// At every width a popup's rows show nothing from underneath right beside its border: either
+/// the popup reaches the screen edge or at least two blank columns separate it from the screen.
+#[test]
+fn popups_never_bleed_beside_their_border() {
+    let mut a = browsing();
+    press(&mut a, &[key('j'), key('j'), key('c')]);
+    let mut help = browsing();
+    press(&mut help, &[key('?')]);
+    for app in [&mut a, &mut help] {
+        for w in 60..=120u16 {
+            let screen = render(app, w, 30);
+            for line in screen.lines().filter(|l| l.contains('│')) {
+                let chars: Vec<char> = line.chars().collect();
+                let left = chars.iter().position(|&c| c == '│').unwrap_or(0);
+                let right = chars.iter().rposition(|&c| c == '│').unwrap_or(0);
+                let near = |from: usize, to: usize| {
+                    chars[from.min(chars.len())..to.min(chars.len())]
+                        .iter()
+                        .any(|c| *c != ' ')
+                };
+                assert!(
+                    !near(left.saturating_sub(2), left) && !near(right + 1, right + 3),
+                    "background bleeds beside the popup at width {w}: {line:?}"
+                );
+            }
+        }
+    }
+}
+
 fn many_jobs() -> App {
     let mut a = new_app();
     for id in 1..=100u64 {
