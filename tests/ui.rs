@@ -1229,6 +1229,41 @@ fn popups_never_bleed_beside_their_border() {
     }
 }
 
+/// The status line's second-to-last row of the rendered screen.
+fn status_row(app: &mut App) -> String {
+    let screen = render(app, 80, 24);
+    screen.lines().nth(22).unwrap_or_default().to_string()
+}
+
+#[test]
+fn status_notes_expire_on_the_app_clock_and_on_navigation() {
+    let mut a = browsing();
+    press(&mut a, &[key('s')]);
+    assert!(
+        status_row(&mut a).starts_with("sorted by"),
+        "{}",
+        status_row(&mut a)
+    );
+    a.clock.advance(Duration::from_millis(4_900));
+    assert!(status_row(&mut a).starts_with("sorted by"));
+    a.clock.advance(Duration::from_millis(200));
+    assert_eq!(status_row(&mut a), "", "a note is gone after 5 s");
+    assert!(a.expire_status(), "the run loop is told to redraw");
+    assert!(a.status.is_none());
+
+    // The next screen drops a note …
+    press(&mut a, &[key('s')]);
+    press(&mut a, &[key('4')]);
+    assert_eq!(status_row(&mut a), "");
+    // … but an error stays across screens and for longer.
+    a.set_error("listing failed: access denied");
+    press(&mut a, &[key('1')]);
+    a.clock.advance(Duration::from_secs(20));
+    assert_eq!(status_row(&mut a), "listing failed: access denied");
+    a.clock.advance(Duration::from_secs(11));
+    assert_eq!(status_row(&mut a), "");
+}
+
 fn many_jobs() -> App {
     let mut a = new_app();
     for id in 1..=100u64 {

@@ -125,8 +125,13 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         }
         return;
     }
-    if let Some(s) = &app.status {
-        put(buf, area.x, area.y, s, area.width, t.fg("warn"));
+    if let Some(s) = app.status_line() {
+        let style = if app.status_is_error() {
+            t.error()
+        } else {
+            t.fg("warn")
+        };
+        put(buf, area.x, area.y, s, area.width, style);
         return;
     }
     // On the Queue, a failed job's reason shows under the list while it is selected.
