@@ -1474,6 +1474,41 @@ fn snapshot_uploads_states() {
     snap("uploads_error", &mut a);
 }
 
+/// The footer lists only what works on the screen, and Uploads keeps resume and abort at 80.
+#[test]
+fn footer_hints_only_what_works_here() {
+    let footer = |a: &mut App| {
+        render(a, 80, 24)
+            .lines()
+            .nth(23)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut a = browsing();
+    press(&mut a, &[key('3')]);
+    let f = footer(&mut a);
+    assert!(f.contains("r resume") && f.contains("A abort"), "{f}");
+    assert!(
+        !f.contains("Enter") && !f.contains("Bksp") && !f.contains("/ filter"),
+        "{f}"
+    );
+    press(&mut a, &[key('4')]);
+    let f = footer(&mut a);
+    assert!(!f.contains("Enter") && !f.contains("R refresh"), "{f}");
+    // The bucket list: nothing to mark, copy or go back from yet.
+    let mut a = new_app();
+    a.start();
+    a.on_event(Event::Listing(Listing::Buckets(Ok(buckets()))));
+    let f = footer(&mut a);
+    assert!(
+        f.contains("Enter open") && !f.contains("c copy") && !f.contains("Bksp"),
+        "{f}"
+    );
+    // Inside a bucket they all work.
+    let f = footer(&mut browsing());
+    assert!(f.contains("c copy") && f.contains("Bksp"), "{f}");
+}
+
 #[test]
 fn snapshot_log_and_help() {
     let mut a = new_app();

@@ -545,6 +545,36 @@ impl App {
         }
     }
 
+    /// Whether `action` does something on the current screen; the footer lists only those.
+    /// Screen-level: an action that merely explains itself ("open a bucket first") does not count.
+    pub fn action_applies(&self, action: Action) -> bool {
+        if self.dialog.is_some() {
+            return true;
+        }
+        let in_bucket = !self.browse.stack.is_empty();
+        match action {
+            Action::Open => match self.screen {
+                Screen::Browse => true,
+                Screen::Queue => self.job_detail.is_none() && self.selected_job().is_some(),
+                Screen::Uploads | Screen::Log => false,
+            },
+            Action::Back => match self.screen {
+                Screen::Browse => in_bucket,
+                Screen::Queue => self.job_detail.is_some(),
+                Screen::Uploads | Screen::Log => false,
+            },
+            Action::Filter => {
+                self.screen == Screen::Browse
+                    || (self.screen == Screen::Queue && self.job_detail.is_none())
+            }
+            Action::Refresh => matches!(self.screen, Screen::Browse | Screen::Uploads),
+            Action::Copy | Action::Info | Action::Mark | Action::MarkAll | Action::Sort => {
+                self.screen != Screen::Browse || in_bucket
+            }
+            _ => true,
+        }
+    }
+
     fn page(&self) -> usize {
         (self.size.height as usize).saturating_sub(6).max(1)
     }

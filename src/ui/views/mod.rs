@@ -184,7 +184,7 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
             ("←→".into(), "choose".into(), 2),
             ("Esc".into(), "cancel".into(), 3),
         ],
-        Some(c) => app.keymap.hints(c),
+        Some(c) => app.keymap.hints_where(c, |a| app.action_applies(a)),
         None => vec![
             ("Enter".into(), "keep filter".into(), 0),
             ("Esc".into(), "clear".into(), 1),
