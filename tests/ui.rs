@@ -1509,6 +1509,48 @@ fn footer_hints_only_what_works_here() {
     assert!(f.contains("c copy") && f.contains("Bksp"), "{f}");
 }
 
+/// A session across midnight: the Log opens with the date and says when the day changes.
+#[test]
+fn log_shows_the_date_and_where_it_changes() {
+    let mut a = new_app();
+    // T0 is 2026-11-18 11:06:40 UTC; start two seconds before the next midnight.
+    a.clock
+        .set(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_046_398));
+    for i in 0..4 {
+        a.on_event(Event::Log {
+            level: LogLevel::Info,
+            message: format!("line {i}"),
+        });
+        a.clock.advance(Duration::from_secs(1));
+    }
+    press(&mut a, &[key('4')]);
+    let screen = render(&mut a, 80, 24);
+    let rows: Vec<&str> = screen.lines().skip(2).take(7).collect();
+    assert_eq!(
+        rows,
+        [
+            "── 2026-11-18 (UTC) ──",
+            "23:59:58.000 info   line 0",
+            "23:59:59.000 info   line 1",
+            "── 2026-11-19 (UTC) ──",
+            "00:00:00.000 info   line 2",
+            "00:00:01.000 info   line 3",
+            "",
+        ],
+        "{screen}"
+    );
+    // Scrolled so only the new day fits: the top row still names the date.
+    let screen = render(&mut a, 80, 7);
+    assert!(
+        screen
+            .lines()
+            .nth(2)
+            .unwrap_or_default()
+            .contains("2026-11-19"),
+        "{screen}"
+    );
+}
+
 #[test]
 fn snapshot_log_and_help() {
     let mut a = new_app();
