@@ -1200,6 +1200,70 @@ fn snapshot_copy_dialog() {
     snap("copy_dialog_error", &mut a);
 }
 
+/// At every width a popup's rows show nothing from underneath right beside its border: either
+/// the popup reaches the screen edge or at least two blank columns separate it from the screen.
+#[test]
+fn popups_never_bleed_beside_their_border() {
+    let mut a = browsing();
+    press(&mut a, &[key('j'), key('j'), key('c')]);
+    let mut help = browsing();
+    press(&mut help, &[key('?')]);
+    for app in [&mut a, &mut help] {
+        for w in 60..=120u16 {
+            let screen = render(app, w, 30);
+            for line in screen.lines().filter(|l| l.contains('│')) {
+                let chars: Vec<char> = line.chars().collect();
+                let left = chars.iter().position(|&c| c == '│').unwrap_or(0);
+                let right = chars.iter().rposition(|&c| c == '│').unwrap_or(0);
+                let near = |from: usize, to: usize| {
+                    chars[from.min(chars.len())..to.min(chars.len())]
+                        .iter()
+                        .any(|c| *c != ' ')
+                };
+                assert!(
+                    !near(left.saturating_sub(2), left) && !near(right + 1, right + 3),
+                    "background bleeds beside the popup at width {w}: {line:?}"
+                );
+            }
+        }
+    }
+}
+
+/// The status line's second-to-last row of the rendered screen.
+fn status_row(app: &mut App) -> String {
+    let screen = render(app, 80, 24);
+    screen.lines().nth(22).unwrap_or_default().to_string()
+}
+
+#[test]
+fn status_notes_expire_on_the_app_clock_and_on_navigation() {
+    let mut a = browsing();
+    press(&mut a, &[key('s')]);
+    assert!(
+        status_row(&mut a).starts_with("sorted by"),
+        "{}",
+        status_row(&mut a)
+    );
+    a.clock.advance(Duration::from_millis(4_900));
+    assert!(status_row(&mut a).starts_with("sorted by"));
+    a.clock.advance(Duration::from_millis(200));
+    assert_eq!(status_row(&mut a), "", "a note is gone after 5 s");
+    assert!(a.expire_status(), "the run loop is told to redraw");
+    assert!(a.status.is_none());
+
+    // The next screen drops a note …
+    press(&mut a, &[key('s')]);
+    press(&mut a, &[key('4')]);
+    assert_eq!(status_row(&mut a), "");
+    // … but an error stays across screens and for longer.
+    a.set_error("listing failed: access denied");
+    press(&mut a, &[key('1')]);
+    a.clock.advance(Duration::from_secs(20));
+    assert_eq!(status_row(&mut a), "listing failed: access denied");
+    a.clock.advance(Duration::from_secs(11));
+    assert_eq!(status_row(&mut a), "");
+}
+
 fn many_jobs() -> App {
     let mut a = new_app();
     for id in 1..=100u64 {
@@ -1408,6 +1472,83 @@ fn snapshot_uploads_states() {
         uploads: Err("AccessDenied: ListMultipartUploads is not allowed (request 1234)".into()),
     }));
     snap("uploads_error", &mut a);
+}
+
+/// The footer lists only what works on the screen, and Uploads keeps resume and abort at 80.
+#[test]
+fn footer_hints_only_what_works_here() {
+    let footer = |a: &mut App| {
+        render(a, 80, 24)
+            .lines()
+            .nth(23)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut a = browsing();
+    press(&mut a, &[key('3')]);
+    let f = footer(&mut a);
+    assert!(f.contains("r resume") && f.contains("A abort"), "{f}");
+    assert!(
+        !f.contains("Enter") && !f.contains("Bksp") && !f.contains("/ filter"),
+        "{f}"
+    );
+    press(&mut a, &[key('4')]);
+    let f = footer(&mut a);
+    assert!(!f.contains("Enter") && !f.contains("R refresh"), "{f}");
+    // The bucket list: nothing to mark, copy or go back from yet.
+    let mut a = new_app();
+    a.start();
+    a.on_event(Event::Listing(Listing::Buckets(Ok(buckets()))));
+    let f = footer(&mut a);
+    assert!(
+        f.contains("Enter open") && !f.contains("c copy") && !f.contains("Bksp"),
+        "{f}"
+    );
+    // Inside a bucket they all work.
+    let f = footer(&mut browsing());
+    assert!(f.contains("c copy") && f.contains("Bksp"), "{f}");
+}
+
+/// A session across midnight: the Log opens with the date and says when the day changes.
+#[test]
+fn log_shows_the_date_and_where_it_changes() {
+    let mut a = new_app();
+    // T0 is 2026-11-18 11:06:40 UTC; start two seconds before the next midnight.
+    a.clock
+        .set(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_046_398));
+    for i in 0..4 {
+        a.on_event(Event::Log {
+            level: LogLevel::Info,
+            message: format!("line {i}"),
+        });
+        a.clock.advance(Duration::from_secs(1));
+    }
+    press(&mut a, &[key('4')]);
+    let screen = render(&mut a, 80, 24);
+    let rows: Vec<&str> = screen.lines().skip(2).take(7).collect();
+    assert_eq!(
+        rows,
+        [
+            "── 2026-11-18 (UTC) ──",
+            "23:59:58.000 info   line 0",
+            "23:59:59.000 info   line 1",
+            "── 2026-11-19 (UTC) ──",
+            "00:00:00.000 info   line 2",
+            "00:00:01.000 info   line 3",
+            "",
+        ],
+        "{screen}"
+    );
+    // Scrolled so only the new day fits: the top row still names the date.
+    let screen = render(&mut a, 80, 7);
+    assert!(
+        screen
+            .lines()
+            .nth(2)
+            .unwrap_or_default()
+            .contains("2026-11-19"),
+        "{screen}"
+    );
 }
 
 #[test]

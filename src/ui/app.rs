@@ -5,7 +5,7 @@
 //! loop in `ui::mod` owns the terminal and the channels and calls in here.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::buffer::Buffer;
@@ -25,6 +25,9 @@ use crate::store::{BucketName, CosUri, ObjectMeta, RequestRecord};
 
 /// Log lines kept on the Log screen.
 pub const LOG_CAP: usize = 5_000;
+/// How long a note stays on the status line (app clock); errors stay longer.
+pub const STATUS_TTL: Duration = Duration::from_secs(5);
+pub const ERROR_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -379,8 +382,12 @@ pub struct App {
     /// `/` typing in progress on the current list.
     pub filter_input: Option<Input>,
     pub expansions: Vec<Expansion>,
-    /// One line of feedback ("queued 3 copies"), replaced by the next.
+    /// One line of feedback ("queued 3 copies"), replaced by the next; set it with
+    /// `set_status` / `set_error` so it expires (see `status_line`).
     pub status: Option<String>,
+    /// When the status was set and how long it shows (`None`: until replaced).
+    pub status_since: SystemTime,
+    pub status_ttl: Option<Duration>,
     /// Last known terminal size, for paging and mouse hit tests.
     pub size: Rect,
     pub control: Control,
@@ -440,13 +447,15 @@ impl App {
             filter_input: None,
             expansions: Vec::new(),
             status: None,
+            status_since: SystemTime::UNIX_EPOCH,
+            status_ttl: None,
             size: Rect::new(0, 0, 80, 24),
             control: Control::None,
             dirty: true,
         };
         for n in notes {
             app.push_log(LogLevel::Warn, n.clone());
-            app.status = Some(n);
+            app.set_status(n);
         }
         app
     }
@@ -459,6 +468,60 @@ impl App {
 
     pub fn now(&self) -> SystemTime {
         self.clock.now()
+    }
+
+    // ----- status line -----------------------------------------------------------------------
+
+    /// Shows a note on the status line for `STATUS_TTL` (app clock) or until the next screen.
+    pub fn set_status(&mut self, msg: impl Into<String>) {
+        self.show_status(msg.into(), Some(STATUS_TTL));
+    }
+
+    /// Shows an error on the status line; it stays `ERROR_TTL`, longer than a note.
+    pub fn set_error(&mut self, msg: impl Into<String>) {
+        self.show_status(msg.into(), Some(ERROR_TTL));
+    }
+
+    /// Shows a message that stays until something replaces it (the engine has stopped).
+    pub fn set_sticky_status(&mut self, msg: impl Into<String>) {
+        self.show_status(msg.into(), None);
+    }
+
+    fn show_status(&mut self, msg: String, ttl: Option<Duration>) {
+        self.status = Some(msg);
+        self.status_since = self.now();
+        self.status_ttl = ttl;
+        self.dirty = true;
+    }
+
+    /// The status message if it has not expired on the app clock.
+    pub fn status_line(&self) -> Option<&str> {
+        let s = self.status.as_deref()?;
+        match self.status_ttl {
+            Some(ttl) => {
+                let age = self
+                    .now()
+                    .duration_since(self.status_since)
+                    .unwrap_or_default();
+                (age < ttl).then_some(s)
+            }
+            None => Some(s),
+        }
+    }
+
+    /// Whether the status line holds an error (drawn in the error colour).
+    pub fn status_is_error(&self) -> bool {
+        self.status_ttl == Some(ERROR_TTL)
+    }
+
+    /// Drops an expired status message; true when the screen must be redrawn. The run loop
+    /// calls it on its slow tick.
+    pub fn expire_status(&mut self) -> bool {
+        if self.status.is_some() && self.status_line().is_none() {
+            self.status = None;
+            return true;
+        }
+        false
     }
 
     // ----- rendering -----------------------------------------------------------------------
@@ -479,6 +542,36 @@ impl App {
                 Screen::Uploads => Context::Uploads,
                 Screen::Log => Context::Log,
             },
+        }
+    }
+
+    /// Whether `action` does something on the current screen; the footer lists only those.
+    /// Screen-level: an action that merely explains itself ("open a bucket first") does not count.
+    pub fn action_applies(&self, action: Action) -> bool {
+        if self.dialog.is_some() {
+            return true;
+        }
+        let in_bucket = !self.browse.stack.is_empty();
+        match action {
+            Action::Open => match self.screen {
+                Screen::Browse => true,
+                Screen::Queue => self.job_detail.is_none() && self.selected_job().is_some(),
+                Screen::Uploads | Screen::Log => false,
+            },
+            Action::Back => match self.screen {
+                Screen::Browse => in_bucket,
+                Screen::Queue => self.job_detail.is_some(),
+                Screen::Uploads | Screen::Log => false,
+            },
+            Action::Filter => {
+                self.screen == Screen::Browse
+                    || (self.screen == Screen::Queue && self.job_detail.is_none())
+            }
+            Action::Refresh => matches!(self.screen, Screen::Browse | Screen::Uploads),
+            Action::Copy | Action::Info | Action::Mark | Action::MarkAll | Action::Sort => {
+                self.screen != Screen::Browse || in_bucket
+            }
+            _ => true,
         }
     }
 
@@ -584,8 +677,8 @@ impl App {
                 }
             },
             _ => {
-                self.status = Some(
-                    "filtering works on the Browse screen; on the Queue, f filters by state".into(),
+                self.set_status(
+                    "filtering works on the Browse screen; on the Queue, f filters by state",
                 );
             }
         }
@@ -745,11 +838,11 @@ impl App {
     fn confirmed(&mut self, kind: ConfirmKind, button: usize) -> Vec<Command> {
         match (kind, button) {
             (ConfirmKind::AbortJob(id), 1) => {
-                self.status = Some(format!("aborting job {id}"));
+                self.set_status(format!("aborting job {id}"));
                 vec![Command::Abort(id)]
             }
             (ConfirmKind::AbortUploads { bucket, uploads }, 1) => {
-                self.status = Some(format!("aborting {} upload(s) in {bucket}", uploads.len()));
+                self.set_status(format!("aborting {} upload(s) in {bucket}", uploads.len()));
                 self.uploads.loading = true;
                 vec![Command::AbortUploads { bucket, uploads }]
             }
@@ -774,7 +867,7 @@ impl App {
                 cmds
             }
             _ => {
-                self.status = Some("nothing done".into());
+                self.set_status("nothing done");
                 vec![]
             }
         }
@@ -782,6 +875,10 @@ impl App {
 
     fn switch(&mut self, screen: Screen) -> Vec<Command> {
         self.screen = screen;
+        // A note belongs to the screen it was made on; errors and sticky messages stay.
+        if self.status_ttl == Some(STATUS_TTL) {
+            self.status = None;
+        }
         self.filter_input = None;
         if screen == Screen::Uploads {
             let browse = self
@@ -873,7 +970,7 @@ impl App {
     fn cycle_uploads_bucket(&mut self, forward: bool) -> Vec<Command> {
         let all = self.uploads_buckets();
         if all.is_empty() {
-            self.status = Some("no bucket known yet: open one on the Browse screen (1)".into());
+            self.set_status("no bucket known yet: open one on the Browse screen (1)");
             return vec![];
         }
         let n = all.len();
@@ -1038,7 +1135,8 @@ impl App {
             Action::Sort => {
                 list.sort = list.sort.next();
                 list.rebuild_view();
-                self.status = Some(sort_note(list.sort, &list.load));
+                let note = sort_note(list.sort, &list.load);
+                self.set_status(note);
                 vec![]
             }
             Action::ReverseSort => {
@@ -1049,17 +1147,19 @@ impl App {
             Action::Refresh => {
                 // After a failed page, ask for that page again: the rows loaded stay.
                 if let Some(marker) = list.retry_failed() {
-                    self.status = Some(format!(
+                    let note = format!(
                         "retrying the listing of cos://{}/{} ({} rows kept)",
                         list.bucket,
                         list.prefix,
                         list.rows.len()
-                    ));
-                    return vec![Command::Browse(BrowseRequest::Objects {
+                    );
+                    let cmd = Command::Browse(BrowseRequest::Objects {
                         bucket: list.bucket.clone(),
                         prefix: list.prefix.clone(),
                         marker,
-                    })];
+                    });
+                    self.set_status(note);
+                    return vec![cmd];
                 }
                 let (bucket, prefix) = (list.bucket.clone(), list.prefix.clone());
                 self.browse.stack.pop();
@@ -1079,7 +1179,7 @@ impl App {
             return vec![];
         };
         if row.is_prefix {
-            self.status = Some("i shows an object's details; this is a prefix".into());
+            self.set_status("i shows an object's details; this is a prefix");
             return vec![];
         }
         let uri = CosUri {
@@ -1103,7 +1203,7 @@ impl App {
                         match BucketName::parse(&name) {
                             Ok(b) => self.open_listing(b, String::new()),
                             Err(e) => {
-                                self.status = Some(e.to_string());
+                                self.set_error(e.to_string());
                                 vec![]
                             }
                         }
@@ -1126,7 +1226,7 @@ impl App {
                 vec![Command::Browse(BrowseRequest::Buckets)]
             }
             Action::Copy | Action::Info | Action::Mark | Action::MarkAll => {
-                self.status = Some("open a bucket first (Enter)".into());
+                self.set_status("open a bucket first (Enter)");
                 vec![]
             }
             _ => vec![],
@@ -1173,7 +1273,7 @@ impl App {
             }
         }
         if objects.is_empty() && prefixes.is_empty() {
-            self.status = Some("nothing to copy here".into());
+            self.set_status("nothing to copy here");
             return vec![];
         }
         let default_key = if objects.len() == 1 && prefixes.is_empty() {
@@ -1234,7 +1334,7 @@ impl App {
         match ev.code {
             KeyCode::Esc => {
                 self.dialog = None;
-                self.status = Some("copy cancelled".into());
+                self.set_status("copy cancelled");
                 return vec![];
             }
             KeyCode::Char('c') if ctrl => {
@@ -1305,7 +1405,7 @@ impl App {
             KeyCode::Char('y') => return self.submit_copy(),
             KeyCode::Char('n') | KeyCode::Char('q') => {
                 self.dialog = None;
-                self.status = Some("copy cancelled".into());
+                self.set_status("copy cancelled");
             }
             _ => {}
         }
@@ -1341,7 +1441,7 @@ impl App {
                     self.expansions.push(x);
                 }
                 self.dialog = None;
-                self.status = Some(note);
+                self.set_status(note);
                 if let Some(l) = self.browse.stack.last_mut() {
                     for r in l.rows.iter_mut() {
                         r.marked = false;
@@ -1386,15 +1486,15 @@ impl App {
             Action::StateFilter => {
                 self.queue_filter = self.queue_filter.next();
                 self.queue_cursor = 0;
-                self.status = Some(format!("showing {} jobs", self.queue_filter.label()));
+                self.set_status(format!("showing {} jobs", self.queue_filter.label()));
                 vec![]
             }
             Action::PauseAll => {
-                self.status = Some("pausing all jobs".into());
+                self.set_status("pausing all jobs");
                 vec![Command::PauseAll]
             }
             Action::ResumeAll => {
-                self.status = Some("resuming all jobs".into());
+                self.set_status("resuming all jobs");
                 vec![Command::ResumeAll]
             }
             Action::RetryFailed => {
@@ -1404,7 +1504,7 @@ impl App {
                     .filter(|j| matches!(j.state, JobState::Failed(_)))
                     .map(|j| j.id)
                     .collect();
-                self.status = Some(format!("retrying {} failed job(s)", ids.len()));
+                self.set_status(format!("retrying {} failed job(s)", ids.len()));
                 ids.into_iter().map(Command::Retry).collect()
             }
             Action::ClearFinished => {
@@ -1414,7 +1514,7 @@ impl App {
                     .filter(|j| j.state.is_finished())
                     .map(|j| j.id)
                     .collect();
-                self.status = Some(format!("clearing {} finished job(s)", ids.len()));
+                self.set_status(format!("clearing {} finished job(s)", ids.len()));
                 ids.into_iter().map(Command::Remove).collect()
             }
             Action::Refresh => vec![],
@@ -1437,16 +1537,16 @@ impl App {
                 }
                 s if s.is_active() || s == JobState::Queued => vec![Command::Pause(id)],
                 s => {
-                    self.status = Some(format!("job {id} is {}: nothing to pause", s.label()));
+                    self.set_status(format!("job {id} is {}: nothing to pause", s.label()));
                     vec![]
                 }
             },
             Action::Cancel => {
                 if state.is_finished() || state == JobState::Cancelled {
-                    self.status = Some(format!("job {id} is {}: nothing to cancel", state.label()));
+                    self.set_status(format!("job {id} is {}: nothing to cancel", state.label()));
                     return vec![];
                 }
-                self.status = Some(format!(
+                self.set_status(format!(
                     "cancelling job {id}; its upload is kept, r resumes"
                 ));
                 vec![Command::Cancel(id)]
@@ -1457,13 +1557,13 @@ impl App {
                     vec![Command::Resume(id)]
                 }
                 s => {
-                    self.status = Some(format!("job {id} is {}: nothing to resume", s.label()));
+                    self.set_status(format!("job {id} is {}: nothing to resume", s.label()));
                     vec![]
                 }
             },
             Action::Abort => {
                 if state.is_finished() {
-                    self.status = Some(format!("job {id} is {}: nothing to abort", state.label()));
+                    self.set_status(format!("job {id} is {}: nothing to abort", state.label()));
                     return vec![];
                 }
                 let job = &self.jobs[&id];
@@ -1507,7 +1607,7 @@ impl App {
                 if let Some(j) = self.jobs.get_mut(&id) {
                     j.concurrency = Some(n);
                 }
-                self.status = Some(format!("job {id}: up to {n} parts in flight"));
+                self.set_status(format!("job {id}: up to {n} parts in flight"));
                 vec![Command::SetConcurrency { job: Some(id), n }]
             }
             _ => vec![],
@@ -1550,19 +1650,21 @@ impl App {
                 let Some((row, _)) = u.rows.get(u.cursor) else {
                     return vec![];
                 };
-                match row.job {
-                    Some(id) => {
-                        self.status = Some(format!("resuming job {id} ({})", row.upload.key));
-                        vec![Command::Resume(id)]
-                    }
-                    None => {
-                        self.status = Some(format!(
+                let (note, cmds) = match row.job {
+                    Some(id) => (
+                        format!("resuming job {id} ({})", row.upload.key),
+                        vec![Command::Resume(id)],
+                    ),
+                    None => (
+                        format!(
                             "haul's journal does not know the upload of {}: it cannot be resumed here",
                             row.upload.key
-                        ));
-                        vec![]
-                    }
-                }
+                        ),
+                        vec![],
+                    ),
+                };
+                self.set_status(note);
+                cmds
             }
             Action::Abort => {
                 let Some((bucket, _)) = u.target.clone() else {
@@ -1725,8 +1827,10 @@ impl App {
                 if !failed.is_empty() {
                     note.push_str(&format!("; {} failed: {}", failed.len(), failed.join("; ")));
                     self.push_log(LogLevel::Error, note.clone());
+                    self.set_error(note);
+                } else {
+                    self.set_status(note);
                 }
-                self.status = Some(note);
                 if let Some((bucket, prefix)) = self.uploads.target.clone() {
                     self.uploads.loading = true;
                     return vec![Command::Browse(BrowseRequest::Uploads { bucket, prefix })];
@@ -1881,7 +1985,7 @@ impl App {
         self.expansions.retain(|x| !x.pending.is_empty());
         for n in notes {
             self.push_log(LogLevel::Info, n.clone());
-            self.status = Some(n);
+            self.set_status(n);
         }
         cmds
     }

@@ -345,9 +345,21 @@ impl Keymap {
 
     /// Footer hints for a context, most important first: (keys label, short description).
     pub fn hints(&self, ctx: Context) -> Vec<(String, String, u8)> {
+        self.hints_where(ctx, |_| true)
+    }
+
+    /// Footer hints for a context whose action passes `applies` (does something right now).
+    pub fn hints_where(
+        &self,
+        ctx: Context,
+        applies: impl Fn(Action) -> bool,
+    ) -> Vec<(String, String, u8)> {
         let mut out: Vec<(String, String, u8)> = Vec::new();
         let mut push = |c: Context| {
             for b in self.bindings(c) {
+                if !applies(b.action) {
+                    continue;
+                }
                 if let (Some(h), Some(k)) = (b.hint, b.keys.first()) {
                     if out.iter().any(|(kl, _, _)| *kl == k.label()) {
                         continue;

@@ -248,12 +248,12 @@ where
                 }
                 None => {
                     engine_open = false;
-                    app.status = Some("the engine has stopped; q quits".into());
+                    app.set_sticky_status("the engine has stopped; q quits");
                     app.dirty = true;
                 }
             },
             _ = slow.tick() => {
-                if app.jobs.values().any(|j| j.state.is_active()) {
+                if app.expire_status() || app.jobs.values().any(|j| j.state.is_active()) {
                     app.dirty = true;
                 }
             }

@@ -6,10 +6,10 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::style::{Modifier, Style};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 use tui_input::Input;
 
-use super::{centered, fit, put, thousands};
+use super::{fit, popup, put, thousands};
 use crate::engine::Overwrite;
 use crate::ui::app::{Confirm, CopyDialog, CopyField, Details, STORAGE_CLASSES};
 use crate::ui::browse::format_time;
@@ -17,8 +17,7 @@ use crate::ui::theme::Theme;
 use crate::units::format_size;
 
 fn frame(t: &Theme, title: &str, area: Rect, w: u16, h: u16, buf: &mut Buffer) -> Rect {
-    let r = centered(area, w, h);
-    Clear.render(r, buf);
+    let r = popup(area, w, h, buf);
     let block = Block::default()
         .borders(Borders::ALL)
         .title(format!(" {title} "))

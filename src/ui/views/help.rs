@@ -5,9 +5,9 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::widgets::{Block, Borders, Clear, Widget};
+use ratatui::widgets::{Block, Borders, Widget};
 
-use super::{centered, fit, put};
+use super::{fit, popup, put};
 use crate::ui::keymap::{Context, Keymap};
 use crate::ui::theme::Theme;
 
@@ -41,8 +41,7 @@ fn title(ctx: Context) -> &'static str {
 }
 
 pub fn render(keymap: &Keymap, t: &Theme, scroll: usize, area: Rect, buf: &mut Buffer) {
-    let r = centered(area, 76, area.height.saturating_sub(2).max(3));
-    Clear.render(r, buf);
+    let r = popup(area, 76, area.height.saturating_sub(2).max(3), buf);
     let block = Block::default()
         .borders(Borders::ALL)
         .title(" Help · j/k scroll · Esc closes ")

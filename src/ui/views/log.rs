@@ -13,7 +13,7 @@ use crate::ui::app::{App, LogEntry};
 use std::time::SystemTime;
 
 /// Time of day in UTC to the millisecond, `HH:MM:SS.mmm`: requests a few milliseconds apart
-/// stay apart. The date is left out (the Log holds one session).
+/// stay apart. The date is shown on separator rows instead (see `format_day`).
 pub fn format_clock(at: SystemTime) -> String {
     let ms = match at.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => d.as_millis(),
@@ -27,6 +27,60 @@ pub fn format_clock(at: SystemTime) -> String {
         (day_ms / 1000) % 60,
         day_ms % 1000
     )
+}
+
+/// The UTC date of `at`, `YYYY-MM-DD`, for the Log's date separator rows.
+pub fn format_day(at: SystemTime) -> String {
+    let secs = match at.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(_) => return "-".into(),
+    };
+    match time::OffsetDateTime::from_unix_timestamp(secs) {
+        Ok(t) => format!("{:04}-{:02}-{:02}", t.year(), t.month() as u8, t.day()),
+        Err(_) => "-".into(),
+    }
+}
+
+fn entry_at(e: &LogEntry) -> SystemTime {
+    match e {
+        LogEntry::Request { at, .. } | LogEntry::Line { at, .. } => *at,
+    }
+}
+
+/// One row of the Log body: an entry, or the date the entries below it happened on.
+enum Row<'a> {
+    Day(String),
+    Entry(&'a LogEntry),
+}
+
+/// The rows that fit in `height`, oldest first, ending at entry `end`: a date row opens the
+/// view and comes again wherever the day changes, so a session across midnight reads clearly.
+fn rows(app: &App, end: usize, height: usize) -> Vec<Row<'_>> {
+    let mut out: Vec<Row> = Vec::new(); // newest first while collecting
+    let mut i = end;
+    while i > 0 && out.len() < height {
+        i -= 1;
+        let Some(e) = app.log.get(i) else { break };
+        out.push(Row::Entry(e));
+        let day = format_day(entry_at(e));
+        let same_as_older =
+            i > 0 && app.log.get(i - 1).map(|o| format_day(entry_at(o))) == Some(day.clone());
+        if !same_as_older {
+            out.push(Row::Day(day));
+        }
+    }
+    out.truncate(height);
+    if let Some(Row::Entry(_)) = out.last() {
+        if out.len() == height {
+            out.pop();
+        }
+        if let Some(Row::Entry(e)) = out.last() {
+            let day = format_day(entry_at(e));
+            out.push(Row::Day(day));
+        }
+    }
+    out.reverse();
+    out
 }
 
 /// A resource path without its query string (signatures and tokens never reach the screen).
@@ -54,9 +108,23 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let end = app.log.len().saturating_sub(app.log_back);
-    let start = end.saturating_sub(height);
-    for (i, e) in app.log.range(start..end).enumerate() {
+    for (i, row) in rows(app, end, height).into_iter().enumerate() {
         let y = area.y + 1 + i as u16;
+        let e = match row {
+            Row::Entry(e) => e,
+            Row::Day(day) => {
+                let l = format!("── {day} (UTC) ──");
+                put(
+                    buf,
+                    area.x,
+                    y,
+                    &fit(&l, area.width as usize),
+                    area.width,
+                    t.title(),
+                );
+                continue;
+            }
+        };
         let (line, style) = match e {
             LogEntry::Request { at, record } => {
                 let status = match record.status {

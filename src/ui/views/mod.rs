@@ -17,6 +17,7 @@ use std::time::Duration;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
+use ratatui::widgets::{Clear, Widget};
 
 use super::app::{App, CopyField, Dialog, Screen};
 use super::keymap::Context;
@@ -124,8 +125,13 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         }
         return;
     }
-    if let Some(s) = &app.status {
-        put(buf, area.x, area.y, s, area.width, t.fg("warn"));
+    if let Some(s) = app.status_line() {
+        let style = if app.status_is_error() {
+            t.error()
+        } else {
+            t.fg("warn")
+        };
+        put(buf, area.x, area.y, s, area.width, style);
         return;
     }
     // On the Queue, a failed job's reason shows under the list while it is selected.
@@ -178,7 +184,7 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
             ("←→".into(), "choose".into(), 2),
             ("Esc".into(), "cancel".into(), 3),
         ],
-        Some(c) => app.keymap.hints(c),
+        Some(c) => app.keymap.hints_where(c, |a| app.action_applies(a)),
         None => vec![
             ("Enter".into(), "keep filter".into(), 0),
             ("Esc".into(), "clear".into(), 1),
@@ -354,6 +360,29 @@ pub fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// Columns blanked either side of a popup so half-cut background text never sits against its
+/// border; a background strip narrower than `POPUP_STRAY` beyond that is blanked too.
+const POPUP_GUTTER: u16 = 2;
+const POPUP_STRAY: u16 = 3;
+
+/// Place a centred popup of at most `w`×`h` inside `area` and clear it plus a gutter either side,
+/// so nothing drawn underneath shows through or bleeds beside its border at any width.
+pub fn popup(area: Rect, w: u16, h: u16, buf: &mut Buffer) -> Rect {
+    let r = centered(area, w, h);
+    let left = r.x - area.x;
+    let right = (area.x + area.width) - (r.x + r.width);
+    let gutter = |margin: u16| {
+        if margin < POPUP_GUTTER + POPUP_STRAY {
+            margin
+        } else {
+            POPUP_GUTTER
+        }
+    };
+    let (gl, gr) = (gutter(left), gutter(right));
+    Clear.render(Rect::new(r.x - gl, r.y, r.width + gl + gr, r.height), buf);
+    r
 }
 
 /// A centred rectangle of at most `w`×`h` inside `area`.
