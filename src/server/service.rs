@@ -924,47 +924,13 @@ fn list_uploads(sh: &Shared, b: &BucketRef, q: &[(String, String)]) -> Answer {
     let body = with_bucket(sh, b, |bk| {
         let mut ups: Vec<&Upload> = bk.uploads.values().collect();
         ups.sort_by(|a, b| (&a.key, &a.id).cmp(&(&b.key, &b.id)));
-        let mut entries: Vec<Entry<'_, Upload>> = Vec::new();
-        let mut last_prefix: Option<String> = None;
-        let mut truncated = false;
-        for u in ups {
-            let after = if id_marker.is_empty() {
-                u.key.as_str() > key_marker || key_marker.is_empty()
-            } else {
-                u.key.as_str() > key_marker || (u.key == key_marker && u.id.as_str() > id_marker)
-            };
-            if !after || !u.key.starts_with(prefix) {
-                continue;
-            }
-            if last_prefix
-                .as_deref()
-                .is_some_and(|lp| u.key.starts_with(lp))
-            {
-                continue;
-            }
-            let rolled = if delimiter.is_empty() {
-                None
-            } else {
-                u.key[prefix.len()..]
-                    .find(delimiter)
-                    .map(|i| u.key[..prefix.len() + i + delimiter.len()].to_string())
-            };
-            if rolled.as_deref().is_some_and(|cp| cp <= key_marker) {
-                last_prefix = rolled;
-                continue;
-            }
-            if entries.len() == max {
-                truncated = true;
-                break;
-            }
-            match rolled {
-                Some(cp) => {
-                    last_prefix = Some(cp.clone());
-                    entries.push(Entry::Prefix(cp));
-                }
-                None => entries.push(Entry::Item(u.key.as_str(), u)),
-            }
-        }
+        let items = ups.into_iter().map(|u| (u.key.as_str(), u));
+        let Page { entries, truncated } =
+            list_page_after(items, prefix, delimiter, key_marker, max, |key, u| {
+                key_marker.is_empty()
+                    || key > key_marker
+                    || (!id_marker.is_empty() && key == key_marker && u.id.as_str() > id_marker)
+            });
         let mut x = Xml::new("ListMultipartUploadsResult");
         x.elem("Bucket", &bk.name);
         if url {

@@ -132,11 +132,27 @@ pub fn list_page<'a, T>(
     marker: &str,
     max: usize,
 ) -> Page<'a, T> {
+    list_page_after(items, prefix, delimiter, marker, max, |key, _| {
+        marker.is_empty() || key > marker
+    })
+}
+
+/// `list_page` where `after(key, item)` says which items come after the marker (multipart
+/// uploads page by key *and* upload id); `marker` still decides which common prefixes were
+/// already returned.
+pub fn list_page_after<'a, T>(
+    items: impl Iterator<Item = (&'a str, &'a T)>,
+    prefix: &str,
+    delimiter: &str,
+    marker: &str,
+    max: usize,
+    after: impl Fn(&str, &T) -> bool,
+) -> Page<'a, T> {
     let mut entries = Vec::new();
     let mut last_prefix: Option<String> = None;
     let mut truncated = false;
     for (key, item) in items {
-        if key <= marker && !marker.is_empty() {
+        if !after(key, item) {
             continue;
         }
         if !key.starts_with(prefix) {
