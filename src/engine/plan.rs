@@ -26,17 +26,7 @@ pub const AUTO_MIN_PART: u64 = 8 * MIB;
 /// …nor above COS's own part limit: bigger parts mean fewer waves, and each wave costs a latency.
 pub const AUTO_MAX_PART: u64 = MAX_PART_SIZE;
 
-/// COS's storage classes, as `x-cos-storage-class` spells them.
-pub const STORAGE_CLASSES: &[&str] = &[
-    "STANDARD",
-    "STANDARD_IA",
-    "ARCHIVE",
-    "DEEP_ARCHIVE",
-    "INTELLIGENT_TIERING",
-    "MAZ_STANDARD",
-    "MAZ_STANDARD_IA",
-    "MAZ_INTELLIGENT_TIERING",
-];
+pub use crate::store::STORAGE_CLASSES;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {

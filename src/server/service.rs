@@ -1168,23 +1168,12 @@ fn get_object(sh: &Shared, b: &BucketRef, key: &str, h: &HeaderMap, head: bool) 
     Ok(r)
 }
 
-const STORAGE_CLASSES: [&str; 8] = [
-    "STANDARD",
-    "STANDARD_IA",
-    "ARCHIVE",
-    "DEEP_ARCHIVE",
-    "INTELLIGENT_TIERING",
-    "MAZ_STANDARD",
-    "MAZ_STANDARD_IA",
-    "MAZ_INTELLIGENT_TIERING",
-];
-
 fn meta_from_headers(h: &HeaderMap) -> Result<Meta, CosError> {
     let storage_class = match header(h, "x-cos-storage-class") {
         None => STANDARD.to_string(),
         Some(s) => {
             let up = s.trim().to_ascii_uppercase();
-            if !STORAGE_CLASSES.contains(&up.as_str()) {
+            if !crate::store::STORAGE_CLASSES.contains(&up.as_str()) {
                 return Err(CosError::invalid_argument(format!(
                     "The storage class you specified is not valid: {s}."
                 )));

@@ -137,16 +137,17 @@ pub struct BrowseState {
     pub stack: Vec<ObjectList>,
 }
 
-/// Storage classes the copy dialog offers; the first keeps the source's class.
-pub const STORAGE_CLASSES: [&str; 7] = [
-    "keep source",
-    "STANDARD",
-    "STANDARD_IA",
-    "INTELLIGENT_TIERING",
-    "ARCHIVE",
-    "DEEP_ARCHIVE",
-    "MAZ_STANDARD",
-];
+/// The copy dialog's storage-class choices: 0 keeps the source's class, `i` is COS's class
+/// `i - 1` (the same list the planner checks against).
+pub const STORAGE_CLASS_CHOICES: usize = crate::store::STORAGE_CLASSES.len() + 1;
+
+/// The label of storage-class choice `i`.
+pub fn storage_class_label(i: usize) -> &'static str {
+    match i {
+        0 => "keep source",
+        i => crate::store::STORAGE_CLASSES[i - 1],
+    }
+}
 
 /// Fields of the copy dialog, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1293,7 +1294,12 @@ impl App {
         let class = d
             .storage_class
             .as_deref()
-            .and_then(|c| STORAGE_CLASSES.iter().position(|s| *s == c))
+            .and_then(|c| {
+                crate::store::STORAGE_CLASSES
+                    .iter()
+                    .position(|s| *s == c)
+                    .map(|i| i + 1)
+            })
             .unwrap_or(0);
         let mut dialog = CopyDialog {
             source_bucket: list.bucket.clone(),
@@ -1387,7 +1393,7 @@ impl App {
                 let back = matches!(ev.code, KeyCode::Char('h') | KeyCode::Left);
                 match d.focus {
                     CopyField::StorageClass => {
-                        let n = STORAGE_CLASSES.len();
+                        let n = STORAGE_CLASS_CHOICES;
                         d.class = if back {
                             (d.class + n - 1) % n
                         } else {
@@ -2064,7 +2070,7 @@ fn build_copy(d: &CopyDialog) -> Result<(Vec<CopySpec>, Option<Expansion>), Stri
     let options = CopyOptions {
         part_size,
         concurrency,
-        storage_class: (d.class > 0).then(|| STORAGE_CLASSES[d.class].to_string()),
+        storage_class: (d.class > 0).then(|| storage_class_label(d.class).to_string()),
         overwrite: d.overwrite,
         ..Default::default()
     };

@@ -11,7 +11,7 @@ use tui_input::Input;
 
 use super::{fit, popup, put, thousands};
 use crate::engine::Overwrite;
-use crate::ui::app::{Confirm, CopyDialog, CopyField, Details, STORAGE_CLASSES};
+use crate::ui::app::{storage_class_label, Confirm, CopyDialog, CopyField, Details};
 use crate::ui::browse::format_time;
 use crate::ui::theme::Theme;
 use crate::units::format_size;
@@ -331,7 +331,7 @@ pub fn render_copy(d: &CopyDialog, t: &Theme, area: Rect, buf: &mut Buffer) {
         choice_line(
             t,
             "Storage",
-            STORAGE_CLASSES[d.class],
+            storage_class_label(d.class),
             f == CopyField::StorageClass,
             x,
             y,
