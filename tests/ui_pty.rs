@@ -153,6 +153,17 @@ impl Pty {
         panic!("the UI did not exit");
     }
 
+    /// The child exits 0 and leaves the terminal as it found it.
+    fn assert_exited_cleanly_and_restored(&mut self) {
+        let status = self.wait_exit();
+        assert!(
+            status.success(),
+            "child failed:\n{}",
+            String::from_utf8_lossy(&self.raw.lock().unwrap())
+        );
+        assert!(self.left_alternate_screen(), "terminal not restored");
+    }
+
     fn left_alternate_screen(&self) -> bool {
         let raw = self.raw.lock().unwrap();
         let s = String::from_utf8_lossy(&raw);
@@ -174,13 +185,7 @@ fn pty_quit_with_running_job_pauses_it_and_restores_the_terminal() {
     p.send("q");
     p.wait_for("Quit haul?");
     p.send("y");
-    let status = p.wait_exit();
-    assert!(
-        status.success(),
-        "child failed:\n{}",
-        String::from_utf8_lossy(&p.raw.lock().unwrap())
-    );
-    assert!(p.left_alternate_screen(), "terminal not restored");
+    p.assert_exited_cleanly_and_restored();
 }
 
 #[test]
@@ -195,13 +200,7 @@ fn pty_sigterm_restores_the_terminal() {
     unsafe {
         libc::kill(pid, libc::SIGTERM);
     }
-    let status = p.wait_exit();
-    assert!(
-        status.success(),
-        "child failed:\n{}",
-        String::from_utf8_lossy(&p.raw.lock().unwrap())
-    );
-    assert!(p.left_alternate_screen(), "terminal not restored");
+    p.assert_exited_cleanly_and_restored();
 }
 
 #[test]
@@ -233,6 +232,5 @@ fn pty_ctrl_z_leaves_and_reenters_the_screen_and_keeps_working() {
     p.send("q");
     p.wait_for("Quit haul?");
     p.send("y");
-    assert!(p.wait_exit().success());
-    assert!(p.left_alternate_screen(), "terminal not restored");
+    p.assert_exited_cleanly_and_restored();
 }
