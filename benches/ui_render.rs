@@ -42,6 +42,7 @@ fn add_job(a: &mut App, id: u64, parts: u32, done: u32, fly: u32) {
         id,
         spec,
         state: JobState::Queued,
+        journaled: true,
     });
     a.on_event(Event::JobPlanned {
         id,

@@ -168,6 +168,7 @@ fn add_job(a: &mut App, id: u64, size: u64, part: u64, done: u32, fly: u32, stat
         id,
         spec: spec(id),
         state: JobState::Queued,
+        journaled: true,
     });
     a.on_event(Event::JobPlanned {
         id,
@@ -589,6 +590,7 @@ fn interrupted_job_at_start_resumes_with_r() {
         id: 7,
         spec: spec(7),
         state: JobState::Interrupted,
+        journaled: true,
     });
     press(&mut a, &[key('2')]);
     assert!(matches!(
@@ -1437,6 +1439,7 @@ fn snapshot_job_detail_small_and_verified() {
         verification: Some(Verification {
             size_matched: true,
             crc64_matched: Some(true),
+            etag_matched: None,
             skipped: false,
         }),
     });

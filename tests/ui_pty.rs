@@ -34,6 +34,7 @@ fn pty_child() {
                     options: Default::default(),
                 },
                 state: JobState::Running,
+                journaled: true,
             })
             .unwrap();
         let engine = tokio::spawn(async move {

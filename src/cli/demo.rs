@@ -75,7 +75,7 @@ pub fn run(_global: &GlobalArgs, args: Args) -> i32 {
             );
         }
     }
-    let rt = match super::cp::runtime() {
+    let rt = match super::shared::runtime() {
         Ok(r) => r,
         Err(e) => return fail(exit::FAILED, e),
     };

@@ -1,5 +1,5 @@
-//! `haul jobs ls|resume|abort`: journaled copy jobs (those with a multipart upload that did
-//! not finish: cancelled, interrupted, failed with the upload kept).
+//! `haul jobs ls|resume|abort`: journaled transfers ("jobs") that did not finish: cancelled,
+//! interrupted, or failed with objects or uploads left to retry.
 //!
 //! `ls` reads the journal only (no network). `resume` and `abort` start the engine, which loads
 //! the journal, and send it `Resume` / `Abort`; progress renders as in `haul cp`.
@@ -9,11 +9,13 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::cp::{runtime, setup, state_dir, watch, Output, Target};
+use super::shared::{runtime, setup, state_dir, Output};
+use super::watch::{watch, Target};
 use super::{exit, fail, GlobalArgs};
-use crate::engine::journal::Journal;
+use crate::engine::journal::{Journal, JournalError};
 use crate::engine::{Command as EngineCommand, Engine, JobId, JobState};
 use crate::store::ObjectStore;
+use crate::text::escape_control;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -35,7 +37,8 @@ pub enum Command {
         #[arg(long, short = 'q')]
         quiet: bool,
     },
-    /// Abort a journaled job's multipart upload (its copied parts are discarded).
+    /// Abort a journaled job's multipart uploads (their copied parts are discarded; objects
+    /// already copied stay).
     Abort {
         id: JobId,
         #[arg(long)]
@@ -75,34 +78,67 @@ fn ls(global: &GlobalArgs, json: bool) -> i32 {
     };
     let (records, problems) = journal.load_all();
     for p in problems {
-        eprintln!("haul: warn: {p}");
+        eprintln!("haul: warn: {}", escape_control(&p));
     }
     if records.is_empty() && !json {
         println!("no journaled jobs in {}", journal.dir().display());
     }
     for r in records {
+        let parts_done: usize = r.uploads.values().map(|u| u.done_parts.len()).sum();
+        let parts_total: u64 = r.uploads.values().map(|u| u.parts as u64).sum();
         if json {
+            let failed: Vec<_> = r
+                .failed
+                .iter()
+                .map(|(k, e)| json!({"key": k, "error": e}))
+                .collect();
+            let uploads: Vec<_> = r
+                .uploads
+                .values()
+                .map(|u| {
+                    json!({
+                        "key": u.key, "destination_key": u.dst_key, "upload_id": u.upload_id,
+                        "parts_done": u.done_parts.len(), "parts_total": u.parts,
+                        "part_size": u.part_size, "size": u.source_size,
+                    })
+                })
+                .collect();
             println!(
                 "{}",
                 json!({
                     "id": r.id, "state": r.state, "source": r.source, "destination": r.destination,
-                    "upload_id": r.upload_id, "parts_done": r.done_parts.len(), "parts_total": r.parts,
-                    "part_size": r.part_size, "size": r.source_size, "source_etag": r.source_etag,
-                    "error": r.error, "updated": r.updated.format(&time::format_description::well_known::Rfc3339).ok(),
+                    "objects_listed": r.listed, "listing_complete": r.listing_done,
+                    "objects_done": r.done, "bytes_done": r.done_bytes, "objects_skipped": r.skipped,
+                    "failed_objects": failed, "uploads": uploads, "error": r.error,
+                    "owner_pid": r.owner,
+                    "created": r.created.format(&time::format_description::well_known::Rfc3339).ok(),
                 })
             );
         } else {
+            let progress = if r.source.ends_with('/') {
+                format!(
+                    "{} done, {} failed{}",
+                    r.done,
+                    r.failed.len(),
+                    if r.listing_done {
+                        format!(" of {}", r.listed)
+                    } else {
+                        String::new()
+                    }
+                )
+            } else {
+                format!("{parts_done}/{parts_total} parts")
+            };
             println!(
-                "{:>5}  {:<9}  {:>5}/{:<5} parts  {} → {}{}",
+                "{:>5}  {:<11}  {}  {} → {}{}",
                 r.id,
                 r.state,
-                r.done_parts.len(),
-                r.parts,
-                r.source,
-                r.destination,
+                progress,
+                escape_control(&r.source),
+                escape_control(&r.destination),
                 r.error
                     .as_deref()
-                    .map(|e| format!("\n       {e}"))
+                    .map(|e| format!("\n       {}", escape_control(e)))
                     .unwrap_or_default()
             );
         }
@@ -125,20 +161,26 @@ fn drive(global: &GlobalArgs, id: Option<JobId>, json: bool, quiet: bool, abort:
         Ok(j) => j,
         Err(e) => return fail(exit::FAILED, e),
     };
+    // Check what is asked for before starting anything: a missing, corrupt or mismatched log,
+    // or one another process holds, is an error now rather than a wait forever.
     let ids: HashSet<JobId> = match id {
         Some(id) => {
-            if !journal.exists(id) {
-                return fail(
-                    exit::USAGE,
-                    format!(
-                        "no journaled job {id} in {}: see `haul jobs ls`",
-                        journal.dir().display()
-                    ),
-                );
+            if let Err(e) = journal.read(id).and_then(|_| journal.reopen(id)) {
+                let code = match e {
+                    JournalError::NotFound { .. } => exit::USAGE,
+                    _ => exit::FAILED,
+                };
+                return fail(code, e);
             }
             HashSet::from([id])
         }
-        None => journal.load_all().0.iter().map(|r| r.id).collect(),
+        None => {
+            let (records, problems) = journal.load_all();
+            for p in problems {
+                eprintln!("haul: warn: {}", escape_control(&p));
+            }
+            records.iter().map(|r| r.id).collect()
+        }
     };
     if ids.is_empty() {
         println!("no journaled jobs to resume");
@@ -164,14 +206,16 @@ fn drive(global: &GlobalArgs, id: Option<JobId>, json: bool, quiet: bool, abort:
             return result.exit_code(&out);
         }
         let mut code = exit::OK;
-        for (id, (state, _)) in &result.finished {
-            match state {
+        for (id, p) in &result.ended {
+            match &p.state {
                 JobState::Aborted => {
                     if !json {
-                        println!("job {id}: upload aborted, journal entry removed");
+                        println!("job {id}: uploads aborted, journal entry removed");
                     }
                 }
-                JobState::Failed(e) => code = fail(exit::FAILED, format!("job {id}: {e}")),
+                JobState::Failed(e) => {
+                    code = fail(exit::FAILED, format!("job {id}: {}", escape_control(e)))
+                }
                 other => code = fail(exit::FAILED, format!("job {id} ended {}", other.label())),
             }
         }

@@ -9,8 +9,10 @@ pub mod jobs;
 pub mod ls;
 pub mod progress;
 pub mod serve;
+pub mod shared;
 pub mod tui;
 pub mod uploads;
+pub mod watch;
 
 use std::path::PathBuf;
 

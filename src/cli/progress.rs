@@ -1,224 +1,128 @@
-//! Rendering engine events for the headless CLI: the live progress line (bytes, %, rate, ETA,
-//! parts done / in flight / total, retries, effective concurrency) and the `--json` lines.
+//! Rendering engine events for the headless CLI: the live progress line and the `--json`
+//! lines. The numbers come from the engine's one fold (`engine::progress::TransferProgress`);
+//! this module only formats them.
 //!
 //! Pure: takes events and instants, returns strings and JSON values. Never writes to the
 //! terminal and never talks to the engine.
 //!
 //! `--json` format (one object a line, `"event"` says which):
-//! - `{"event":"job","id":1,"source":"cos://…","destination":"cos://…","state":"queued"}`
+//! - `{"event":"job","id":1,"source":"cos://…","destination":"cos://…","state":"queued","journaled":true}`
 //! - `{"event":"planned","id":1,"size":N,"strategy":"single"|"multipart","part_size":N,"parts":N,"upload_id":"…"|null,"parts_done":N}`
 //! - `{"event":"state","id":1,"state":"running"}`
 //! - `{"event":"part_done","job":1,"part":3,"bytes":N,"elapsed_ms":N}`
 //! - `{"event":"part_retrying","job":1,"part":3,"attempt":2,"after_ms":N,"error":"…"}`
 //! - `{"event":"part_failed","job":1,"part":3,"error":"…"}`
+//! - `{"event":"listed","job":1,"objects":N,"bytes":N,"complete":false}`
+//! - `{"event":"object_done","job":1,"key":"…","bytes":N,"skipped":false}`
+//! - `{"event":"object_failed","job":1,"key":"…","error":"…"}`
+//! - `{"event":"waiting","job":1,"what":"HEAD source","attempt":3,"of":8,"after_ms":N,"error":"…"}`
 //! - `{"event":"concurrency","global_limit":N,"effective":N}`
-//! - `{"event":"progress","bytes_done":N,"bytes_total":N,"parts_done":N,"parts_in_flight":N,"parts_total":N,"rate_bps":N,"retries":N}` (every 2 s)
-//! - `{"event":"finished","id":1,"state":"done"|"failed"|…,"error":"…"|null,"verification":{"size_matched":true,"crc64_matched":true|false|null,"skipped":false}|null}`
+//! - `{"event":"progress","bytes_done":N,"bytes_total":N|null,"objects_done":N,"objects_failed":N,"objects_listed":N,"parts_done":N,"parts_in_flight":N,"parts_total":N,"rate_bps":N,"retries":N}` (every 2 s)
+//! - `{"event":"finished","id":1,"state":"done"|"failed"|…,"error":"…"|null,"verification":{…}|null,"objects_done":N,"objects_failed":N,"failed_objects":[{"key":"…","error":"…"}]}`
 //! - `{"event":"log","level":"warn","message":"…"}`
 //!
-//! `part_started` events are not printed (they carry no progress).
+//! Keys are exact in JSON; in the line and messages control characters are escaped.
+//! `part_started` and `object_started` events are not printed (they carry no progress).
 
-use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::engine::{Event, JobId, JobState, LogLevel, Strategy};
+use crate::engine::progress::{format_eta, TransferProgress};
+use crate::engine::{Event, JobState, LogLevel, Strategy};
+use crate::text::escape_control;
 use crate::units::format_size;
 
-/// How far back the rate looks.
-const RATE_WINDOW: Duration = Duration::from_secs(10);
-
-#[derive(Debug, Default, Clone)]
-struct JobProgress {
-    size: u64,
-    parts: u32,
-    done_bytes: u64,
-    done_parts: u32,
-    in_flight: u32,
-}
-
-/// Totals over all jobs of a CLI run, from events.
-#[derive(Debug)]
-pub struct Progress {
-    jobs: HashMap<JobId, JobProgress>,
-    retries: u64,
-    /// Bytes copied by this run (resumed parts excluded): the rate's basis.
-    copied: u64,
-    effective: Option<(usize, usize)>,
-    samples: VecDeque<(Instant, u64)>,
-    started: Instant,
-}
-
-impl Progress {
-    pub fn new(now: Instant) -> Self {
-        Progress {
-            jobs: HashMap::new(),
-            retries: 0,
-            copied: 0,
-            effective: None,
-            samples: VecDeque::from([(now, 0)]),
-            started: now,
-        }
-    }
-
-    pub fn apply(&mut self, ev: &Event, now: Instant) {
-        match ev {
-            Event::JobPlanned { id, plan } => {
-                let j = self.jobs.entry(*id).or_default();
-                j.size = plan.size;
-                match plan.strategy {
-                    Strategy::Single => j.parts = 1,
-                    Strategy::Multipart { part_size, parts } => {
-                        j.parts = parts;
-                        j.done_parts = plan.parts_done.len() as u32;
-                        j.done_bytes = plan
-                            .parts_done
-                            .iter()
-                            .map(|n| {
-                                crate::engine::plan::part_range(plan.size, part_size, *n).len()
-                            })
-                            .sum();
-                    }
-                }
-            }
-            Event::PartStarted {
-                job, attempt: 1, ..
-            } => {
-                self.jobs.entry(*job).or_default().in_flight += 1;
-            }
-            Event::PartDone { job, bytes, .. } => {
-                let j = self.jobs.entry(*job).or_default();
-                j.in_flight = j.in_flight.saturating_sub(1);
-                j.done_parts += 1;
-                j.done_bytes += bytes;
-                self.copied += bytes;
-                self.samples.push_back((now, self.copied));
-            }
-            Event::PartFailed { job, .. } => {
-                let j = self.jobs.entry(*job).or_default();
-                j.in_flight = j.in_flight.saturating_sub(1);
-            }
-            Event::PartRetrying { .. } => self.retries += 1,
-            Event::JobState { id, state } | Event::JobFinished { id, state, .. }
-                if !matches!(
-                    state,
-                    JobState::Running | JobState::Paused | JobState::Completing
-                ) =>
-            {
-                if let Some(j) = self.jobs.get_mut(id) {
-                    j.in_flight = 0;
-                }
-            }
-            Event::Concurrency {
-                global_limit,
-                effective,
-                job: None,
-            } => self.effective = Some((*effective, *global_limit)),
-            _ => {}
-        }
-        while self.samples.len() > 2 && now.duration_since(self.samples[0].0) > RATE_WINDOW {
-            self.samples.pop_front();
-        }
-    }
-
-    pub fn bytes_done(&self) -> u64 {
-        self.jobs.values().map(|j| j.done_bytes).sum()
-    }
-
-    pub fn bytes_total(&self) -> u64 {
-        self.jobs.values().map(|j| j.size).sum()
-    }
-
-    /// (done, in flight, total).
-    pub fn parts(&self) -> (u64, u64, u64) {
-        self.jobs.values().fold((0, 0, 0), |(d, f, t), j| {
-            (
-                d + j.done_parts as u64,
-                f + j.in_flight as u64,
-                t + j.parts as u64,
-            )
-        })
-    }
-
-    pub fn retries(&self) -> u64 {
-        self.retries
-    }
-
-    /// Bytes per second over the last `RATE_WINDOW` (server-side copies report per finished part).
-    pub fn rate(&self, now: Instant) -> f64 {
-        let Some(&(t0, b0)) = self.samples.front() else {
-            return 0.0;
+/// The live line of one transfer, without colour or cursor codes.
+pub fn line(p: &TransferProgress, effective: Option<(usize, usize)>, now: Instant) -> String {
+    let done = p.bytes_done;
+    let rate = p.rate(now);
+    let eta = p.eta(now).map(format_eta).unwrap_or_else(|| "--".into());
+    let mut s = if p.is_prefix() {
+        let finished = p.done + p.skipped + p.failed;
+        let listed = if p.listing_complete {
+            format!("{}", p.listed)
+        } else {
+            format!("{}+ listed", p.listed)
         };
-        let secs = now.duration_since(t0).as_secs_f64();
-        if secs < 0.5 {
-            return 0.0;
+        let mut s = format!(
+            "{finished} of {listed} objects, {} of {} · {:.0} objects/s · {}/s · ETA {eta}",
+            format_size(done),
+            format_size(p.listed_bytes),
+            p.object_rate(now),
+            format_size(rate as u64),
+        );
+        if p.failed > 0 {
+            s.push_str(&format!(" · {} failed", p.failed));
         }
-        self.copied.saturating_sub(b0) as f64 / secs
-    }
-
-    pub fn elapsed(&self, now: Instant) -> Duration {
-        now.duration_since(self.started)
-    }
-
-    /// The progress line, without colour or cursor codes.
-    pub fn line(&self, now: Instant) -> String {
-        let (done, total) = (self.bytes_done(), self.bytes_total());
+        if p.skipped > 0 {
+            s.push_str(&format!(" · {} skipped", p.skipped));
+        }
+        s.push_str(&format!(" · {} in flight", p.in_flight.len()));
+        s
+    } else {
+        let total = p.size.unwrap_or(0);
         let pct = if total == 0 {
             0.0
         } else {
             done as f64 * 100.0 / total as f64
         };
-        let rate = self.rate(now);
-        let eta = if rate > 0.0 && total > done {
-            format_eta(Duration::from_secs_f64((total - done) as f64 / rate))
-        } else {
-            "--:--".into()
-        };
-        let (pd, pf, pt) = self.parts();
-        let mut s = format!(
-            "{} / {} {:5.1}% {}/s ETA {} parts {}/{} ({} in flight)",
+        format!(
+            "{} / {} {:5.1}% {}/s ETA {eta} parts {}/{} ({} in flight)",
             format_size(done),
             format_size(total),
             pct,
             format_size(rate as u64),
-            eta,
-            pd,
-            pt,
-            pf
-        );
-        if self.retries > 0 {
-            s.push_str(&format!(" retries {}", self.retries));
-        }
-        if let Some((e, g)) = self.effective {
-            s.push_str(&format!(" concurrency {e}/{g}"));
-        }
-        s
+            p.parts_done,
+            p.parts_total,
+            p.parts_in_flight
+        )
+    };
+    if p.retries > 0 {
+        s.push_str(&format!(" · retries {}", p.retries));
     }
-
-    /// The periodic `{"event":"progress",…}` object.
-    pub fn json(&self, now: Instant) -> Value {
-        let (pd, pf, pt) = self.parts();
-        json!({
-            "event": "progress",
-            "bytes_done": self.bytes_done(),
-            "bytes_total": self.bytes_total(),
-            "parts_done": pd,
-            "parts_in_flight": pf,
-            "parts_total": pt,
-            "rate_bps": self.rate(now) as u64,
-            "retries": self.retries,
-        })
+    if let Some((e, g)) = effective {
+        s.push_str(&format!(" · concurrency {e}/{g}"));
     }
+    if let Some(w) = &p.waiting {
+        s.push_str(&format!(" · waiting: {}", escape_control(&w.describe(now))));
+    } else if p.state == JobState::Preparing && done == 0 {
+        s.push_str(" · preparing");
+    }
+    s
 }
 
-pub fn format_eta(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
+/// The periodic `{"event":"progress",…}` object.
+pub fn json_progress(p: &TransferProgress, now: Instant) -> Value {
+    json!({
+        "event": "progress",
+        "id": p.id,
+        "bytes_done": p.bytes_done,
+        "bytes_total": p.total_bytes(),
+        "objects_done": p.done,
+        "objects_skipped": p.skipped,
+        "objects_failed": p.failed,
+        "objects_listed": p.listed,
+        "parts_done": p.parts_done,
+        "parts_in_flight": p.parts_in_flight,
+        "parts_total": p.parts_total,
+        "rate_bps": p.rate(now) as u64,
+        "retries": p.retries,
+    })
+}
+
+/// The `finished` object, with the failed objects of a prefix transfer.
+pub fn json_finished(p: &TransferProgress) -> Value {
+    let failed: Vec<Value> = p
+        .failures
+        .iter()
+        .map(|(k, e)| json!({"key": k, "error": e}))
+        .collect();
+    json!({
+        "event": "finished", "id": p.id, "state": p.state.label(), "error": state_error(&p.state),
+        "verification": p.verification, "objects_done": p.done, "objects_skipped": p.skipped,
+        "objects_failed": p.failed, "failed_objects": failed,
+    })
 }
 
 fn state_error(state: &JobState) -> Option<&str> {
@@ -228,12 +132,19 @@ fn state_error(state: &JobState) -> Option<&str> {
     }
 }
 
-/// One `--json` line for an event, or `None` for events not printed.
+/// One `--json` line for an event, or `None` for events not printed (`finished` is printed
+/// from the fold, with the failed objects).
 pub fn json_event(ev: &Event) -> Option<Value> {
     Some(match ev {
-        Event::JobAdded { id, spec, state } => json!({
+        Event::JobAdded {
+            id,
+            spec,
+            state,
+            journaled,
+        } => json!({
             "event": "job", "id": id, "source": spec.source.to_string(),
             "destination": spec.destination.to_string(), "state": state.label(),
+            "journaled": journaled,
         }),
         Event::JobPlanned { id, plan } => {
             let (strategy, part_size, parts) = match plan.strategy {
@@ -271,13 +182,35 @@ pub fn json_event(ev: &Event) -> Option<Value> {
         Event::PartFailed { job, part, error } => {
             json!({"event": "part_failed", "job": job, "part": part, "error": error})
         }
-        Event::JobFinished {
-            id,
-            state,
-            verification,
+        Event::ObjectsListed {
+            job,
+            objects,
+            bytes,
+            complete,
         } => json!({
-            "event": "finished", "id": id, "state": state.label(), "error": state_error(state),
-            "verification": verification,
+            "event": "listed", "job": job, "objects": objects, "bytes": bytes, "complete": complete,
+        }),
+        Event::ObjectDone {
+            job,
+            key,
+            bytes,
+            skipped,
+        } => json!({
+            "event": "object_done", "job": job, "key": key, "bytes": bytes, "skipped": skipped,
+        }),
+        Event::ObjectFailed { job, key, error } => {
+            json!({"event": "object_failed", "job": job, "key": key, "error": error})
+        }
+        Event::Waiting {
+            job,
+            what,
+            attempt,
+            of,
+            after,
+            error,
+        } => json!({
+            "event": "waiting", "job": job, "what": what, "attempt": attempt, "of": of,
+            "after_ms": after.as_millis() as u64, "error": error,
         }),
         Event::Concurrency {
             global_limit,
@@ -301,32 +234,63 @@ pub fn level_str(l: LogLevel) -> &'static str {
     }
 }
 
+/// `12.3s` for short runs, `4m05s` beyond a minute.
+pub fn format_elapsed(d: Duration) -> String {
+    if d.as_secs() >= 60 {
+        format_eta(d)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::PlanSummary;
+    use crate::engine::{CopyOptions, CopySpec, PlanSummary};
+    use crate::store::CosUri;
 
-    fn planned(size: u64, part_size: u64, parts: u32) -> Event {
-        Event::JobPlanned {
-            id: 1,
-            plan: PlanSummary {
-                size,
-                strategy: Strategy::Multipart { part_size, parts },
-                upload_id: Some("u".into()),
-                parts_done: vec![1],
-                source_etag: "e".into(),
-                source_crc64: None,
+    fn one(src: &str) -> TransferProgress {
+        TransferProgress::new(
+            1,
+            CopySpec {
+                source: CosUri::parse(src).unwrap(),
+                destination: CosUri::parse("cos://b-1250000000/x/").unwrap(),
+                options: CopyOptions::default(),
             },
-        }
+            JobState::Queued,
+            true,
+        )
     }
 
     #[test]
     fn line_shows_bytes_percent_rate_eta_parts_and_retries() {
+        let mut p = one("cos://a-1250000000/big");
         let t0 = Instant::now();
-        let mut p = Progress::new(t0);
-        p.apply(&planned(100 << 20, 10 << 20, 10), t0);
-        assert_eq!(p.bytes_done(), 10 << 20, "resumed parts count as done");
-        for part in 2..=3 {
+        p.apply(
+            &Event::JobPlanned {
+                id: 1,
+                plan: PlanSummary {
+                    size: 400 << 20,
+                    strategy: Strategy::Multipart {
+                        part_size: 100 << 20,
+                        parts: 4,
+                    },
+                    upload_id: Some("u".into()),
+                    parts_done: vec![],
+                    source_etag: "e".into(),
+                    source_crc64: None,
+                },
+            },
+            t0,
+        );
+        p.apply(
+            &Event::JobState {
+                id: 1,
+                state: JobState::Running,
+            },
+            t0,
+        );
+        for part in 1..=3 {
             p.apply(
                 &Event::PartStarted {
                     job: 1,
@@ -338,50 +302,84 @@ mod tests {
             );
         }
         p.apply(
+            &Event::PartDone {
+                job: 1,
+                part: 1,
+                bytes: 100 << 20,
+                elapsed: Duration::from_secs(1),
+            },
+            t0 + Duration::from_secs(1),
+        );
+        p.apply(
             &Event::PartRetrying {
                 job: 1,
-                part: 3,
+                part: 2,
                 attempt: 2,
-                after: Duration::from_secs(1),
-                error: "x".into(),
+                after: Duration::from_millis(100),
+                error: "SlowDown".into(),
             },
-            t0,
+            t0 + Duration::from_secs(1),
         );
-        let t1 = t0 + Duration::from_secs(2);
         p.apply(
             &Event::PartDone {
                 job: 1,
                 part: 2,
-                bytes: 10 << 20,
-                elapsed: Duration::from_secs(2),
+                bytes: 100 << 20,
+                elapsed: Duration::from_secs(1),
             },
-            t1,
+            t0 + Duration::from_secs(2),
         );
-        let line = p.line(t1);
-        assert_eq!(
-            line,
-            "20.0 MiB / 100 MiB  20.0% 5.00 MiB/s ETA 0:16 parts 2/10 (1 in flight) retries 1",
-            "{line}"
-        );
-        let j = p.json(t1);
-        assert_eq!(j["bytes_done"], 20 << 20);
-        assert_eq!(j["parts_in_flight"], 1);
+        let l = line(&p, Some((8, 16)), t0 + Duration::from_secs(2));
+        assert!(l.starts_with("200.0 MiB / 400.0 MiB  50.0%"), "{l}");
+        assert!(l.contains("parts 2/4 (1 in flight)"), "{l}");
+        assert!(l.contains("retries 1"), "{l}");
+        assert!(l.contains("concurrency 8/16"), "{l}");
+        assert!(l.contains("ETA 2s"), "{l}");
     }
 
     #[test]
-    fn json_lines_carry_the_documented_fields() {
-        let ev = Event::JobFinished {
-            id: 4,
-            state: JobState::Failed("boom".into()),
-            verification: None,
-        };
-        let v = json_event(&ev).unwrap();
-        assert_eq!(v["event"], "finished");
-        assert_eq!(v["state"], "failed");
-        assert_eq!(v["error"], "boom");
-        let v = json_event(&planned(5, 1, 5)).unwrap();
-        assert_eq!(v["strategy"], "multipart");
-        assert_eq!(v["parts_done"], 1);
-        assert_eq!(format_eta(Duration::from_secs(3725)), "1:02:05");
+    fn a_prefix_line_counts_objects_and_says_what_it_waits_for() {
+        let mut p = one("cos://a-1250000000/dir/");
+        let t0 = Instant::now();
+        p.apply(
+            &Event::ObjectsListed {
+                job: 1,
+                objects: 1000,
+                bytes: 1000 << 10,
+                complete: false,
+            },
+            t0,
+        );
+        p.apply(
+            &Event::ObjectFailed {
+                job: 1,
+                key: "dir/\x1b[2Jx".into(),
+                error: "boom".into(),
+            },
+            t0,
+        );
+        p.apply(
+            &Event::Waiting {
+                job: 1,
+                what: "listing cos://a-1250000000/dir/".into(),
+                attempt: 2,
+                of: 8,
+                after: Duration::from_secs(1),
+                error: "connection reset".into(),
+            },
+            t0,
+        );
+        let l = line(&p, None, t0);
+        assert!(l.starts_with("1 of 1000+ listed objects"), "{l}");
+        assert!(l.contains("1 failed"), "{l}");
+        assert!(
+            l.contains("waiting: listing cos://a-1250000000/dir/: attempt 2 of 8 in 1s after connection reset"),
+            "{l}"
+        );
+        let f = json_finished(&p);
+        assert_eq!(
+            f["failed_objects"][0]["key"], "dir/\x1b[2Jx",
+            "exact in JSON"
+        );
     }
 }

@@ -30,7 +30,7 @@ pub fn run(global: &GlobalArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(exit::USAGE, e),
     };
-    let rt = match super::cp::runtime() {
+    let rt = match super::shared::runtime() {
         Ok(r) => r,
         Err(e) => return fail(exit::FAILED, e),
     };
@@ -42,14 +42,13 @@ pub fn run(global: &GlobalArgs) -> i32 {
 fn configure(global: &GlobalArgs) -> Result<Session, String> {
     let settings = config::load(global.config.as_deref()).map_err(|e| e.to_string())?;
     let profile = config::resolve_profile(&settings, global).map_err(|e| e.to_string())?;
-    let engine = super::cp::engine_config(&settings, &profile)?;
+    let engine = super::shared::engine_config(&settings, &profile)?;
     let mut copy_defaults = CopyOptions {
         verify: engine.verify,
         ..CopyOptions::default()
     };
-    if let Some(p) = &settings.file.engine.part_size {
-        copy_defaults.part_size =
-            super::cp::parse_part_size(p).map_err(|e| format!("[engine] part_size: {e}"))?;
+    if let Some(p) = super::shared::config_part_size(&settings)? {
+        copy_defaults.part_size = p;
     }
     let mut client = ClientOptions::new(profile.credentials.clone());
     client.endpoint = profile.endpoint.clone();

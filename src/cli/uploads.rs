@@ -12,7 +12,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::cp::{runtime, setup};
+use super::shared::{runtime, setup};
 use super::{exit, fail, GlobalArgs};
 use crate::engine::{
     BrowseRequest, Command as EngineCommand, Engine, Event, Listing, UploadSummary,

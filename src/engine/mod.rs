@@ -1,20 +1,25 @@
-//! The copy engine: queue, planner, scheduler, retries, verification, pause / cancel / abort,
-//! journal and resume. Front ends send `Command`s and render `Event`s.
+//! The copy engine: transfers (an object, a prefix or a bucket), the queue, planner, request
+//! scheduler, retries, verification, pause / cancel / abort, journal and resume. Front ends
+//! send `Command`s (one `Enqueue` per copy request, checked by `request::check`) and render
+//! `Event`s, folded by `progress::TransferProgress`.
 //!
 //! Talks to storage only through `ObjectStore`; never touches the terminal. All job state lives
 //! here; front ends derive rates and estimates from events and the clock.
 
-pub mod job;
 pub mod journal;
+pub mod object;
 pub mod plan;
+pub mod progress;
 pub mod queue;
 pub mod region;
+pub mod request;
 pub mod retry;
 pub mod scheduler;
 #[doc(hidden)]
 pub mod testing;
 #[cfg(test)]
 mod tests;
+pub mod transfer;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -33,12 +38,16 @@ pub use retry::RetryPolicy;
 /// How the engine runs. `Default` gives the documented defaults.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Parts in flight across all jobs (default 32).
+    /// Copy requests in flight across all transfers (part copies and PUT Copies; default 64).
     pub concurrency: usize,
-    /// Parts in flight per job unless its options say otherwise (default 16).
+    /// Requests in flight per transfer unless its options say otherwise (default: all of
+    /// `concurrency`; a transfer is limited only by the global limit and fairness).
     pub concurrency_per_job: usize,
-    /// Jobs running at once (default 4).
+    /// Transfers running at once (default 4).
     pub active_jobs: usize,
+    /// Multipart objects of one transfer copied at once (default 4); small objects are limited
+    /// only by the request limit.
+    pub active_objects: usize,
     /// Objects at or below this size use one PUT Object - Copy (default 64 MiB; never above 5 GiB).
     pub single_copy_threshold: u64,
     /// Where buckets are looked for first (HEAD Bucket), e.g. the profile's region.
@@ -53,9 +62,10 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            concurrency: 32,
-            concurrency_per_job: 16,
+            concurrency: DEFAULT_CONCURRENCY,
+            concurrency_per_job: DEFAULT_CONCURRENCY,
             active_jobs: 4,
+            active_objects: 4,
             single_copy_threshold: plan::DEFAULT_SINGLE_COPY_THRESHOLD,
             default_region: "ap-guangzhou".into(),
             state_dir: None,
@@ -64,6 +74,9 @@ impl Default for EngineConfig {
         }
     }
 }
+
+/// Copy requests in flight by default: tuned on `cargo bench --bench copy -- bulk`.
+pub const DEFAULT_CONCURRENCY: usize = 64;
 
 /// A running engine: send `Command`s, receive `Event`s. After `Command::Shutdown` (or when
 /// `commands` is dropped) running jobs are cancelled and journaled, and `events` closes.
@@ -99,7 +112,8 @@ pub fn default_state_dir() -> Option<PathBuf> {
         .map(|d| d.join("haul"))
 }
 
-/// A job's identity, stable across restarts (it names the journal file).
+/// A transfer's identity ("job" to users: `haul jobs`), stable across restarts (it names the
+/// journal file).
 pub type JobId = u64;
 
 /// How big each part is.
@@ -144,7 +158,8 @@ impl Default for CopyOptions {
     }
 }
 
-/// One object to copy.
+/// One copy request: an object, or every object under a prefix (a source key that is empty or
+/// ends in `/`; the destination is then a prefix too). Build it with `request::check`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopySpec {
     pub source: CosUri,
@@ -232,6 +247,9 @@ pub struct Verification {
     pub size_matched: bool,
     /// `None`: one side had no CRC64, so it was not compared.
     pub crc64_matched: Option<bool>,
+    /// `None`: not compared (a multipart copy, or a source ETag that is not a content MD5).
+    #[serde(default)]
+    pub etag_matched: Option<bool>,
     pub skipped: bool,
 }
 
@@ -311,13 +329,18 @@ pub enum Command {
 
 /// Engine → front end. Lifecycle events are never dropped; there are a few per part at most.
 ///
-/// What a front end derives from them:
-/// - A job: `JobAdded` (Queued; or Interrupted for a journaled job at start-up), then
-///   `JobPlanned` (size, strategy, upload id, parts already done on resume — count those
-///   parts' bytes as done: `plan::part_range(size, part_size, n).len()`), `JobState` changes,
-///   and one `JobFinished` per run (Done / Failed / Cancelled / Aborted / Skipped, with the
-///   `Verification` when it was checked). A resumed or retried job starts again at `JobState`.
-/// - Bytes done = Σ `PartDone.bytes` (+ resumed parts); a single copy reports as part 1.
+/// What a front end derives from them (`progress::TransferProgress` does it once for all):
+/// - A job (a transfer): `JobAdded` (Queued; or Interrupted for a journaled one at start-up),
+///   `JobState` changes, and one `JobFinished` per run (Done / Failed / Cancelled / Aborted /
+///   Skipped, with the `Verification` of a one-object transfer). A resumed or retried job
+///   starts again at `JobState`.
+/// - A one-object transfer sends `JobPlanned` (size, strategy, upload id, parts already done
+///   on resume — count those parts' bytes as done: `plan::part_range(size, part_size, n)`) and
+///   part events. A prefix transfer sends `ObjectsListed`, `ObjectStarted` / `ObjectDone` /
+///   `ObjectFailed` per object, `Bytes` for parts of its multipart objects, and on resume one
+///   `TransferProgress` with what earlier runs finished.
+/// - Bytes done = Σ `PartDone.bytes` (+ resumed parts) + Σ `ObjectDone.bytes` + Σ `Bytes` +
+///   `TransferProgress.done_bytes`; a single copy reports as part 1.
 ///   Rate = bytes done over a sliding window of the clock; in-flight parts report no bytes
 ///   (estimate them from elapsed × the job's `PartDone` rate, drawn as an estimate).
 /// - Parts in flight: +1 on `PartStarted` (attempt 1), −1 on `PartDone` / `PartFailed`;
@@ -332,6 +355,13 @@ pub enum Event {
         id: JobId,
         spec: CopySpec,
         state: JobState,
+        /// The journal holds the transfer: it can be resumed after a crash or a restart.
+        journaled: bool,
+    },
+    /// A copy request the engine refused (front ends check with `request::check` first).
+    Rejected {
+        spec: CopySpec,
+        error: String,
     },
     JobPlanned {
         id: JobId,
@@ -372,6 +402,54 @@ pub enum Event {
     },
     JobRemoved {
         id: JobId,
+    },
+    /// A prefix transfer's listing so far (cumulative); `complete` once it has ended.
+    ObjectsListed {
+        job: JobId,
+        objects: u64,
+        bytes: u64,
+        complete: bool,
+    },
+    /// An object of a prefix transfer started (its parts report as `Bytes`).
+    ObjectStarted {
+        job: JobId,
+        key: String,
+        size: u64,
+    },
+    /// An object of a prefix transfer finished; `bytes` are the bytes not yet reported by
+    /// `Bytes` events (a small object's size; 0 for a multipart one).
+    ObjectDone {
+        job: JobId,
+        key: String,
+        bytes: u64,
+        skipped: bool,
+    },
+    ObjectFailed {
+        job: JobId,
+        key: String,
+        error: String,
+    },
+    /// Bytes copied by a part of a multipart object inside a prefix transfer.
+    Bytes {
+        job: JobId,
+        bytes: u64,
+    },
+    /// What an earlier run of a resumed prefix transfer finished.
+    TransferProgress {
+        job: JobId,
+        done: u64,
+        done_bytes: u64,
+        skipped: u64,
+    },
+    /// A request the transfer waits on failed and is retried: attempt `attempt` of `of`
+    /// starts after `after`.
+    Waiting {
+        job: JobId,
+        what: String,
+        attempt: u32,
+        of: u32,
+        after: Duration,
+        error: String,
     },
     /// Effective limits after a change (user or AIMD).
     Concurrency {

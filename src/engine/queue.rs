@@ -1,9 +1,9 @@
-//! The engine task: the job table and queue, commands from front ends, events to them, starting
-//! jobs within the active-jobs limit, browse requests and upload aborts.
+//! The engine task: the transfer table and queue, commands from front ends, events to them,
+//! starting transfers within the active-transfers limit, browse requests and upload aborts.
 //!
-//! Owns all job state; job runs report to it over an internal channel and it forwards their
-//! events, so front ends see one ordered stream. Does no blocking work itself except reading
-//! the journal at start.
+//! Owns all transfer state; runs report to it over an internal channel and it forwards their
+//! events, so front ends see one ordered stream. Its only blocking work is the journal's:
+//! reading it at start, creating a transfer's log at `Enqueue`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -18,11 +18,13 @@ use crate::store::{
     BucketName, CosUri, ListObjectsRequest, ListUploadsRequest, ObjectRef, ObjectStore,
 };
 
-use super::job::{self, Internal, JobRun, Outcome, Shared, STOP_ABORT, STOP_CANCEL};
-use super::journal::{Journal, JournalRecord};
+use super::journal::{Entry, Journal, JournalWriter, TransferRecord};
+use super::object::{self, Internal, Outcome, Shared, STOP_ABORT, STOP_CANCEL};
 use super::region::Regions;
+use super::request::{self, CopyRequest};
 use super::retry::{retry, RetryPolicy, Stop};
 use super::scheduler::Scheduler;
+use super::transfer::{self, TransferRun};
 use super::{
     BrowseRequest, Command, CopySpec, EngineConfig, Event, JobId, JobState, Listing, LogLevel,
     PlanSummary, Strategy, UploadSummary,
@@ -38,14 +40,17 @@ struct Slot {
     spec: CopySpec,
     state: JobState,
     running: Option<Running>,
-    /// For resume / retry: the journal record of the kept upload.
-    record: Option<JournalRecord>,
+    /// The journal holds this transfer (its log exists).
+    journaled: bool,
+    /// The log of a transfer that has not run yet in this process (held, so locked).
+    writer: Option<JournalWriter>,
+    /// A one-object transfer's upload, for the Uploads screen.
     upload_id: Option<String>,
     concurrency: usize,
     paused: bool,
     abort_requested: bool,
-    /// Queued to resume from `record`.
-    resume: bool,
+    /// Runs so far in this process (a later run, or one of a journaled transfer, resumes).
+    runs: u32,
 }
 
 pub async fn run(
@@ -55,30 +60,30 @@ pub async fn run(
     events: UnboundedSender<Event>,
 ) {
     let (itx, mut irx) = mpsc::unbounded_channel();
-    let journal = config
-        .state_dir
-        .as_ref()
-        .and_then(|d| match Journal::open(d) {
-            Ok(j) => Some(j),
-            Err(e) => {
-                let _ = events.send(Event::Log {
-                    level: LogLevel::Error,
-                    message: format!(
-                        "journal disabled: {e}; copies will not be resumable after a crash"
-                    ),
-                });
-                None
-            }
-        });
+    // Without a usable directory the journal lives in memory: cancel and resume still work
+    // within this process, and front ends are told nothing survives it (`journaled: false`).
+    let journal = match config.state_dir.as_ref().map(|d| Journal::open(d)) {
+        Some(Ok(j)) => j,
+        Some(Err(e)) => {
+            let _ = events.send(Event::Log {
+                level: LogLevel::Error,
+                message: format!(
+                    "journal disabled: {e}; copies will not be resumable after a crash or a restart"
+                ),
+            });
+            Journal::memory()
+        }
+        None => Journal::memory(),
+    };
     let sh = Arc::new(Shared {
         sched: Scheduler::new(config.concurrency, events.clone()),
         regions: Regions::new(config.default_region.clone()),
         store,
         config,
-        journal,
         tx: itx,
     });
     let mut e = EngineLoop {
+        journal,
         active_jobs: sh.config.active_jobs.max(1),
         sh,
         jobs: BTreeMap::new(),
@@ -112,6 +117,7 @@ pub async fn run(
 
 struct EngineLoop {
     sh: Arc<Shared>,
+    journal: Journal,
     jobs: BTreeMap<JobId, Slot>,
     next_id: JobId,
     active_jobs: usize,
@@ -130,16 +136,26 @@ impl EngineLoop {
         self.emit(Event::Log { level, message });
     }
 
-    /// Removes a job's journal file once its upload is gone; a file left behind would offer to
-    /// resume an upload that no longer exists, so a failure is reported.
-    fn forget_record(&self, id: JobId) {
-        if let Some(j) = &self.sh.journal {
-            if let Err(e) = j.remove(id) {
-                self.log(
-                    LogLevel::Warn,
-                    format!("job {id}: its upload is aborted but {e}; delete the file by hand"),
-                );
-            }
+    /// Removes a transfer's log once nothing in it is needed; a log left behind would offer to
+    /// resume what no longer exists, so a failure is reported.
+    fn forget_record(&mut self, id: JobId) {
+        let writer = self.jobs.get_mut(&id).and_then(|s| {
+            s.journaled = false;
+            s.writer.take()
+        });
+        let result = match writer {
+            Some(w) => w.close(true),
+            None => match self.journal.reopen(id) {
+                Ok(w) => w.close(true),
+                Err(_) if !self.journal.exists(id) => Ok(()),
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            },
+        };
+        if let Err(e) = result {
+            self.log(
+                LogLevel::Warn,
+                format!("job {id}: its journal is no longer needed but {e}; delete it by hand"),
+            );
         }
     }
 
@@ -151,65 +167,88 @@ impl EngineLoop {
     }
 
     fn load_journal(&mut self) {
-        let Some(j) = &self.sh.journal else { return };
+        let j = self.journal.clone();
         let (records, problems) = j.load_all();
         for p in problems {
             self.log(LogLevel::Warn, p);
         }
-        self.next_id = j.max_id().unwrap_or(0) + 1;
+        self.next_id = j.ids().last().copied().unwrap_or(0) + 1;
         for rec in records {
-            let (Ok(source), Ok(destination)) =
-                (CosUri::parse(&rec.source), CosUri::parse(&rec.destination))
-            else {
-                self.log(
-                    LogLevel::Warn,
-                    format!("journal record {} has unreadable URIs; skipped", rec.id),
-                );
-                continue;
-            };
-            let spec = CopySpec {
-                source,
-                destination,
-                options: rec.options.clone(),
-            };
-            let id = rec.id;
-            self.emit(Event::JobAdded {
-                id,
-                spec: spec.clone(),
-                state: JobState::Interrupted,
+            self.restore(rec);
+        }
+    }
+
+    /// A journaled transfer found at start-up: shown as Interrupted with what it had done.
+    fn restore(&mut self, rec: TransferRecord) {
+        let (Ok(source), Ok(destination)) =
+            (CosUri::parse(&rec.source), CosUri::parse(&rec.destination))
+        else {
+            self.log(
+                LogLevel::Warn,
+                format!("journal: transfer {} has unreadable URIs; skipped", rec.id),
+            );
+            return;
+        };
+        let spec = CopySpec {
+            source,
+            destination,
+            options: rec.options.clone(),
+        };
+        let id = rec.id;
+        self.emit(Event::JobAdded {
+            id,
+            spec: spec.clone(),
+            state: JobState::Interrupted,
+            journaled: true,
+        });
+        let upload = rec.uploads.values().next().cloned();
+        if spec.source.is_prefix() {
+            self.emit(Event::ObjectsListed {
+                job: id,
+                objects: rec.listed,
+                bytes: rec.listed_bytes,
+                complete: false,
             });
+            self.emit(Event::TransferProgress {
+                job: id,
+                done: rec.done,
+                done_bytes: rec.done_bytes,
+                skipped: rec.skipped,
+            });
+        } else if let Some(u) = &upload {
             self.emit(Event::JobPlanned {
                 id,
                 plan: PlanSummary {
-                    size: rec.source_size,
+                    size: u.source_size,
                     strategy: Strategy::Multipart {
-                        part_size: rec.part_size,
-                        parts: rec.parts,
+                        part_size: u.part_size,
+                        parts: u.parts,
                     },
-                    upload_id: Some(rec.upload_id.clone()),
-                    parts_done: rec.done_parts.iter().map(|p| p.part_number).collect(),
-                    source_etag: rec.source_etag.clone(),
-                    source_crc64: rec.source_crc64,
+                    upload_id: Some(u.upload_id.clone()),
+                    parts_done: u.done_parts.iter().map(|p| p.part_number).collect(),
+                    source_etag: u.source_etag.clone(),
+                    source_crc64: u.source_crc64,
                 },
             });
-            self.jobs.insert(
-                id,
-                Slot {
-                    concurrency: rec
-                        .options
-                        .concurrency
-                        .unwrap_or(self.sh.config.concurrency_per_job),
-                    spec,
-                    state: JobState::Interrupted,
-                    running: None,
-                    upload_id: Some(rec.upload_id.clone()),
-                    record: Some(rec),
-                    paused: false,
-                    abort_requested: false,
-                    resume: false,
-                },
-            );
         }
+        self.jobs.insert(
+            id,
+            Slot {
+                concurrency: rec
+                    .options
+                    .concurrency
+                    .unwrap_or(self.sh.config.concurrency_per_job),
+                spec,
+                state: JobState::Interrupted,
+                running: None,
+                journaled: true,
+                writer: None,
+                upload_id: upload.map(|u| u.upload_id),
+                paused: false,
+                abort_requested: false,
+                runs: 1,
+            },
+        );
     }
 
     fn running_count(&self, include_paused: bool) -> usize {
@@ -268,31 +307,47 @@ impl EngineLoop {
     }
 
     fn enqueue(&mut self, spec: CopySpec) {
-        let mut id = self.next_id;
-        while self.jobs.contains_key(&id) {
-            id += 1;
-        }
-        if let Some(j) = &self.sh.journal {
-            // Another haul process may share the state directory: claim the id.
-            for _ in 0..10_000 {
-                match j.claim(id) {
-                    Ok(true) => break,
-                    Ok(false) => id += 1,
-                    Err(e) => {
-                        self.log(LogLevel::Warn, format!("cannot claim job id {id}: {e}"));
-                        break;
-                    }
-                }
-                while self.jobs.contains_key(&id) {
-                    id += 1;
-                }
+        // Front ends check with the same routine; this keeps the engine's own contract.
+        let checked = request::check(CopyRequest {
+            recursive: spec.source.is_prefix(),
+            source: spec.source.clone(),
+            destination: spec.destination.clone(),
+            options: spec.options.clone(),
+            known_size: None,
+        });
+        let spec = match checked {
+            Ok(s) => s,
+            Err(e) => {
+                self.emit(Event::Rejected {
+                    spec,
+                    error: e.to_string(),
+                });
+                return;
             }
-        }
-        self.next_id = id + 1;
+        };
+        let from = self.free_id();
+        let writer = self.journal.create(
+            from,
+            &spec.source.to_string(),
+            &spec.destination.to_string(),
+            &spec.options,
+        );
+        let (id, writer) = match writer {
+            Ok(w) => (w.id(), Some(w)),
+            Err(e) => {
+                self.log(
+                    LogLevel::Warn,
+                    format!("this copy is not journaled ({e}): it cannot be resumed after a crash or a restart"),
+                );
+                (self.free_id(), None)
+            }
+        };
+        self.next_id = self.next_id.max(id + 1);
         self.emit(Event::JobAdded {
             id,
             spec: spec.clone(),
             state: JobState::Queued,
+            journaled: writer.is_some() && self.journal.is_durable(),
         });
         self.jobs.insert(
             id,
@@ -304,14 +359,23 @@ impl EngineLoop {
                 spec,
                 state: JobState::Queued,
                 running: None,
-                record: None,
+                journaled: writer.is_some(),
+                writer,
                 upload_id: None,
                 paused: false,
                 abort_requested: false,
-                resume: false,
+                runs: 0,
             },
         );
         self.schedule();
+    }
+
+    fn free_id(&mut self) -> JobId {
+        let mut id = self.next_id;
+        while self.jobs.contains_key(&id) {
+            id += 1;
+        }
+        id
     }
 
     fn pause(&mut self, id: JobId) {
@@ -353,7 +417,6 @@ impl EngineLoop {
             JobState::Interrupted | JobState::Cancelled | JobState::Failed(_) => {
                 s.paused = false;
                 s.abort_requested = false;
-                s.resume = s.record.is_some();
                 self.set_state(id, JobState::Queued);
             }
             _ => return,
@@ -394,34 +457,33 @@ impl EngineLoop {
             r.stop.cancel();
             return;
         }
-        match s.record.clone() {
-            Some(rec) => self.spawn_abort(id, rec),
-            None => {
-                self.set_state(id, JobState::Aborted);
-                self.emit(Event::JobFinished {
-                    id,
-                    state: JobState::Aborted,
-                    verification: None,
-                });
-            }
+        let (ran, journaled) = (s.runs > 0, s.journaled);
+        if ran && journaled {
+            self.spawn_abort(id);
+        } else {
+            // Never ran: nothing exists on the server.
+            self.forget_record(id);
+            self.set_state(id, JobState::Aborted);
+            self.emit(Event::JobFinished {
+                id,
+                state: JobState::Aborted,
+                verification: None,
+            });
         }
     }
 
-    fn spawn_abort(&mut self, id: JobId, rec: JournalRecord) {
+    /// Aborts every upload a journaled transfer that is not running still owns, then forgets
+    /// it. Any upload that cannot be aborted keeps the transfer in the journal.
+    fn spawn_abort(&mut self, id: JobId) {
+        let journal = self.journal.clone();
+        if let Some(w) = self.jobs.get_mut(&id).and_then(|s| s.writer.take()) {
+            let _ = w.close(false);
+        }
         self.aborts_in_flight += 1;
         let sh = Arc::clone(&self.sh);
         let tx = self.sh.tx.clone();
         tokio::spawn(async move {
-            let result = match (
-                CosUri::parse(&rec.destination),
-                rec.destination_region.is_empty(),
-            ) {
-                (Ok(d), false) => {
-                    let dst = ObjectRef::new(d.bucket, rec.destination_region.clone(), d.key);
-                    job::abort_upload(&sh, &dst, &rec.upload_id).await
-                }
-                _ => Err(format!("journal record {id} has no usable destination")),
-            };
+            let result = abort_journaled(&sh, &journal, id).await;
             let _ = tx.send(Internal::AbortDone { id, result });
         });
     }
@@ -435,10 +497,13 @@ impl EngineLoop {
             );
             return;
         }
-        if s.record.is_some() && !s.state.is_finished() {
+        if s.runs == 0 {
+            // Never ran: its log holds nothing worth keeping.
+            self.forget_record(id);
+        } else if s.journaled && !s.state.is_finished() {
             self.log(
                 LogLevel::Info,
-                format!("job {id} removed from the list; its upload stays on the server and in the journal (`haul jobs abort {id}` discards it)"),
+                format!("job {id} removed from the list; what it did stays on the server and in the journal (`haul jobs resume {id}` continues it, `haul jobs abort {id}` discards its uploads)"),
             );
         }
         self.jobs.remove(&id);
@@ -447,11 +512,10 @@ impl EngineLoop {
 
     fn shutdown(&mut self) {
         self.shutting_down = true;
-        if let Some(j) = &self.sh.journal {
-            for (id, s) in &self.jobs {
-                if s.running.is_none() {
-                    j.release(*id);
-                }
+        // Transfers that never ran stay journaled (resumable at the next start); close them.
+        for s in self.jobs.values_mut() {
+            if let Some(w) = s.writer.take() {
+                let _ = w.close(false);
             }
         }
         for s in self.jobs.values() {
@@ -484,13 +548,36 @@ impl EngineLoop {
         let Some(s) = self.jobs.get_mut(&id) else {
             return;
         };
+        // A first run takes the log created at Enqueue; any other run resumes from the log,
+        // which it must hold (another process may be resuming it).
+        let j = self.journal.clone();
+        let (journal, resume) = match s.writer.take() {
+            Some(w) if s.runs > 0 => (Some(w), j.read(id).ok()),
+            Some(w) => (Some(w), None),
+            None if s.journaled => match j.reopen(id) {
+                Ok(w) => match j.read(id) {
+                    Ok(rec) => (Some(w), Some(rec)),
+                    Err(e) => {
+                        drop(w);
+                        return self.refuse_start(id, e.to_string());
+                    }
+                },
+                Err(e) => return self.refuse_start(id, e.to_string()),
+            },
+            None => (None, None),
+        };
+        let Some(s) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        s.runs += 1;
         let stop = CancellationToken::new();
         let kind = Arc::new(AtomicU8::new(0));
         let (ptx, prx) = watch::channel(false);
-        let run = JobRun {
+        let run = TransferRun {
             id,
             spec: s.spec.clone(),
-            resume: if s.resume { s.record.clone() } else { None },
+            resume,
+            journal,
             stop: stop.clone(),
             stop_kind: Arc::clone(&kind),
             paused: prx,
@@ -506,14 +593,14 @@ impl EngineLoop {
             let tx = sh.tx.clone();
             // The run in a task of its own, so that even a panic in it is reported as the job's
             // end: a job left "running" would hold its permits and make shutdown wait forever.
-            let outcome = match tokio::spawn(job::run(sh, run)).await {
+            let outcome = match tokio::spawn(transfer::run(sh, run)).await {
                 Ok(outcome) => outcome,
                 Err(e) => Outcome {
                     state: JobState::Failed(format!(
-                        "job {id} stopped unexpectedly ({e}); an upload it started stays on the server and in the journal: see `haul jobs ls` and `haul uploads ls`"
+                        "job {id} stopped unexpectedly ({e}); uploads it started stay on the server and in the journal: see `haul jobs ls` and `haul uploads ls`"
                     )),
                     verification: None,
-                    record: None,
+                    journaled: true,
                     aborted_upload: false,
                 },
             };
@@ -529,9 +616,8 @@ impl EngineLoop {
                 self.aborts_in_flight -= 1;
                 let state = match result {
                     Ok(()) => {
-                        self.forget_record(id);
                         if let Some(s) = self.jobs.get_mut(&id) {
-                            s.record = None;
+                            s.journaled = false;
                         }
                         JobState::Aborted
                     }
@@ -557,9 +643,6 @@ impl EngineLoop {
                     .collect();
                 for id in hit {
                     self.forget_record(id);
-                    if let Some(s) = self.jobs.get_mut(&id) {
-                        s.record = None;
-                    }
                     self.set_state(id, JobState::Aborted);
                     self.emit(Event::JobFinished {
                         id,
@@ -603,30 +686,26 @@ impl EngineLoop {
 
     fn finished(&mut self, id: JobId, outcome: Outcome) {
         self.sh.sched.unregister(id);
-        if let Some(j) = &self.sh.journal {
-            j.release(id);
-        }
         let Some(s) = self.jobs.get_mut(&id) else {
             return;
         };
         s.running = None;
         s.paused = false;
-        s.resume = false;
         s.state = outcome.state.clone();
-        s.record = outcome.record.clone();
+        s.journaled = outcome.journaled;
         // An abort is owed unless this run sent it or nothing is left to abort. A run stopped
-        // before its upload was touched reports Aborted yet still holds the resumed upload.
+        // before its uploads were touched reports Aborted yet may still hold resumed uploads.
         let owe_abort = s.abort_requested
             && !outcome.aborted_upload
             && !matches!(outcome.state, JobState::Done | JobState::Skipped);
-        let record = s.record.clone();
+        let journaled = s.journaled;
         self.emit(Event::JobState {
             id,
             state: outcome.state.clone(),
         });
-        match (owe_abort, record) {
-            (true, Some(rec)) => self.spawn_abort(id, rec),
-            (true, None) => {
+        match (owe_abort, journaled) {
+            (true, true) => self.spawn_abort(id),
+            (true, false) => {
                 self.set_state(id, JobState::Aborted);
                 self.emit(Event::JobFinished {
                     id,
@@ -641,6 +720,20 @@ impl EngineLoop {
             }),
         }
         self.schedule();
+    }
+
+    /// A transfer that cannot start (its journal is held elsewhere or unreadable) ends Failed
+    /// at once with the reason.
+    fn refuse_start(&mut self, id: JobId, error: String) {
+        if let Some(s) = self.jobs.get_mut(&id) {
+            s.state = JobState::Failed(error.clone());
+        }
+        self.set_state(id, JobState::Failed(error.clone()));
+        self.emit(Event::JobFinished {
+            id,
+            state: JobState::Failed(error),
+            verification: None,
+        });
     }
 
     fn browse(&self, req: BrowseRequest) {
@@ -666,7 +759,7 @@ impl EngineLoop {
                 Ok(region) => {
                     for (key, upload_id) in uploads {
                         let dst = ObjectRef::new(bucket.clone(), region.clone(), key.clone());
-                        match job::abort_upload(&sh, &dst, &upload_id).await {
+                        match object::abort_upload(&sh, &dst, &upload_id).await {
                             Ok(()) => ok.push(upload_id),
                             Err(e) => failed.push(e),
                         }
@@ -679,6 +772,33 @@ impl EngineLoop {
                 failed,
             });
         });
+    }
+}
+
+/// Aborts the uploads a journaled transfer still owns and removes its log.
+async fn abort_journaled(sh: &Shared, journal: &Journal, id: JobId) -> Result<(), String> {
+    let writer = journal.reopen(id).map_err(|e| e.to_string())?;
+    let rec = journal.read(id).map_err(|e| e.to_string())?;
+    let bucket = CosUri::parse(&rec.destination)
+        .map_err(|e| format!("journal of transfer {id}: {e}"))?
+        .bucket;
+    let mut errors = Vec::new();
+    for u in rec.uploads.values() {
+        let dst = ObjectRef::new(
+            bucket.clone(),
+            u.destination_region.clone(),
+            u.dst_key.clone(),
+        );
+        match object::abort_upload(sh, &dst, &u.upload_id).await {
+            Ok(()) => writer.append(&Entry::UploadGone { k: u.key.clone() }),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        writer.close(true).map_err(|e| e.to_string())
+    } else {
+        let _ = writer.close(false);
+        Err(errors.join("; "))
     }
 }
 

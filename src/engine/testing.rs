@@ -311,11 +311,13 @@ impl ObjectStore for MemStore {
     ) -> Result<ListObjectsPage> {
         self.call(Op::ListObjects, &req.prefix, None)?;
         let s = self.lock();
-        let objects = s
+        let max = req.max_keys.unwrap_or(1000).max(1) as usize;
+        let mut objects: Vec<ObjectSummary> = s
             .objects
             .iter()
             .filter(|((b, k), _)| b == bucket.as_str() && k.starts_with(&req.prefix))
             .filter(|((_, k), _)| req.marker.as_ref().is_none_or(|m| k > m))
+            .take(max + 1)
             .map(|((_, k), o)| ObjectSummary {
                 key: k.clone(),
                 size: o.size,
@@ -324,8 +326,14 @@ impl ObjectStore for MemStore {
                 storage_class: o.storage_class.clone(),
             })
             .collect();
+        let is_truncated = objects.len() > max;
+        objects.truncate(max);
         Ok(ListObjectsPage {
+            next_marker: is_truncated
+                .then(|| objects.last().map(|o| o.key.clone()))
+                .flatten(),
             objects,
+            is_truncated,
             ..Default::default()
         })
     }

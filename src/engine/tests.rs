@@ -493,12 +493,36 @@ async fn shutdown_journals_and_a_new_engine_resumes_without_recopying() {
         "shutdown does not abort"
     );
     let journal = journal::Journal::open(dir.path()).unwrap();
-    let mut rec = journal.read(1).unwrap();
+    let rec = journal.read(1).unwrap();
     assert_eq!(rec.state, "cancelled");
-    assert!(!rec.done_parts.is_empty());
-    // Simulate a crash before the last batch was written: the journal knows fewer parts.
-    rec.done_parts.truncate(10);
-    journal.write(&rec).unwrap();
+    assert!(!rec.uploads.values().next().unwrap().done_parts.is_empty());
+    // Simulate a crash before the last entries were written: the journal knows fewer parts.
+    let log = std::fs::read_to_string(journal.path(1)).unwrap();
+    let mut parts = 0;
+    let kept: Vec<&str> = log
+        .lines()
+        .filter(|l| {
+            if l.starts_with("{\"t\":\"p\"") {
+                parts += 1;
+                parts <= 10
+            } else {
+                true
+            }
+        })
+        .collect();
+    std::fs::write(journal.path(1), kept.join("\n") + "\n").unwrap();
+    assert_eq!(
+        journal
+            .read(1)
+            .unwrap()
+            .uploads
+            .values()
+            .next()
+            .unwrap()
+            .done_parts
+            .len(),
+        10
+    );
     let upload = s.upload_ids()[0].clone();
     let had = s.upload_part_numbers(&upload);
     assert!(had.len() > 1000, "more than one ListParts page");
@@ -852,13 +876,13 @@ async fn two_engines_on_one_state_dir_never_share_a_job_id() {
         let (state, _) = final_state(&until(h, &mut vec![], finished(id)).await);
         assert_eq!(state, JobState::Done);
     }
-    let left: Vec<_> = std::fs::read_dir(dir.path().join("jobs"))
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("transfers"))
         .unwrap()
         .flatten()
         .collect();
     assert!(
         left.is_empty(),
-        "claims and records of done jobs are removed: {left:?}"
+        "the logs of done transfers are removed: {left:?}"
     );
 }
 
@@ -881,7 +905,7 @@ async fn abort_while_a_resumed_job_prepares_still_aborts_the_kept_upload() {
     until(
         &mut h,
         &mut seen,
-        |e| matches!(e, Event::Log { message, .. } if message.contains("ListParts attempt")),
+        |e| matches!(e, Event::Waiting { what, .. } if what == "ListParts"),
     )
     .await;
     h.commands.send(Command::Abort(1)).unwrap();
@@ -991,4 +1015,226 @@ async fn browse_retries_a_throttled_listing_and_reports_a_permanent_error() {
     }
     // Two throttled attempts and the success; the 403 is tried once.
     assert_eq!(s.count(Op::ListObjects), 4);
+}
+
+fn prefix_spec(src: &str, dst: &str) -> CopySpec {
+    CopySpec {
+        source: CosUri::parse(&format!("cos://{SRC}/{src}")).unwrap(),
+        destination: CosUri::parse(&format!("cos://{DST}/{dst}")).unwrap(),
+        options: CopyOptions::default(),
+    }
+}
+
+fn put_many(s: &MemStore, prefix: &str, n: usize, size: u64) {
+    for i in 0..n {
+        s.put(SRC, &format!("{prefix}{i:08}"), size, i as u64 + 1000);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_prefix_is_one_transfer_with_one_request_per_small_object() {
+    let s = store();
+    put_many(&s, "p/", 2500, 1000);
+    s.put(SRC, "p/dir/", 0, 1); // a folder placeholder is copied too
+    s.put(SRC, "other/x", 1000, 2);
+    let mut h = Engine::start(s.clone(), config());
+    h.commands
+        .send(Command::Enqueue(prefix_spec("p/", "q/")))
+        .unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    let added = seen
+        .iter()
+        .filter(|e| matches!(e, Event::JobAdded { .. }))
+        .count();
+    assert_eq!(added, 1, "one transfer, not one job per object");
+    assert_eq!(s.count(Op::PutObjectCopy), 2501);
+    assert_eq!(
+        s.count(Op::HeadObject),
+        0,
+        "no HEAD before or after a small copy"
+    );
+    assert_eq!(s.count(Op::ListObjects), 3, "three pages of 1000");
+    assert!(s.count(Op::HeadBucket) <= 2, "each region looked up once");
+    assert!(s.object(DST, "q/00002499").is_some());
+    assert!(s.object(DST, "q/dir/").is_some());
+    assert!(s.object(DST, "q/x").is_none(), "only the prefix");
+    let done = seen
+        .iter()
+        .filter(|e| matches!(e, Event::ObjectDone { .. }))
+        .count();
+    assert_eq!(done, 2501);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_prefix_that_matches_nothing_fails_and_says_so() {
+    let s = store();
+    let mut h = Engine::start(s.clone(), config());
+    h.commands
+        .send(Command::Enqueue(prefix_spec("none/", "q/")))
+        .unwrap();
+    let (state, _) = final_state(&until(&mut h, &mut vec![], finished(1)).await);
+    let JobState::Failed(msg) = state else {
+        panic!("{state:?}")
+    };
+    assert!(
+        msg.contains("no objects under cos://src-1250000000/none/"),
+        "{msg}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_failed_object_does_not_stop_the_prefix_and_resume_retries_only_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store();
+    put_many(&s, "f/", 300, 1000);
+    s.set_fault(|c| {
+        (c.op == Op::PutObjectCopy && c.key == "g/00000123")
+            .then(|| service_error(Op::PutObjectCopy, 403, "AccessDenied"))
+    });
+    let mut cfg = config();
+    cfg.state_dir = Some(dir.path().to_path_buf());
+    let mut h = Engine::start(s.clone(), cfg.clone());
+    h.commands
+        .send(Command::Enqueue(prefix_spec("f/", "g/")))
+        .unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    let JobState::Failed(msg) = state else {
+        panic!("{state:?}")
+    };
+    assert!(msg.contains("1 of 300 objects failed"), "{msg}");
+    assert!(seen.iter().any(
+        |e| matches!(e, Event::ObjectFailed { key, error, .. } if key == "f/00000123" && error.contains("AccessDenied"))
+    ));
+    assert_eq!(s.count(Op::PutObjectCopy), 300, "a 403 is not retried");
+    h.commands.send(Command::Shutdown).unwrap();
+    while h.events.recv().await.is_some() {}
+
+    s.clear_fault();
+    let before = s.count(Op::PutObjectCopy);
+    let mut h = Engine::start(s.clone(), cfg);
+    h.commands.send(Command::Resume(1)).unwrap();
+    let (state, _) = final_state(&until(&mut h, &mut vec![], finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    assert_eq!(
+        s.count(Op::PutObjectCopy) - before,
+        1,
+        "only the failed object is copied again"
+    );
+    assert!(s.object(DST, "g/00000123").is_some());
+    assert!(!journal::Journal::open(dir.path()).unwrap().exists(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn resume_continues_the_listing_and_copies_finished_objects_no_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store();
+    put_many(&s, "r/", 3000, 1000);
+    let mut cfg = config();
+    cfg.state_dir = Some(dir.path().to_path_buf());
+    let mut h = Engine::start(s.clone(), cfg.clone());
+    h.commands
+        .send(Command::Enqueue(prefix_spec("r/", "s/")))
+        .unwrap();
+    let mut seen = vec![];
+    let mut done = 0;
+    while done < 1200 {
+        if let Event::ObjectDone { .. } =
+            until(&mut h, &mut seen, |e| matches!(e, Event::ObjectDone { .. })).await
+        {
+            done += 1;
+        }
+    }
+    h.commands.send(Command::Shutdown).unwrap();
+    while h.events.recv().await.is_some() {}
+    let first = s.count(Op::PutObjectCopy);
+    let listed_first = s.count(Op::ListObjects);
+
+    let mut h = Engine::start(s.clone(), cfg);
+    h.commands.send(Command::Resume(1)).unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    let total = s.count(Op::PutObjectCopy);
+    // At most the copies in flight at the stop (8) are repeated.
+    assert!(
+        total <= 3000 + 8,
+        "{total} copies for 3000 objects ({first} before the stop)"
+    );
+    assert!(
+        s.count(Op::ListObjects) - listed_first <= 2,
+        "the listing continues from the cursor"
+    );
+    for i in [0, 1500, 2999] {
+        assert!(s.object(DST, &format!("s/{i:08}")).is_some());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_prefix_mixes_small_objects_and_multipart_ones() {
+    let s = store();
+    put_many(&s, "m/", 50, 1000);
+    let big = s.put(SRC, "m/zz-big", 40 * MIB, 9);
+    let mut h = Engine::start(s.clone(), config());
+    let mut spec = prefix_spec("m/", "n/");
+    spec.options.part_size = PartSize::Fixed(8 * MIB);
+    h.commands.send(Command::Enqueue(spec)).unwrap();
+    let mut seen = vec![];
+    let (state, _) = final_state(&until(&mut h, &mut seen, finished(1)).await);
+    assert_eq!(state, JobState::Done);
+    assert_eq!(s.count(Op::PutObjectCopy), 50);
+    assert_eq!(s.count(Op::UploadPartCopy), 5);
+    assert_eq!(s.object(DST, "n/zz-big").unwrap().size, big.size);
+    let bytes: u64 = seen
+        .iter()
+        .map(|e| match e {
+            Event::ObjectDone { bytes, .. } | Event::Bytes { bytes, .. } => *bytes,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(bytes, 50 * 1000 + 40 * MIB, "every byte reported once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_transfer_held_by_another_engine_is_refused_with_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store();
+    s.put(SRC, "held", 400 * MIB, 3);
+    let mut cfg = config();
+    cfg.state_dir = Some(dir.path().to_path_buf());
+    let mut a = Engine::start(s.clone(), cfg.clone());
+    a.commands
+        .send(Command::Enqueue(spec("held", MIB)))
+        .unwrap();
+    until(&mut a, &mut vec![], part_done).await;
+    // A second engine (another process in real life) sees it in the journal and tries it.
+    let mut b = Engine::start(s.clone(), cfg);
+    b.commands.send(Command::Resume(1)).unwrap();
+    let (state, _) = final_state(&until(&mut b, &mut vec![], finished(1)).await);
+    let JobState::Failed(msg) = state else {
+        panic!("{state:?}")
+    };
+    assert!(
+        msg.contains("in use by another haul process")
+            && msg.contains(&format!("pid {}", std::process::id())),
+        "{msg}"
+    );
+    a.commands.send(Command::Shutdown).unwrap();
+    while a.events.recv().await.is_some() {}
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_invalid_request_is_rejected_not_queued() {
+    let s = store();
+    let mut h = Engine::start(s.clone(), config());
+    let mut onto_itself = prefix_spec("p/", "p/");
+    onto_itself.destination.bucket = onto_itself.source.bucket.clone();
+    h.commands.send(Command::Enqueue(onto_itself)).unwrap();
+    let ev = until(&mut h, &mut vec![], |e| matches!(e, Event::Rejected { .. })).await;
+    let Event::Rejected { error, .. } = ev else {
+        unreachable!()
+    };
+    assert!(error.contains("onto itself"), "{error}");
 }

@@ -17,6 +17,7 @@ use super::clock::Clock;
 use super::jobs::JobModel;
 use super::keymap::{Action, Context, Key, Keymap};
 use super::theme::Theme;
+use crate::engine::request::{self, CopyRequest};
 use crate::engine::{
     BrowseRequest, Command, CopyOptions, CopySpec, Event, JobId, JobState, Listing, LogLevel,
     Overwrite, PartSize, UploadSummary,
@@ -304,19 +305,6 @@ pub enum Dialog {
     Help { scroll: usize },
 }
 
-/// A prefix copy being expanded into jobs by listing.
-#[derive(Debug, Clone)]
-pub struct Expansion {
-    pub bucket: BucketName,
-    pub base: String,
-    pub dest_bucket: BucketName,
-    pub dest_prefix: String,
-    pub options: CopyOptions,
-    /// (prefix, marker) listings awaited.
-    pub pending: Vec<(String, Option<String>)>,
-    pub queued: usize,
-}
-
 /// What the run loop should do after a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Control {
@@ -382,7 +370,6 @@ pub struct App {
     pub dialog: Option<Dialog>,
     /// `/` typing in progress on the current list.
     pub filter_input: Option<Input>,
-    pub expansions: Vec<Expansion>,
     /// One line of feedback ("queued 3 copies"), replaced by the next; set it with
     /// `set_status` / `set_error` so it expires (see `status_line`).
     pub status: Option<String>,
@@ -446,7 +433,6 @@ impl App {
             concurrency: None,
             dialog: None,
             filter_input: None,
-            expansions: Vec::new(),
             status: None,
             status_since: SystemTime::UNIX_EPOCH,
             status_ttl: None,
@@ -1427,25 +1413,10 @@ impl App {
                 d.error = Some(e);
                 vec![]
             }
-            Ok((specs, expansion)) => {
-                let mut cmds: Vec<Command> = specs.into_iter().map(Command::Enqueue).collect();
+            Ok(specs) => {
+                let cmds: Vec<Command> = specs.into_iter().map(Command::Enqueue).collect();
                 let n = cmds.len();
-                let mut note = format!("queued {n} cop{}", if n == 1 { "y" } else { "ies" });
-                if let Some(mut x) = expansion {
-                    note.push_str(&format!(
-                        "; listing {} prefix(es) to queue their objects",
-                        x.pending.len()
-                    ));
-                    for (prefix, _) in &x.pending {
-                        cmds.push(Command::Browse(BrowseRequest::Objects {
-                            bucket: x.bucket.clone(),
-                            prefix: prefix.clone(),
-                            marker: None,
-                        }));
-                    }
-                    x.queued = n;
-                    self.expansions.push(x);
-                }
+                let note = format!("queued {n} cop{}", if n == 1 { "y" } else { "ies" });
                 self.dialog = None;
                 self.set_status(note);
                 if let Some(l) = self.browse.stack.last_mut() {
@@ -1740,8 +1711,74 @@ impl App {
         self.dirty = true;
         let now = self.now();
         match ev {
-            Event::JobAdded { id, spec, state } => {
+            Event::JobAdded {
+                id, spec, state, ..
+            } => {
                 self.jobs.insert(id, JobModel::new(id, spec, state));
+            }
+            Event::Rejected { error, .. } => {
+                self.push_log(LogLevel::Error, error.clone());
+                self.set_error(error);
+            }
+            Event::ObjectsListed {
+                job,
+                objects,
+                bytes,
+                complete,
+            } => {
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    j.on_listed(objects, bytes, complete);
+                }
+            }
+            Event::ObjectStarted { job, key, size } => {
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    j.on_object_started(key, size);
+                }
+            }
+            Event::ObjectDone {
+                job,
+                key,
+                bytes,
+                skipped,
+            } => {
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    j.on_object_done(&key, bytes, skipped, now);
+                }
+            }
+            Event::ObjectFailed { job, key, error } => {
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    j.on_object_failed(key, error);
+                }
+            }
+            Event::Bytes { job, bytes } => {
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    j.on_bytes(bytes, now);
+                }
+            }
+            Event::TransferProgress {
+                job,
+                done,
+                done_bytes,
+                skipped,
+            } => {
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    j.on_restored(done, done_bytes, skipped);
+                }
+            }
+            Event::Waiting {
+                job,
+                what,
+                attempt,
+                of,
+                after,
+                error,
+            } => {
+                if let Some(j) = self.jobs.get_mut(&job) {
+                    j.on_waiting(format!(
+                        "{what}: attempt {attempt} of {of} in {} after {error}",
+                        humantime::format_duration(Duration::from_millis(after.as_millis() as u64))
+                    ));
+                }
             }
             Event::JobPlanned { id, plan } => {
                 if let Some(j) = self.jobs.get_mut(&id) {
@@ -1784,7 +1821,8 @@ impl App {
                     j.on_part_retrying(
                         part,
                         format!(
-                            "attempt {attempt} failed, retrying in {}: {error}",
+                            "attempt {} failed, retrying in {}: {error}",
+                            attempt.saturating_sub(1),
                             humantime::format_duration(after)
                         ),
                     );
@@ -1870,7 +1908,7 @@ impl App {
                 marker,
                 page,
             } => {
-                let mut cmds = self.on_expansion_page(&bucket, &prefix, &marker, &page);
+                let mut cmds = Vec::new();
                 let mut consumed = false;
                 for list in self.browse.stack.iter_mut() {
                     if list.bucket == bucket && list.prefix == prefix {
@@ -1914,87 +1952,6 @@ impl App {
             }
         }
     }
-
-    fn on_expansion_page(
-        &mut self,
-        bucket: &BucketName,
-        prefix: &str,
-        marker: &Option<String>,
-        page: &Result<crate::store::ListObjectsPage, String>,
-    ) -> Vec<Command> {
-        let mut cmds = Vec::new();
-        let mut notes = Vec::new();
-        for x in self.expansions.iter_mut() {
-            if x.bucket != *bucket {
-                continue;
-            }
-            let Some(pos) = x
-                .pending
-                .iter()
-                .position(|(p, m)| p == prefix && m == marker)
-            else {
-                continue;
-            };
-            x.pending.remove(pos);
-            let page = match page {
-                Ok(p) => p,
-                Err(e) => {
-                    notes.push(format!(
-                        "listing {prefix} to copy it failed: {e}; its objects were not queued"
-                    ));
-                    continue;
-                }
-            };
-            for o in &page.objects {
-                if o.key.ends_with('/') && o.size == 0 {
-                    continue; // folder placeholder
-                }
-                let rel = o.key.strip_prefix(&x.base).unwrap_or(&o.key);
-                cmds.push(Command::Enqueue(CopySpec {
-                    source: CosUri {
-                        bucket: x.bucket.clone(),
-                        key: o.key.clone(),
-                    },
-                    destination: CosUri {
-                        bucket: x.dest_bucket.clone(),
-                        key: format!("{}{rel}", x.dest_prefix),
-                    },
-                    options: x.options.clone(),
-                }));
-                x.queued += 1;
-            }
-            let mut next = Vec::new();
-            for p in &page.common_prefixes {
-                next.push((p.clone(), None));
-            }
-            if page.is_truncated {
-                if let Some(m) = page
-                    .next_marker
-                    .clone()
-                    .or_else(|| page.objects.last().map(|o| o.key.clone()))
-                {
-                    next.push((prefix.to_string(), Some(m)));
-                }
-            }
-            for (p, m) in next {
-                cmds.push(Command::Browse(BrowseRequest::Objects {
-                    bucket: x.bucket.clone(),
-                    prefix: p.clone(),
-                    marker: m.clone(),
-                }));
-                x.pending.push((p, m));
-            }
-            if x.pending.is_empty() {
-                notes.push(format!("queued {} copies from {}", x.queued, x.bucket));
-            }
-        }
-        self.expansions.retain(|x| !x.pending.is_empty());
-        for n in notes {
-            self.push_log(LogLevel::Info, n.clone());
-            self.set_status(n);
-        }
-        cmds
-    }
 }
 
 /// The bits of a job the key handlers need, copied so `self` can be borrowed mutably.
@@ -2035,37 +1992,25 @@ fn input_request(ev: &KeyEvent) -> Option<InputRequest> {
     tui_input::backend::crossterm::to_input_request(&crossterm::event::Event::Key(*ev))
 }
 
-/// Validates the dialog and builds the specs (and the prefix expansion, if any).
-fn build_copy(d: &CopyDialog) -> Result<(Vec<CopySpec>, Option<Expansion>), String> {
+/// Checks the dialog with the engine's own rules and builds one copy request per chosen object
+/// and one prefix transfer per chosen prefix (the engine lists it).
+fn build_copy(d: &CopyDialog) -> Result<Vec<CopySpec>, String> {
     let bucket_text = d.chosen_bucket();
     if bucket_text.is_empty() {
         return Err("no destination bucket: pick one with ↑↓ or type its NAME-APPID".into());
     }
     let dest_bucket = BucketName::parse(&bucket_text).map_err(|e| e.to_string())?;
     let part_text = d.part_size.value().trim();
-    let part_size = if part_text.is_empty() || part_text.eq_ignore_ascii_case("auto") {
+    let part_size = if part_text.is_empty() {
         PartSize::Auto
     } else {
-        let n = crate::units::parse_size(part_text)?;
-        if !(1 << 20..=5 << 30).contains(&n) {
-            return Err(format!(
-                "part size {part_text} is outside COS's limits: use 1MiB to 5GiB, or auto"
-            ));
-        }
-        PartSize::Fixed(n)
+        request::parse_part_size("part size", part_text).map_err(|e| e.to_string())?
     };
     let conc_text = d.concurrency.value().trim();
     let concurrency = if conc_text.is_empty() || conc_text.eq_ignore_ascii_case("auto") {
         None
     } else {
-        match conc_text.parse::<usize>() {
-            Ok(n) if (1..=256).contains(&n) => Some(n),
-            _ => {
-                return Err(format!(
-                    "concurrency {conc_text:?} must be 1 to 256, or auto"
-                ))
-            }
-        }
+        Some(request::parse_concurrency("concurrency", conc_text).map_err(|e| e.to_string())?)
     };
     let options = CopyOptions {
         part_size,
@@ -2075,77 +2020,50 @@ fn build_copy(d: &CopyDialog) -> Result<(Vec<CopySpec>, Option<Expansion>), Stri
         ..Default::default()
     };
     let key = d.key.value().trim_start_matches('/');
-    let mut specs = Vec::new();
+    let check = |source: String, destination: String, recursive: bool, size: Option<u64>| {
+        let spec = request::check(CopyRequest {
+            source: CosUri {
+                bucket: d.source_bucket.clone(),
+                key: source,
+            },
+            destination: CosUri {
+                bucket: dest_bucket.clone(),
+                key: destination,
+            },
+            recursive,
+            options: options.clone(),
+            known_size: size,
+        })
+        .map_err(|e| e.to_string())?;
+        crate::store::encode::validate_key(&spec.destination.key)
+            .map_err(|e| format!("destination key: {e}"))?;
+        Ok::<_, String>(spec)
+    };
     if d.is_single_object() && !key.ends_with('/') {
         if key.is_empty() {
             return Err("the destination key is empty: type one".into());
         }
-        specs.push(CopySpec {
-            source: CosUri {
-                bucket: d.source_bucket.clone(),
-                key: d.objects[0].0.clone(),
-            },
-            destination: CosUri {
-                bucket: dest_bucket.clone(),
-                key: key.to_string(),
-            },
-            options: options.clone(),
-        });
+        let (k, size) = &d.objects[0];
+        return Ok(vec![check(k.clone(), key.to_string(), false, Some(*size))?]);
+    }
+    let dest_prefix = if key.is_empty() || key.ends_with('/') {
+        key.to_string()
     } else {
-        let dest_prefix = if key.is_empty() || key.ends_with('/') {
-            key.to_string()
-        } else {
-            format!("{key}/")
-        };
-        for (k, _) in &d.objects {
-            let rel = k.strip_prefix(&d.base).unwrap_or(k);
-            specs.push(CopySpec {
-                source: CosUri {
-                    bucket: d.source_bucket.clone(),
-                    key: k.clone(),
-                },
-                destination: CosUri {
-                    bucket: dest_bucket.clone(),
-                    key: format!("{dest_prefix}{rel}"),
-                },
-                options: options.clone(),
-            });
-        }
-        if dest_bucket == d.source_bucket
-            && d.prefixes
-                .iter()
-                .any(|p| dest_prefix.starts_with(p.as_str()))
-        {
-            return Err(format!(
-                "the destination {dest_prefix} is inside a prefix being copied: choose another prefix or bucket"
-            ));
-        }
+        format!("{key}/")
+    };
+    let mut specs = Vec::new();
+    for (k, size) in &d.objects {
+        let rel = k.strip_prefix(&d.base).unwrap_or(k);
+        specs.push(check(
+            k.clone(),
+            format!("{dest_prefix}{rel}"),
+            false,
+            Some(*size),
+        )?);
     }
-    for s in &specs {
-        if s.source == s.destination {
-            return Err(format!(
-                "{} would be copied onto itself: change the destination bucket or key",
-                s.source
-            ));
-        }
-        crate::store::encode::validate_key(&s.destination.key)
-            .map_err(|e| format!("destination key: {e}"))?;
+    for p in &d.prefixes {
+        let rel = p.strip_prefix(&d.base).unwrap_or(p);
+        specs.push(check(p.clone(), format!("{dest_prefix}{rel}"), true, None)?);
     }
-    let expansion = (!d.prefixes.is_empty()).then(|| Expansion {
-        bucket: d.source_bucket.clone(),
-        base: d.base.clone(),
-        dest_bucket: dest_bucket.clone(),
-        dest_prefix: {
-            let key = d.key.value().trim_start_matches('/');
-            if key.is_empty() || key.ends_with('/') {
-                key.to_string()
-            } else {
-                format!("{key}/")
-            }
-        },
-        options: options.clone(),
-        pending: d.prefixes.iter().map(|p| (p.clone(), None)).collect(),
-        queued: 0,
-    });
-    Ok((specs, expansion))
+    Ok(specs)
 }

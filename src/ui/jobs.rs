@@ -33,6 +33,19 @@ pub struct InFlight {
     pub started: SystemTime,
 }
 
+/// A prefix transfer's object counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObjectCounts {
+    pub listed: u64,
+    pub listing_complete: bool,
+    pub done: u64,
+    pub skipped: u64,
+    pub failed: u64,
+}
+
+/// Objects in flight tracked per transfer at most (the engine bounds them by its limit).
+const OBJECTS_IN_FLIGHT_KEPT: usize = 4096;
+
 #[derive(Debug, Clone)]
 pub struct JobModel {
     pub id: JobId,
@@ -50,6 +63,12 @@ pub struct JobModel {
     pub verification: Option<Verification>,
     /// Parts in flight allowed for this job, when the engine has said.
     pub concurrency: Option<usize>,
+    /// A prefix transfer's objects: listed so far (and whether the listing ended), finished,
+    /// in flight (key → size).
+    pub objects: ObjectCounts,
+    pub objects_in_flight: BTreeMap<String, u64>,
+    /// What the transfer waits for after a failed request, until progress resumes.
+    pub waiting: Option<String>,
     /// (when, bytes) of recent finished parts, for the rate.
     /// Bytes finished per whole second (unix seconds), newest last: at most ~21 entries
     /// however many parts finish, so the rate costs the same for any part count.
@@ -78,6 +97,9 @@ impl JobModel {
             errors: VecDeque::new(),
             verification: None,
             concurrency: None,
+            objects: ObjectCounts::default(),
+            objects_in_flight: BTreeMap::new(),
+            waiting: None,
             window: VecDeque::new(),
             running_since: None,
             part_bytes: 0,
@@ -147,7 +169,11 @@ impl JobModel {
                 }
             }
         }
-        if state == JobState::Done {
+        if !keeps_parts {
+            self.objects_in_flight.clear();
+            self.waiting = None;
+        }
+        if state == JobState::Done && !self.is_prefix() {
             if let Some(size) = self.size {
                 self.bytes_done = size;
             }
@@ -187,6 +213,66 @@ impl JobModel {
             _ => self.window.push_back((sec, bytes)),
         }
         self.trim(now);
+    }
+
+    pub fn is_prefix(&self) -> bool {
+        self.spec.source.is_prefix()
+    }
+
+    pub fn on_listed(&mut self, objects: u64, bytes: u64, complete: bool) {
+        self.objects.listed = objects;
+        self.objects.listing_complete = complete;
+        self.size = Some(bytes);
+    }
+
+    pub fn on_object_started(&mut self, key: String, size: u64) {
+        if self.objects_in_flight.len() < OBJECTS_IN_FLIGHT_KEPT {
+            self.objects_in_flight.insert(key, size);
+        }
+    }
+
+    pub fn on_object_done(&mut self, key: &str, bytes: u64, skipped: bool, now: SystemTime) {
+        self.objects_in_flight.remove(key);
+        if skipped {
+            self.objects.skipped += 1;
+        } else {
+            self.objects.done += 1;
+        }
+        self.on_bytes(bytes, now);
+    }
+
+    pub fn on_object_failed(&mut self, key: String, error: String) {
+        self.objects_in_flight.remove(&key);
+        self.objects.failed += 1;
+        self.push_error(format!("{key}: {error}"));
+    }
+
+    /// Bytes copied without a part of their own (small objects, parts of a prefix's
+    /// multipart objects).
+    pub fn on_bytes(&mut self, bytes: u64, now: SystemTime) {
+        if bytes == 0 {
+            return;
+        }
+        self.waiting = None;
+        self.bytes_done += bytes;
+        let sec = unix_secs(now);
+        match self.window.back_mut() {
+            Some((s, b)) if *s == sec => *b += bytes,
+            _ => self.window.push_back((sec, bytes)),
+        }
+        self.trim(now);
+    }
+
+    /// What an earlier run of a resumed transfer finished.
+    pub fn on_restored(&mut self, done: u64, done_bytes: u64, skipped: u64) {
+        self.objects.done = done;
+        self.objects.skipped = skipped;
+        self.bytes_done = done_bytes;
+    }
+
+    pub fn on_waiting(&mut self, what: String) {
+        self.push_error(what.clone());
+        self.waiting = Some(what);
     }
 
     pub fn on_part_retrying(&mut self, part: u32, error: String) {

@@ -1,0 +1,127 @@
+//! What the headless commands and the TUI launcher share: the client, profile and engine
+//! configuration built from the config file, the async runtime, and how output is printed.
+//!
+//! Front-end plumbing only: no copy policy (that is the engine's) and no rendering of events
+//! (that is `watch` and `progress`).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::GlobalArgs;
+use crate::config::{self, Profile};
+use crate::engine::request::{self, parse_part_size};
+use crate::engine::{default_state_dir, EngineConfig, PartSize};
+use crate::store::client::CosClient;
+use crate::units::parse_size;
+
+/// The client, profile and engine configuration a command runs with.
+pub(crate) struct Setup {
+    pub client: Arc<CosClient>,
+    pub engine: EngineConfig,
+    /// `[engine] part_size` from the config, checked.
+    pub part_size: Option<PartSize>,
+}
+
+/// Loads config and profile, builds the client and the engine config. Errors are usage errors.
+pub(crate) fn setup(global: &GlobalArgs) -> Result<Setup, String> {
+    let settings = config::load(global.config.as_deref()).map_err(|e| e.to_string())?;
+    let profile = config::resolve_profile(&settings, global).map_err(|e| e.to_string())?;
+    let client = CosClient::from_profile(&profile).map_err(|e| e.to_string())?;
+    let engine = engine_config(&settings, &profile)?;
+    Ok(Setup {
+        client: Arc::new(client),
+        part_size: config_part_size(&settings)?,
+        engine,
+    })
+}
+
+/// Where a config error points: the file (or the environment when there is none).
+fn where_(settings: &config::Settings) -> String {
+    match &settings.path {
+        Some(p) => format!("{}: ", p.display()),
+        None => String::new(),
+    }
+}
+
+/// `[engine] part_size`, checked by the engine's own rules.
+pub(crate) fn config_part_size(settings: &config::Settings) -> Result<Option<PartSize>, String> {
+    settings
+        .file
+        .engine
+        .part_size
+        .as_deref()
+        .map(|s| parse_part_size("[engine] part_size", s))
+        .transpose()
+        .map_err(|e| format!("{}{e}", where_(settings)))
+}
+
+/// The engine configuration from `[engine]` and the profile (region, state dir). Shared by
+/// the headless commands and the TUI; errors name the file and the key at fault.
+pub(crate) fn engine_config(
+    settings: &config::Settings,
+    profile: &Profile,
+) -> Result<EngineConfig, String> {
+    let sec = &settings.file.engine;
+    let at = where_(settings);
+    let mut engine = EngineConfig {
+        default_region: profile.region.clone(),
+        state_dir: sec.state_dir.clone().or_else(default_state_dir),
+        ..EngineConfig::default()
+    };
+    if let Some(n) = sec.concurrency {
+        engine.concurrency = request::check_concurrency("[engine] concurrency", n)
+            .map_err(|e| format!("{at}{e}"))?;
+        engine.concurrency_per_job = engine.concurrency;
+    }
+    if let Some(n) = sec.concurrency_per_job {
+        engine.concurrency_per_job = request::check_concurrency("[engine] concurrency_per_job", n)
+            .map_err(|e| format!("{at}{e}"))?;
+    }
+    if let Some(n) = sec.jobs {
+        engine.active_jobs =
+            request::check_concurrency("[engine] jobs", n).map_err(|e| format!("{at}{e}"))?;
+    }
+    if let Some(t) = &sec.single_copy_threshold {
+        engine.single_copy_threshold =
+            parse_size(t).map_err(|e| format!("{at}[engine] single_copy_threshold: {e}"))?;
+    }
+    Ok(engine)
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+/// Where the journal lives for `haul jobs` (config, `$HAUL_STATE_DIR`, or the platform dir).
+pub(crate) fn state_dir(global: &GlobalArgs) -> Result<PathBuf, String> {
+    let settings = config::load(global.config.as_deref()).map_err(|e| e.to_string())?;
+    settings
+        .file
+        .engine
+        .state_dir
+        .clone()
+        .or_else(default_state_dir)
+        .ok_or_else(|| "no state directory: set HAUL_STATE_DIR or [engine] state_dir".to_string())
+}
+
+/// How a command prints.
+pub(crate) struct Output {
+    pub json: bool,
+    pub quiet: bool,
+    pub tty: bool,
+}
+
+impl Output {
+    pub fn new(json: bool, quiet: bool) -> Output {
+        Output {
+            json,
+            quiet,
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+}

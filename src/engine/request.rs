@@ -1,0 +1,334 @@
+//! Copy requests: the one routine that turns what a front end asks for (an object, a prefix or
+//! a bucket, a destination, options) into a `CopySpec`, or says what is wrong and how to fix
+//! it. The CLI, the TUI's copy dialog and the config all check through here, and the engine
+//! checks again on `Enqueue`, so no front end can queue what another would refuse.
+//!
+//! Pure: no I/O.
+
+use crate::store::CosUri;
+use crate::units::parse_size;
+
+use super::plan::{self, PlanError, MAX_PARTS};
+use super::{CopyOptions, CopySpec, PartSize};
+
+/// Requests in flight a user may ask for (globally or per transfer).
+pub const MAX_CONCURRENCY: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("{0} would be copied onto itself: choose another destination")]
+    OntoItself(String),
+    #[error("the destination {to} is inside the source {from}: the copies would be listed and copied again; choose a destination outside it")]
+    InsideSource { from: String, to: String },
+    #[error("{0} is a prefix: copy it recursively (haul cp --recursive) or name one object")]
+    PrefixWithoutRecursive(String),
+    #[error("{what} must be a whole number from 1 to {MAX_CONCURRENCY}, not {given}")]
+    Concurrency { what: &'static str, given: String },
+    #[error("{what}: {error}")]
+    Plan {
+        what: &'static str,
+        error: PlanError,
+    },
+    #[error("{what}: {error}; use auto or a size such as 256MiB")]
+    BadSize { what: &'static str, error: String },
+}
+
+/// What a front end asks for, before it is checked.
+#[derive(Debug, Clone)]
+pub struct CopyRequest {
+    pub source: CosUri,
+    pub destination: CosUri,
+    /// Copy every object under the source (a prefix; the whole bucket when its key is empty).
+    pub recursive: bool,
+    pub options: CopyOptions,
+    /// The source's size when the front end knows it (the part count is then checked too).
+    pub known_size: Option<u64>,
+}
+
+/// Checks and normalises a request: a recursive source and its destination become prefixes
+/// (`…/`), an object copied to a prefix keeps its name, and every option is within COS's
+/// limits.
+pub fn check(req: CopyRequest) -> Result<CopySpec, RequestError> {
+    let CopyRequest {
+        mut source,
+        mut destination,
+        recursive,
+        options,
+        known_size,
+    } = req;
+    if recursive {
+        as_prefix(&mut source);
+        as_prefix(&mut destination);
+        if source == destination {
+            return Err(RequestError::OntoItself(source.to_string()));
+        }
+        if source.bucket == destination.bucket && destination.key.starts_with(&source.key) {
+            return Err(RequestError::InsideSource {
+                from: source.to_string(),
+                to: destination.to_string(),
+            });
+        }
+    } else {
+        if source.is_prefix() {
+            return Err(RequestError::PrefixWithoutRecursive(source.to_string()));
+        }
+        if destination.is_prefix() {
+            let name = source.key.rsplit('/').next().unwrap_or(&source.key);
+            destination.key.push_str(name);
+        }
+        if source == destination {
+            return Err(RequestError::OntoItself(source.to_string()));
+        }
+    }
+    check_options(&options, known_size.filter(|_| !recursive))?;
+    Ok(CopySpec {
+        source,
+        destination,
+        options,
+    })
+}
+
+fn as_prefix(uri: &mut CosUri) {
+    if !uri.key.is_empty() && !uri.key.ends_with('/') {
+        uri.key.push('/');
+    }
+}
+
+/// The options on their own (and the part count when the size is known).
+pub fn check_options(o: &CopyOptions, known_size: Option<u64>) -> Result<(), RequestError> {
+    if let PartSize::Fixed(p) = o.part_size {
+        plan::check_part_size(p).map_err(|error| RequestError::Plan {
+            what: "part size",
+            error,
+        })?;
+        if let Some(size) = known_size {
+            let parts = size.div_ceil(p);
+            if parts > MAX_PARTS && size > plan::MAX_SINGLE_COPY {
+                return Err(RequestError::Plan {
+                    what: "part size",
+                    error: PlanError::TooManyParts {
+                        size,
+                        part_size: p,
+                        parts,
+                        min: plan::min_part_size(size),
+                    },
+                });
+            }
+        }
+    }
+    if let Some(n) = o.concurrency {
+        check_concurrency("concurrency", n)?;
+    }
+    if let Some(c) = &o.storage_class {
+        plan::check_storage_class(c).map_err(|error| RequestError::Plan {
+            what: "storage class",
+            error,
+        })?;
+    }
+    Ok(())
+}
+
+/// A request limit from a user: 1 ..= `MAX_CONCURRENCY`.
+pub fn check_concurrency(what: &'static str, n: usize) -> Result<usize, RequestError> {
+    if (1..=MAX_CONCURRENCY).contains(&n) {
+        Ok(n)
+    } else {
+        Err(RequestError::Concurrency {
+            what,
+            given: n.to_string(),
+        })
+    }
+}
+
+/// Parses a request limit typed by a user.
+pub fn parse_concurrency(what: &'static str, s: &str) -> Result<usize, RequestError> {
+    match s.trim().parse::<usize>() {
+        Ok(n) => check_concurrency(what, n),
+        Err(_) => Err(RequestError::Concurrency {
+            what,
+            given: format!("{s:?}"),
+        }),
+    }
+}
+
+/// Parses `auto` or a size (`256MiB`) and checks it against COS's part limits.
+pub fn parse_part_size(what: &'static str, s: &str) -> Result<PartSize, RequestError> {
+    if s.trim().eq_ignore_ascii_case("auto") {
+        return Ok(PartSize::Auto);
+    }
+    let n = parse_size(s).map_err(|error| RequestError::BadSize { what, error })?;
+    plan::check_part_size(n).map_err(|error| RequestError::Plan { what, error })?;
+    Ok(PartSize::Fixed(n))
+}
+
+/// Normalises a storage class name typed by a user.
+pub fn parse_storage_class(what: &'static str, s: &str) -> Result<String, RequestError> {
+    plan::check_storage_class(s).map_err(|error| RequestError::Plan { what, error })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan::{GIB, MIB};
+
+    fn uri(s: &str) -> CosUri {
+        CosUri::parse(s).unwrap()
+    }
+
+    fn req(src: &str, dst: &str, recursive: bool) -> CopyRequest {
+        CopyRequest {
+            source: uri(src),
+            destination: uri(dst),
+            recursive,
+            options: CopyOptions::default(),
+            known_size: None,
+        }
+    }
+
+    fn keys(r: CopyRequest) -> Result<(String, String), String> {
+        check(r)
+            .map(|s| (s.source.to_string(), s.destination.to_string()))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_validation_table() {
+        let a = "cos://a-1250000000";
+        let b = "cos://b-1250000000";
+        let ok = |src: &str, dst: &str, rec: bool, want: (&str, &str)| {
+            assert_eq!(
+                keys(req(src, dst, rec)),
+                Ok((want.0.to_string(), want.1.to_string())),
+                "{src} -> {dst} (recursive {rec})"
+            );
+        };
+        let err = |src: &str, dst: &str, rec: bool, want: &str| {
+            let e = keys(req(src, dst, rec)).unwrap_err();
+            assert!(
+                e.contains(want),
+                "{src} -> {dst} (recursive {rec}): {e:?} lacks {want:?}"
+            );
+        };
+        ok(
+            &format!("{a}/x/f.bin"),
+            &format!("{b}/y/"),
+            false,
+            (&format!("{a}/x/f.bin"), &format!("{b}/y/f.bin")),
+        );
+        ok(
+            &format!("{a}/x/f.bin"),
+            &format!("{b}/z.bin"),
+            false,
+            (&format!("{a}/x/f.bin"), &format!("{b}/z.bin")),
+        );
+        ok(
+            &format!("{a}/x"),
+            &format!("{b}/y"),
+            true,
+            (&format!("{a}/x/"), &format!("{b}/y/")),
+        );
+        ok(
+            &format!("{a}/"),
+            &format!("{b}/"),
+            true,
+            (&format!("{a}/"), &format!("{b}/")),
+        );
+        ok(
+            &format!("{a}/x/"),
+            &format!("{a}/y/"),
+            true,
+            (&format!("{a}/x/"), &format!("{a}/y/")),
+        );
+        ok(
+            &format!("{a}/x/sub/"),
+            &format!("{a}/x/"),
+            true,
+            (&format!("{a}/x/sub/"), &format!("{a}/x/")),
+        );
+        err(
+            &format!("{a}/x/f"),
+            &format!("{a}/x/f"),
+            false,
+            "onto itself",
+        );
+        err(
+            &format!("{a}/x/f"),
+            &format!("{a}/x/"),
+            false,
+            "onto itself",
+        );
+        err(&format!("{a}/x/"), &format!("{a}/x"), true, "onto itself");
+        err(
+            &format!("{a}/x/"),
+            &format!("{a}/x/sub/"),
+            true,
+            "inside the source",
+        );
+        err(
+            &format!("{a}/"),
+            &format!("{a}/copy/"),
+            true,
+            "inside the source",
+        );
+        err(&format!("{a}/x/"), &format!("{b}/y/"), false, "is a prefix");
+    }
+
+    #[test]
+    fn options_are_checked_against_cos_limits() {
+        let with = |o: CopyOptions, size| {
+            check(CopyRequest {
+                options: o,
+                known_size: size,
+                ..req("cos://a-1250000000/f", "cos://b-1250000000/f", false)
+            })
+            .map_err(|e| e.to_string())
+        };
+        let part = |p| CopyOptions {
+            part_size: PartSize::Fixed(p),
+            ..CopyOptions::default()
+        };
+        assert!(with(part(3 * MIB), Some(10 * GIB)).is_ok());
+        let e = with(part(MIB), Some(40 * GIB)).unwrap_err();
+        assert!(e.contains("more than COS's 10,000"), "{e}");
+        assert!(
+            with(part(MIB), None).is_ok(),
+            "unknown size: checked per object"
+        );
+        assert!(with(part(MIB / 2), None).unwrap_err().contains("1 MiB"));
+        assert!(with(part(6 * GIB), None).unwrap_err().contains("5 GiB"));
+        let conc = |n| CopyOptions {
+            concurrency: Some(n),
+            ..CopyOptions::default()
+        };
+        assert!(with(conc(1), None).is_ok());
+        assert!(with(conc(MAX_CONCURRENCY), None).is_ok());
+        assert!(with(conc(0), None).unwrap_err().contains("from 1 to 1024"));
+        assert!(with(conc(MAX_CONCURRENCY + 1), None).is_err());
+        let class = CopyOptions {
+            storage_class: Some("COLD".into()),
+            ..CopyOptions::default()
+        };
+        assert!(with(class, None)
+            .unwrap_err()
+            .contains("unknown storage class"));
+    }
+
+    #[test]
+    fn typed_values_parse_or_say_why() {
+        assert_eq!(parse_part_size("p", "auto"), Ok(PartSize::Auto));
+        assert_eq!(parse_part_size("p", "8MiB"), Ok(PartSize::Fixed(8 * MIB)));
+        let e = parse_part_size("[engine] part_size", "abc")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("[engine] part_size: "), "{e}");
+        assert_eq!(parse_concurrency("c", " 64 "), Ok(64));
+        let e = parse_concurrency("--concurrency", "lots")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--concurrency") && e.contains("\"lots\""), "{e}");
+        assert_eq!(
+            parse_storage_class("s", "standard_ia"),
+            Ok("STANDARD_IA".into())
+        );
+    }
+}
