@@ -998,3 +998,282 @@ async fn unimplemented_sub_resources_answer_501_and_change_nothing() {
     assert_eq!(list.status, 200, "{}", list.text);
     assert_eq!(list.tags("Key"), ["k"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The wire itself: header names as COS spells them, read as raw bytes from a TCP socket.
+
+/// One HTTP/1.1 connection to the server, written and read as raw bytes, so a test sees the
+/// response head exactly as it went on the wire (reqwest would lower-case the names).
+struct RawConn {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+/// A response as it came on the wire: the head (status line and header lines, without the
+/// blank line) and the body, de-chunked.
+struct RawResp {
+    head: String,
+    body: Vec<u8>,
+}
+
+impl RawResp {
+    fn status(&self) -> u16 {
+        self.head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The value of the header line spelled exactly `name`.
+    fn exact(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{name}: ");
+        self.head
+            .split("\r\n")
+            .skip(1)
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+    }
+}
+
+impl RawConn {
+    async fn open(s: &haul::server::ServerHandle) -> Self {
+        let stream = tokio::net::TcpStream::connect(s.addr)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", s.addr));
+        RawConn {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Sends `req` (signed as `Req` signs) with `extra` header lines, and reads the answer.
+    async fn exchange(&mut self, req: Req, extra: &[&str]) -> RawResp {
+        use tokio::io::AsyncWriteExt as _;
+        let mut out = format!("{} {} HTTP/1.1\r\n", req.method, req.url(""));
+        for (k, v) in req.signed_headers() {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        for line in extra {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+        out.push_str("\r\n");
+        let mut bytes = out.into_bytes();
+        bytes.extend_from_slice(&req.body);
+        self.stream
+            .write_all(&bytes)
+            .await
+            .expect("the server reads the request");
+        let head_request = req.method == "HEAD";
+        tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            self.read_response(head_request),
+        )
+        .await
+        .expect("the server answers within 20 s")
+    }
+
+    async fn fill(&mut self) {
+        use tokio::io::AsyncReadExt as _;
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self
+            .stream
+            .read(&mut chunk)
+            .await
+            .expect("the connection stays readable");
+        assert!(n > 0, "the server closed the connection mid-response");
+        self.buf.extend_from_slice(&chunk[..n]);
+    }
+
+    async fn line(&mut self) -> String {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..i]).into_owned();
+                self.buf.drain(..i + 2);
+                return line;
+            }
+            self.fill().await;
+        }
+    }
+
+    async fn take(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            self.fill().await;
+        }
+        self.buf.drain(..n).collect()
+    }
+
+    async fn read_response(&mut self, head_request: bool) -> RawResp {
+        let mut lines = Vec::new();
+        loop {
+            let l = self.line().await;
+            if l.is_empty() {
+                break;
+            }
+            lines.push(l);
+        }
+        let head = lines.join("\r\n");
+        let find = |name: &str| {
+            lines.iter().skip(1).find_map(|l| {
+                let (k, v) = l.split_once(": ")?;
+                k.eq_ignore_ascii_case(name).then(|| v.to_string())
+            })
+        };
+        let mut resp = RawResp {
+            head,
+            body: Vec::new(),
+        };
+        if head_request || matches!(resp.status(), 204 | 304) {
+            return resp;
+        }
+        if find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            loop {
+                let size_line = self.line().await;
+                let size = usize::from_str_radix(size_line.trim(), 16)
+                    .unwrap_or_else(|_| panic!("bad chunk size line {size_line:?}"));
+                if size == 0 {
+                    assert_eq!(self.line().await, "", "no trailers after the last chunk");
+                    break;
+                }
+                let data = self.take(size).await;
+                resp.body.extend_from_slice(&data);
+                assert_eq!(self.take(2).await, b"\r\n", "a chunk ends with CRLF");
+            }
+        } else {
+            let len: usize = find("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no length in {}", resp.head));
+            resp.body = self.take(len).await;
+        }
+        resp
+    }
+}
+
+/// Header lines a COS answer spells this way, and how `haul serve` must not spell them.
+const COS_OBJECT_HEADERS: &[&str] = &[
+    "ETag",
+    "Content-Length",
+    "Content-Type",
+    "Last-Modified",
+    "Accept-Ranges",
+    "Date",
+    "Server",
+    "x-cos-request-id",
+    "x-cos-hash-crc64ecma",
+];
+
+#[tokio::test]
+async fn response_header_names_go_on_the_wire_spelled_as_cos_spells_them() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let data = b"hello world";
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "wire/obj.txt")
+        .h("content-type", "text/plain")
+        .h("x-cos-meta-color", "red")
+        .body(data.to_vec())
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let etag = put.header("etag").expect("etag").to_string();
+
+    // Four answers on one kept-alive connection.
+    let mut conn = RawConn::open(&s).await;
+    let head = conn
+        .exchange(c.obj("HEAD", GZ_BUCKET, GZ, "wire/obj.txt"), &[])
+        .await;
+    assert_eq!(head.status(), 200, "{}", head.head);
+    for name in COS_OBJECT_HEADERS {
+        assert!(
+            head.exact(name).is_some(),
+            "HEAD has no header line spelled {name:?}:\n{}",
+            head.head
+        );
+    }
+    assert_eq!(head.exact("ETag"), Some(etag.as_str()));
+    assert_eq!(head.exact("Content-Length"), Some("11"));
+    assert_eq!(head.exact("Content-Type"), Some("text/plain"));
+    assert_eq!(head.exact("Server"), Some("tencent-cos"));
+    assert_eq!(head.exact("x-cos-meta-color"), Some("red"));
+    assert!(!head.head.contains("\r\netag:"), "{}", head.head);
+    assert!(head.body.is_empty());
+
+    let ranged = conn
+        .exchange(
+            c.obj("GET", GZ_BUCKET, GZ, "wire/obj.txt")
+                .h("range", "bytes=0-4"),
+            &[],
+        )
+        .await;
+    assert_eq!(ranged.status(), 206, "{}", ranged.head);
+    assert_eq!(ranged.exact("Content-Range"), Some("bytes 0-4/11"));
+    assert_eq!(ranged.exact("Content-Length"), Some("5"));
+    assert_eq!(ranged.body, b"hello");
+
+    let denied = conn
+        .exchange(c.obj("GET", GZ_BUCKET, GZ, "wire/obj.txt").unsigned(), &[])
+        .await;
+    assert_eq!(denied.status(), 403, "{}", denied.head);
+    assert_eq!(denied.exact("Content-Type"), Some("application/xml"));
+    assert!(denied.exact("x-cos-trace-id").is_some(), "{}", denied.head);
+    assert!(String::from_utf8_lossy(&denied.body).contains("<Error>"));
+
+    let again = conn
+        .exchange(
+            c.obj("PUT", GZ_BUCKET, GZ, "wire/again.txt")
+                .body(b"again".to_vec()),
+            &["Connection: close"],
+        )
+        .await;
+    assert_eq!(again.status(), 200, "{}", again.head);
+    assert!(again.exact("ETag").is_some_and(|e| e.starts_with('"')));
+    assert_eq!(again.exact("Connection"), Some("close"));
+}
+
+#[tokio::test]
+async fn complete_streams_chunked_spaces_with_cos_header_names_and_keeps_the_connection() {
+    let s = start_server(args(&["--latency", "2ms"])).await;
+    let c = Cos::new(&s);
+    let key = "wire/multi.bin";
+    let id = initiate(&c, GZ_BUCKET, GZ, key).await;
+    let part = c
+        .obj("PUT", GZ_BUCKET, GZ, key)
+        .q("partNumber", "1")
+        .q("uploadId", &id)
+        .body(bytes(1000, 9))
+        .send()
+        .await;
+    let etag = part.header("etag").expect("etag").to_string();
+
+    let mut conn = RawConn::open(&s).await;
+    let done = conn
+        .exchange(
+            c.obj("POST", GZ_BUCKET, GZ, key)
+                .q("uploadId", &id)
+                .h("content-type", "application/xml")
+                .body(complete_body(&[(1, etag)])),
+            &[],
+        )
+        .await;
+    assert_eq!(done.status(), 200, "{}", done.head);
+    assert_eq!(done.exact("Transfer-Encoding"), Some("chunked"));
+    assert_eq!(done.exact("Content-Type"), Some("application/xml"));
+    assert!(
+        done.exact("x-cos-hash-crc64ecma").is_some(),
+        "{}",
+        done.head
+    );
+    let text = String::from_utf8_lossy(&done.body).into_owned();
+    assert!(
+        text.starts_with(' '),
+        "Complete streams spaces first: {text}"
+    );
+    let multi_etag = tags(&text, "ETag")
+        .pop()
+        .expect("the result names the ETag");
+
+    let head = conn.exchange(c.obj("HEAD", GZ_BUCKET, GZ, key), &[]).await;
+    assert_eq!(head.status(), 200, "{}", head.head);
+    assert_eq!(head.exact("ETag"), Some(multi_etag.as_str()));
+    assert_eq!(head.exact("Content-Length"), Some("1000"));
+}

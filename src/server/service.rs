@@ -2,7 +2,7 @@
 //! and faults around every operation, and the operations themselves on `state`.
 //!
 //! Every response carries `x-cos-request-id` and `Server: tencent-cos`; every error is COS's
-//! XML (no body for HEAD). A fault replaces an operation before anything is applied. A query
+//! XML (no body for HEAD). Header names go out spelled as COS spells them (`wire`). A fault replaces an operation before anything is applied. A query
 //! parameter the operation does not implement is a 501, never ignored (`accepted_params`),
 //! and every request is logged exactly once, as 499 if the client hangs up first.
 
@@ -215,6 +215,7 @@ pub async fn handle(
     if !h.contains_key("date") {
         h.insert("date", hv(&http_date(now_secs())));
     }
+    super::wire::spell(&mut resp).await;
     // A streamed Complete is logged when its final body is known, with that body's code.
     let deferred = resp
         .extensions_mut()
