@@ -945,8 +945,8 @@ async fn unimplemented_sub_resources_answer_501_and_change_nothing() {
         ("POST", "restore", ""),
         ("POST", "append", ""),
         ("POST", "select", ""),
-        ("GET", "versionId", "null"),
-        ("GET", "response-content-type", "text/plain"),
+        ("GET", "ci-process", "originImage"),
+        ("PUT", "versionId", "null"),
         ("GET", "partNumber", "1"),
         ("PUT", "uploads", ""),
         ("DELETE", "ACL", ""),
@@ -1276,4 +1276,207 @@ async fn complete_streams_chunked_spaces_with_cos_header_names_and_keeps_the_con
     assert_eq!(head.status(), 200, "{}", head.head);
     assert_eq!(head.exact("ETag"), Some(multi_etag.as_str()));
     assert_eq!(head.exact("Content-Length"), Some("1000"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET Service's parameters and the parameters COS documents on object reads.
+
+/// The bucket names the service lists, following `NextMarker` from page to page.
+async fn all_bucket_pages(c: &Cos, max_keys: &str) -> (Vec<String>, usize) {
+    let mut names = Vec::new();
+    let mut marker = String::new();
+    for page in 1..=20 {
+        let r = c
+            .req("GET", "service.cos.myqcloud.com", "")
+            .q("marker", &marker)
+            .q("max-keys", max_keys)
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.tag("Marker").unwrap_or_default(), marker);
+        let got = r.tags("Name");
+        assert!(
+            got.len() <= max_keys.parse().expect("a number"),
+            "{}",
+            r.text
+        );
+        names.extend(got);
+        if r.tag("IsTruncated").as_deref() != Some("true") {
+            return (names, page);
+        }
+        marker = r
+            .tag("NextMarker")
+            .expect("a truncated page names the next marker");
+    }
+    panic!("GET Service pages do not end");
+}
+
+#[tokio::test]
+async fn list_buckets_pages_with_marker_and_max_keys() {
+    let s = start_server(args(&[
+        "--bucket",
+        "gamma-1250000000@ap-beijing",
+        "--bucket",
+        "delta-1250000000@ap-beijing",
+        "--bucket",
+        "epsilon-1250000000@ap-guangzhou",
+    ]))
+    .await;
+    let c = Cos::new(&s);
+    let mut want: Vec<String> = [
+        GZ_BUCKET,
+        SH_BUCKET,
+        "gamma-1250000000",
+        "delta-1250000000",
+        "epsilon-1250000000",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    want.sort();
+    // What cos-python-sdk-v5's list_buckets() sends: an empty marker and max-keys=2000.
+    let (one_page, pages) = all_bucket_pages(&c, "2000").await;
+    assert_eq!((one_page, pages), (want.clone(), 1));
+    let (paged, pages) = all_bucket_pages(&c, "2").await;
+    assert_eq!((paged, pages), (want.clone(), 3));
+    let after = c
+        .req("GET", "service.cos.myqcloud.com", "")
+        .q("marker", &want[2])
+        .send()
+        .await;
+    assert_eq!(after.tags("Name"), want[3..].to_vec());
+    assert_eq!(after.tag("IsTruncated").as_deref(), Some("false"));
+    assert_eq!(after.tag("NextMarker"), None);
+}
+
+#[tokio::test]
+async fn list_buckets_filters_by_region_creation_time_and_tag() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let service = || c.req("GET", "service.cos.myqcloud.com", "");
+    let sh = service().q("region", SH).send().await;
+    assert_eq!(sh.tags("Name"), [SH_BUCKET]);
+    let both = c
+        .req("GET", "cos.ap-shanghai.myqcloud.com", "")
+        .q("region", GZ)
+        .send()
+        .await;
+    assert_eq!(
+        both.tags("Name"),
+        Vec::<String>::new(),
+        "host and parameter both filter"
+    );
+    let later = (now() + 3600).to_string();
+    let before = service()
+        .q("create-time", &later)
+        .q("range", "lt")
+        .send()
+        .await;
+    assert_eq!(before.tags("Name"), [GZ_BUCKET, SH_BUCKET]);
+    let after = service()
+        .q("create-time", &later)
+        .q("range", "gte")
+        .send()
+        .await;
+    assert_eq!(after.status, 200, "{}", after.text);
+    assert_eq!(after.tags("Name"), Vec::<String>::new());
+    let tagged = service()
+        .q("tagkey", "team")
+        .q("tagvalue", "media")
+        .send()
+        .await;
+    assert_eq!(tagged.status, 200, "{}", tagged.text);
+    assert_eq!(
+        tagged.tags("Name"),
+        Vec::<String>::new(),
+        "no bucket carries a tag in haul serve"
+    );
+    for (k, v) in [("create-time", "soon"), ("range", "eq")] {
+        let bad = service()
+            .q("create-time", if k == "create-time" { v } else { "1" })
+            .q("range", if k == "range" { v } else { "lt" })
+            .send()
+            .await;
+        assert_eq!(bad.status, 400, "{k}={v}: {}", bad.text);
+        assert_eq!(bad.code().as_deref(), Some("InvalidArgument"));
+        assert!(bad.text.contains(v), "the message names {v}: {}", bad.text);
+    }
+    let alone = service().q("create-time", "1").send().await;
+    assert_eq!(
+        alone.code().as_deref(),
+        Some("InvalidArgument"),
+        "{}",
+        alone.text
+    );
+}
+
+#[tokio::test]
+async fn get_object_honours_response_overrides_and_the_null_version() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "v/k")
+        .h("content-type", "text/plain")
+        .body("versioned")
+        .send()
+        .await;
+    assert_eq!(put.status, 200);
+    let got = c
+        .obj("GET", GZ_BUCKET, GZ, "v/k")
+        .q("response-content-type", "text/csv")
+        .q(
+            "response-content-disposition",
+            "attachment; filename=\"k.csv\"",
+        )
+        .q("response-cache-control", "no-cache")
+        .q("response-content-language", "zh-CN")
+        .q("response-expires", "Thu, 01 Jan 2037 00:00:00 GMT")
+        .q("response-content-encoding", "identity")
+        .q("versionId", "null")
+        .send()
+        .await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(got.text, "versioned");
+    assert_eq!(got.header("content-type"), Some("text/csv"));
+    assert_eq!(
+        got.header("content-disposition"),
+        Some("attachment; filename=\"k.csv\"")
+    );
+    assert_eq!(got.header("cache-control"), Some("no-cache"));
+    assert_eq!(got.header("content-language"), Some("zh-CN"));
+    assert_eq!(got.header("expires"), Some("Thu, 01 Jan 2037 00:00:00 GMT"));
+    assert_eq!(got.header("content-encoding"), Some("identity"));
+    let plain = c.obj("GET", GZ_BUCKET, GZ, "v/k").send().await;
+    assert_eq!(
+        plain.header("content-type"),
+        Some("text/plain"),
+        "overrides are per request"
+    );
+    let head = c
+        .obj("HEAD", GZ_BUCKET, GZ, "v/k")
+        .q("versionId", "null")
+        .send()
+        .await;
+    assert_eq!(head.status, 200);
+    for method in ["GET", "DELETE"] {
+        let other = c
+            .obj(method, GZ_BUCKET, GZ, "v/k")
+            .q("versionId", "MTg0NDUxNTc1NjIzMTQ1MDAwODg")
+            .send()
+            .await;
+        assert_eq!(other.status, 404, "{method}: {}", other.text);
+        assert_eq!(other.code().as_deref(), Some("NoSuchVersion"));
+    }
+    let still = c.obj("GET", GZ_BUCKET, GZ, "v/k").send().await;
+    assert_eq!(
+        still.text, "versioned",
+        "a DELETE of another version deletes nothing"
+    );
+    let gone = c
+        .obj("DELETE", GZ_BUCKET, GZ, "v/k")
+        .q("versionId", "null")
+        .send()
+        .await;
+    assert_eq!(gone.status, 204);
+    let missing = c.obj("GET", GZ_BUCKET, GZ, "v/k").send().await;
+    assert_eq!(missing.status, 404);
 }
