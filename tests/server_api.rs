@@ -945,8 +945,8 @@ async fn unimplemented_sub_resources_answer_501_and_change_nothing() {
         ("POST", "restore", ""),
         ("POST", "append", ""),
         ("POST", "select", ""),
-        ("GET", "versionId", "null"),
-        ("GET", "response-content-type", "text/plain"),
+        ("GET", "ci-process", "originImage"),
+        ("PUT", "versionId", "null"),
         ("GET", "partNumber", "1"),
         ("PUT", "uploads", ""),
         ("DELETE", "ACL", ""),
@@ -997,4 +997,486 @@ async fn unimplemented_sub_resources_answer_501_and_change_nothing() {
         .await;
     assert_eq!(list.status, 200, "{}", list.text);
     assert_eq!(list.tags("Key"), ["k"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The wire itself: header names as COS spells them, read as raw bytes from a TCP socket.
+
+/// One HTTP/1.1 connection to the server, written and read as raw bytes, so a test sees the
+/// response head exactly as it went on the wire (reqwest would lower-case the names).
+struct RawConn {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+/// A response as it came on the wire: the head (status line and header lines, without the
+/// blank line) and the body, de-chunked.
+struct RawResp {
+    head: String,
+    body: Vec<u8>,
+}
+
+impl RawResp {
+    fn status(&self) -> u16 {
+        self.head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// The value of the header line spelled exactly `name`.
+    fn exact(&self, name: &str) -> Option<&str> {
+        let prefix = format!("{name}: ");
+        self.head
+            .split("\r\n")
+            .skip(1)
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+    }
+}
+
+impl RawConn {
+    async fn open(s: &haul::server::ServerHandle) -> Self {
+        let stream = tokio::net::TcpStream::connect(s.addr)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", s.addr));
+        RawConn {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Sends `req` (signed as `Req` signs) with `extra` header lines, and reads the answer.
+    async fn exchange(&mut self, req: Req, extra: &[&str]) -> RawResp {
+        use tokio::io::AsyncWriteExt as _;
+        let mut out = format!("{} {} HTTP/1.1\r\n", req.method, req.url(""));
+        for (k, v) in req.signed_headers() {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+        for line in extra {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+        out.push_str("\r\n");
+        let mut bytes = out.into_bytes();
+        bytes.extend_from_slice(&req.body);
+        self.stream
+            .write_all(&bytes)
+            .await
+            .expect("the server reads the request");
+        let head_request = req.method == "HEAD";
+        tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            self.read_response(head_request),
+        )
+        .await
+        .expect("the server answers within 20 s")
+    }
+
+    async fn fill(&mut self) {
+        use tokio::io::AsyncReadExt as _;
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self
+            .stream
+            .read(&mut chunk)
+            .await
+            .expect("the connection stays readable");
+        assert!(n > 0, "the server closed the connection mid-response");
+        self.buf.extend_from_slice(&chunk[..n]);
+    }
+
+    async fn line(&mut self) -> String {
+        loop {
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..i]).into_owned();
+                self.buf.drain(..i + 2);
+                return line;
+            }
+            self.fill().await;
+        }
+    }
+
+    async fn take(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            self.fill().await;
+        }
+        self.buf.drain(..n).collect()
+    }
+
+    async fn read_response(&mut self, head_request: bool) -> RawResp {
+        let mut lines = Vec::new();
+        loop {
+            let l = self.line().await;
+            if l.is_empty() {
+                break;
+            }
+            lines.push(l);
+        }
+        let head = lines.join("\r\n");
+        let find = |name: &str| {
+            lines.iter().skip(1).find_map(|l| {
+                let (k, v) = l.split_once(": ")?;
+                k.eq_ignore_ascii_case(name).then(|| v.to_string())
+            })
+        };
+        let mut resp = RawResp {
+            head,
+            body: Vec::new(),
+        };
+        if head_request || matches!(resp.status(), 204 | 304) {
+            return resp;
+        }
+        if find("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            loop {
+                let size_line = self.line().await;
+                let size = usize::from_str_radix(size_line.trim(), 16)
+                    .unwrap_or_else(|_| panic!("bad chunk size line {size_line:?}"));
+                if size == 0 {
+                    assert_eq!(self.line().await, "", "no trailers after the last chunk");
+                    break;
+                }
+                let data = self.take(size).await;
+                resp.body.extend_from_slice(&data);
+                assert_eq!(self.take(2).await, b"\r\n", "a chunk ends with CRLF");
+            }
+        } else {
+            let len: usize = find("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no length in {}", resp.head));
+            resp.body = self.take(len).await;
+        }
+        resp
+    }
+}
+
+/// Header lines a COS answer spells this way, and how `haul serve` must not spell them.
+const COS_OBJECT_HEADERS: &[&str] = &[
+    "ETag",
+    "Content-Length",
+    "Content-Type",
+    "Last-Modified",
+    "Accept-Ranges",
+    "Date",
+    "Server",
+    "x-cos-request-id",
+    "x-cos-hash-crc64ecma",
+];
+
+#[tokio::test]
+async fn response_header_names_go_on_the_wire_spelled_as_cos_spells_them() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let data = b"hello world";
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "wire/obj.txt")
+        .h("content-type", "text/plain")
+        .h("x-cos-meta-color", "red")
+        .body(data.to_vec())
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let etag = put.header("etag").expect("etag").to_string();
+
+    // Four answers on one kept-alive connection.
+    let mut conn = RawConn::open(&s).await;
+    let head = conn
+        .exchange(c.obj("HEAD", GZ_BUCKET, GZ, "wire/obj.txt"), &[])
+        .await;
+    assert_eq!(head.status(), 200, "{}", head.head);
+    for name in COS_OBJECT_HEADERS {
+        assert!(
+            head.exact(name).is_some(),
+            "HEAD has no header line spelled {name:?}:\n{}",
+            head.head
+        );
+    }
+    assert_eq!(head.exact("ETag"), Some(etag.as_str()));
+    assert_eq!(head.exact("Content-Length"), Some("11"));
+    assert_eq!(head.exact("Content-Type"), Some("text/plain"));
+    assert_eq!(head.exact("Server"), Some("tencent-cos"));
+    assert_eq!(head.exact("x-cos-meta-color"), Some("red"));
+    assert!(!head.head.contains("\r\netag:"), "{}", head.head);
+    assert!(head.body.is_empty());
+
+    let ranged = conn
+        .exchange(
+            c.obj("GET", GZ_BUCKET, GZ, "wire/obj.txt")
+                .h("range", "bytes=0-4"),
+            &[],
+        )
+        .await;
+    assert_eq!(ranged.status(), 206, "{}", ranged.head);
+    assert_eq!(ranged.exact("Content-Range"), Some("bytes 0-4/11"));
+    assert_eq!(ranged.exact("Content-Length"), Some("5"));
+    assert_eq!(ranged.body, b"hello");
+
+    let denied = conn
+        .exchange(c.obj("GET", GZ_BUCKET, GZ, "wire/obj.txt").unsigned(), &[])
+        .await;
+    assert_eq!(denied.status(), 403, "{}", denied.head);
+    assert_eq!(denied.exact("Content-Type"), Some("application/xml"));
+    assert!(denied.exact("x-cos-trace-id").is_some(), "{}", denied.head);
+    assert!(String::from_utf8_lossy(&denied.body).contains("<Error>"));
+
+    let again = conn
+        .exchange(
+            c.obj("PUT", GZ_BUCKET, GZ, "wire/again.txt")
+                .body(b"again".to_vec()),
+            &["Connection: close"],
+        )
+        .await;
+    assert_eq!(again.status(), 200, "{}", again.head);
+    assert!(again.exact("ETag").is_some_and(|e| e.starts_with('"')));
+    assert_eq!(again.exact("Connection"), Some("close"));
+}
+
+#[tokio::test]
+async fn complete_streams_chunked_spaces_with_cos_header_names_and_keeps_the_connection() {
+    let s = start_server(args(&["--latency", "2ms"])).await;
+    let c = Cos::new(&s);
+    let key = "wire/multi.bin";
+    let id = initiate(&c, GZ_BUCKET, GZ, key).await;
+    let part = c
+        .obj("PUT", GZ_BUCKET, GZ, key)
+        .q("partNumber", "1")
+        .q("uploadId", &id)
+        .body(bytes(1000, 9))
+        .send()
+        .await;
+    let etag = part.header("etag").expect("etag").to_string();
+
+    let mut conn = RawConn::open(&s).await;
+    let done = conn
+        .exchange(
+            c.obj("POST", GZ_BUCKET, GZ, key)
+                .q("uploadId", &id)
+                .h("content-type", "application/xml")
+                .body(complete_body(&[(1, etag)])),
+            &[],
+        )
+        .await;
+    assert_eq!(done.status(), 200, "{}", done.head);
+    assert_eq!(done.exact("Transfer-Encoding"), Some("chunked"));
+    assert_eq!(done.exact("Content-Type"), Some("application/xml"));
+    assert!(
+        done.exact("x-cos-hash-crc64ecma").is_some(),
+        "{}",
+        done.head
+    );
+    let text = String::from_utf8_lossy(&done.body).into_owned();
+    assert!(
+        text.starts_with(' '),
+        "Complete streams spaces first: {text}"
+    );
+    let multi_etag = tags(&text, "ETag")
+        .pop()
+        .expect("the result names the ETag");
+
+    let head = conn.exchange(c.obj("HEAD", GZ_BUCKET, GZ, key), &[]).await;
+    assert_eq!(head.status(), 200, "{}", head.head);
+    assert_eq!(head.exact("ETag"), Some(multi_etag.as_str()));
+    assert_eq!(head.exact("Content-Length"), Some("1000"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET Service's parameters and the parameters COS documents on object reads.
+
+/// The bucket names the service lists, following `NextMarker` from page to page.
+async fn all_bucket_pages(c: &Cos, max_keys: &str) -> (Vec<String>, usize) {
+    let mut names = Vec::new();
+    let mut marker = String::new();
+    for page in 1..=20 {
+        let r = c
+            .req("GET", "service.cos.myqcloud.com", "")
+            .q("marker", &marker)
+            .q("max-keys", max_keys)
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.tag("Marker").unwrap_or_default(), marker);
+        let got = r.tags("Name");
+        assert!(
+            got.len() <= max_keys.parse().expect("a number"),
+            "{}",
+            r.text
+        );
+        names.extend(got);
+        if r.tag("IsTruncated").as_deref() != Some("true") {
+            return (names, page);
+        }
+        marker = r
+            .tag("NextMarker")
+            .expect("a truncated page names the next marker");
+    }
+    panic!("GET Service pages do not end");
+}
+
+#[tokio::test]
+async fn list_buckets_pages_with_marker_and_max_keys() {
+    let s = start_server(args(&[
+        "--bucket",
+        "gamma-1250000000@ap-beijing",
+        "--bucket",
+        "delta-1250000000@ap-beijing",
+        "--bucket",
+        "epsilon-1250000000@ap-guangzhou",
+    ]))
+    .await;
+    let c = Cos::new(&s);
+    let mut want: Vec<String> = [
+        GZ_BUCKET,
+        SH_BUCKET,
+        "gamma-1250000000",
+        "delta-1250000000",
+        "epsilon-1250000000",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    want.sort();
+    // What cos-python-sdk-v5's list_buckets() sends: an empty marker and max-keys=2000.
+    let (one_page, pages) = all_bucket_pages(&c, "2000").await;
+    assert_eq!((one_page, pages), (want.clone(), 1));
+    let (paged, pages) = all_bucket_pages(&c, "2").await;
+    assert_eq!((paged, pages), (want.clone(), 3));
+    let after = c
+        .req("GET", "service.cos.myqcloud.com", "")
+        .q("marker", &want[2])
+        .send()
+        .await;
+    assert_eq!(after.tags("Name"), want[3..].to_vec());
+    assert_eq!(after.tag("IsTruncated").as_deref(), Some("false"));
+    assert_eq!(after.tag("NextMarker"), None);
+}
+
+#[tokio::test]
+async fn list_buckets_filters_by_region_creation_time_and_tag() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let service = || c.req("GET", "service.cos.myqcloud.com", "");
+    let sh = service().q("region", SH).send().await;
+    assert_eq!(sh.tags("Name"), [SH_BUCKET]);
+    let both = c
+        .req("GET", "cos.ap-shanghai.myqcloud.com", "")
+        .q("region", GZ)
+        .send()
+        .await;
+    assert_eq!(
+        both.tags("Name"),
+        Vec::<String>::new(),
+        "host and parameter both filter"
+    );
+    let later = (now() + 3600).to_string();
+    let before = service()
+        .q("create-time", &later)
+        .q("range", "lt")
+        .send()
+        .await;
+    assert_eq!(before.tags("Name"), [GZ_BUCKET, SH_BUCKET]);
+    let after = service()
+        .q("create-time", &later)
+        .q("range", "gte")
+        .send()
+        .await;
+    assert_eq!(after.status, 200, "{}", after.text);
+    assert_eq!(after.tags("Name"), Vec::<String>::new());
+    let tagged = service()
+        .q("tagkey", "team")
+        .q("tagvalue", "media")
+        .send()
+        .await;
+    assert_eq!(tagged.status, 200, "{}", tagged.text);
+    assert_eq!(
+        tagged.tags("Name"),
+        Vec::<String>::new(),
+        "no bucket carries a tag in haul serve"
+    );
+    for (k, v) in [("create-time", "soon"), ("range", "eq")] {
+        let bad = service()
+            .q("create-time", if k == "create-time" { v } else { "1" })
+            .q("range", if k == "range" { v } else { "lt" })
+            .send()
+            .await;
+        assert_eq!(bad.status, 400, "{k}={v}: {}", bad.text);
+        assert_eq!(bad.code().as_deref(), Some("InvalidArgument"));
+        assert!(bad.text.contains(v), "the message names {v}: {}", bad.text);
+    }
+    let alone = service().q("create-time", "1").send().await;
+    assert_eq!(
+        alone.code().as_deref(),
+        Some("InvalidArgument"),
+        "{}",
+        alone.text
+    );
+}
+
+#[tokio::test]
+async fn get_object_honours_response_overrides_and_the_null_version() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "v/k")
+        .h("content-type", "text/plain")
+        .body("versioned")
+        .send()
+        .await;
+    assert_eq!(put.status, 200);
+    let got = c
+        .obj("GET", GZ_BUCKET, GZ, "v/k")
+        .q("response-content-type", "text/csv")
+        .q(
+            "response-content-disposition",
+            "attachment; filename=\"k.csv\"",
+        )
+        .q("response-cache-control", "no-cache")
+        .q("response-content-language", "zh-CN")
+        .q("response-expires", "Thu, 01 Jan 2037 00:00:00 GMT")
+        .q("response-content-encoding", "identity")
+        .q("versionId", "null")
+        .send()
+        .await;
+    assert_eq!(got.status, 200, "{}", got.text);
+    assert_eq!(got.text, "versioned");
+    assert_eq!(got.header("content-type"), Some("text/csv"));
+    assert_eq!(
+        got.header("content-disposition"),
+        Some("attachment; filename=\"k.csv\"")
+    );
+    assert_eq!(got.header("cache-control"), Some("no-cache"));
+    assert_eq!(got.header("content-language"), Some("zh-CN"));
+    assert_eq!(got.header("expires"), Some("Thu, 01 Jan 2037 00:00:00 GMT"));
+    assert_eq!(got.header("content-encoding"), Some("identity"));
+    let plain = c.obj("GET", GZ_BUCKET, GZ, "v/k").send().await;
+    assert_eq!(
+        plain.header("content-type"),
+        Some("text/plain"),
+        "overrides are per request"
+    );
+    let head = c
+        .obj("HEAD", GZ_BUCKET, GZ, "v/k")
+        .q("versionId", "null")
+        .send()
+        .await;
+    assert_eq!(head.status, 200);
+    for method in ["GET", "DELETE"] {
+        let other = c
+            .obj(method, GZ_BUCKET, GZ, "v/k")
+            .q("versionId", "MTg0NDUxNTc1NjIzMTQ1MDAwODg")
+            .send()
+            .await;
+        assert_eq!(other.status, 404, "{method}: {}", other.text);
+        assert_eq!(other.code().as_deref(), Some("NoSuchVersion"));
+    }
+    let still = c.obj("GET", GZ_BUCKET, GZ, "v/k").send().await;
+    assert_eq!(
+        still.text, "versioned",
+        "a DELETE of another version deletes nothing"
+    );
+    let gone = c
+        .obj("DELETE", GZ_BUCKET, GZ, "v/k")
+        .q("versionId", "null")
+        .send()
+        .await;
+    assert_eq!(gone.status, 204);
+    let missing = c.obj("GET", GZ_BUCKET, GZ, "v/k").send().await;
+    assert_eq!(missing.status, 404);
 }

@@ -69,6 +69,7 @@ pub mod model;
 pub mod persist;
 pub mod service;
 pub mod state;
+pub mod wire;
 pub mod xml;
 
 use std::sync::atomic::AtomicU64;

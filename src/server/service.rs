@@ -2,9 +2,11 @@
 //! and faults around every operation, and the operations themselves on `state`.
 //!
 //! Every response carries `x-cos-request-id` and `Server: tencent-cos`; every error is COS's
-//! XML (no body for HEAD). A fault replaces an operation before anything is applied. A query
-//! parameter the operation does not implement is a 501, never ignored (`accepted_params`),
-//! and every request is logged exactly once, as 499 if the client hangs up first.
+//! XML (no body for HEAD). Header names go out spelled as COS spells them (`wire`). A fault
+//! replaces an operation before anything is applied. Every query parameter COS documents for
+//! an operation is honoured; one the operation does not implement is a 501, never ignored
+//! (`accepted_params`). Every request is logged exactly once, as 499 if the client hangs up
+//! first.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -215,6 +217,7 @@ pub async fn handle(
     if !h.contains_key("date") {
         h.insert("date", hv(&http_date(now_secs())));
     }
+    super::wire::spell(&mut resp).await;
     // A streamed Complete is logged when its final body is known, with that body's code.
     let deferred = resp
         .extensions_mut()
@@ -527,7 +530,7 @@ async fn serve(
     match target {
         Target::Service(region) => {
             sh.model.request().await;
-            Ok(list_buckets(sh, region.as_deref()))
+            list_buckets(sh, region.as_deref(), &query)
         }
         Target::Bucket {
             bucket,
@@ -567,7 +570,7 @@ async fn serve(
                 }
                 Op::HeadObject | Op::GetObject => {
                     sh.model.request().await;
-                    get_object(sh, &b, &key, h, op == Op::HeadObject)
+                    get_object(sh, &b, &key, &query, h, op == Op::HeadObject)
                 }
                 Op::PutObject => {
                     sh.model.request().await;
@@ -575,6 +578,7 @@ async fn serve(
                 }
                 Op::DeleteObject => {
                     sh.model.request().await;
+                    only_version(&query)?;
                     with_bucket(sh, &b, |bk| {
                         bk.objects.remove(&key);
                         Ok(())
@@ -620,11 +624,12 @@ async fn serve(
     }
 }
 
-/// The query parameters each operation understands; any other parameter names a
+/// The query parameters each operation understands: every one COS documents for it (checked
+/// against PROTOCOL.md and cos-python-sdk-v5's request builders). Any other parameter names a
 /// sub-resource or an option haul serve does not implement (`?acl`, `?tagging`, `?cors`,
-/// `?versionId`, `?response-content-type`, …) and is answered 501 instead of being ignored,
-/// which would, say, turn `PUT /key?acl` into an overwrite with an empty body. Names compare
-/// case-insensitively, as `param` reads them.
+/// `?ci-process`, …) and is answered 501 instead of being ignored, which would, say, turn
+/// `PUT /key?acl` into an overwrite with an empty body. Names compare case-insensitively, as
+/// `param` reads them.
 fn accepted_params(op: Op) -> &'static [&'static str] {
     match op {
         Op::ListObjects => &["prefix", "delimiter", "marker", "max-keys", "encoding-type"],
@@ -646,15 +651,28 @@ fn accepted_params(op: Op) -> &'static [&'static str] {
         Op::UploadPart | Op::UploadPartCopy => &["partNumber", "uploadId"],
         Op::InitiateMultipartUpload => &["uploads"],
         Op::CompleteMultipartUpload | Op::AbortMultipartUpload => &["uploadId"],
-        Op::ListBuckets
-        | Op::PutBucket
-        | Op::HeadBucket
-        | Op::DeleteBucket
-        | Op::HeadObject
-        | Op::GetObject
-        | Op::PutObject
-        | Op::PutObjectCopy
-        | Op::DeleteObject => &[],
+        Op::ListBuckets => &[
+            "marker",
+            "max-keys",
+            "region",
+            "tagkey",
+            "tagvalue",
+            "create-time",
+            "range",
+        ],
+        Op::GetObject => &[
+            "versionId",
+            "response-content-type",
+            "response-content-language",
+            "response-expires",
+            "response-cache-control",
+            "response-content-disposition",
+            "response-content-encoding",
+        ],
+        Op::HeadObject | Op::DeleteObject => &["versionId"],
+        Op::PutBucket | Op::HeadBucket | Op::DeleteBucket | Op::PutObject | Op::PutObjectCopy => {
+            &[]
+        }
     }
 }
 
@@ -743,27 +761,120 @@ fn with_bucket<T>(
     }
 }
 
-fn list_buckets(sh: &Shared, region: Option<&str>) -> Response<Body> {
+/// GET Service: the buckets in `host_region` (a `cos.<region>` host) that pass the query's
+/// filters (`region`, `tagkey`/`tagvalue`, `create-time` + `range`), in name order, after
+/// `marker`, at most `max-keys` (default and maximum 2000) a page.
+fn list_buckets(sh: &Shared, host_region: Option<&str>, q: &[(String, String)]) -> Answer {
+    let filter = BucketFilter::from_query(host_region, q)?;
+    let marker = param(q, "marker").unwrap_or("");
+    let max = max_param(q, "max-keys", MAX_BUCKET_KEYS)?;
     let st = sh.lock();
+    let mut matching = st
+        .buckets
+        .range::<str, _>((
+            std::ops::Bound::Excluded(marker),
+            std::ops::Bound::Unbounded,
+        ))
+        .map(|(_, bk)| bk)
+        .filter(|bk| filter.admits(bk));
+    let page: Vec<&Bucket> = matching.by_ref().take(max).collect();
+    let truncated = matching.next().is_some();
     let mut x = Xml::new("ListAllMyBucketsResult");
     x.open("Owner")
         .elem("ID", "qcs::cam::uin/100000000001:uin/100000000001")
         .elem("DisplayName", "100000000001")
         .close();
-    x.elem("Marker", "").elem("IsTruncated", "false");
-    x.open("Buckets");
-    for bk in st.buckets.values() {
-        if region.is_some_and(|r| r != bk.region) {
-            continue;
+    x.elem("Marker", marker);
+    if truncated {
+        if let Some(last) = page.last() {
+            x.elem("NextMarker", &last.name);
         }
+    }
+    x.elem("IsTruncated", truncated);
+    x.open("Buckets");
+    for bk in page {
         x.open("Bucket")
             .elem("Name", &bk.name)
             .elem("Location", &bk.region)
             .elem("CreationDate", iso8601(bk.created).replace(".000Z", "Z"))
+            .elem("BucketType", "cos")
             .close();
     }
     x.close();
-    xml_response(StatusCode::OK, x.finish())
+    Ok(xml_response(StatusCode::OK, x.finish()))
+}
+
+/// GET Service's `max-keys`: its default and its maximum.
+const MAX_BUCKET_KEYS: usize = 2000;
+
+/// Which buckets a GET Service query selects.
+struct BucketFilter<'a> {
+    regions: Vec<&'a str>,
+    /// `tagkey`/`tagvalue` given: haul serve keeps no bucket tags, so no bucket has the tag.
+    by_tag: bool,
+    created: Option<(TimeRange, i64)>,
+}
+
+#[derive(Clone, Copy)]
+enum TimeRange {
+    Lt,
+    Gt,
+    Lte,
+    Gte,
+}
+
+impl<'a> BucketFilter<'a> {
+    fn from_query(
+        host_region: Option<&'a str>,
+        q: &'a [(String, String)],
+    ) -> Result<Self, CosError> {
+        let given = |name: &str| param(q, name).filter(|v| !v.is_empty());
+        let regions = host_region.into_iter().chain(given("region")).collect();
+        let by_tag = given("tagkey").is_some() || given("tagvalue").is_some();
+        let created = match (given("create-time"), given("range")) {
+            (None, None) => None,
+            (Some(t), Some(r)) => {
+                let t = t.parse::<i64>().map_err(|_| {
+                    CosError::invalid_argument(format!(
+                        "create-time {t:?} is not a Unix time in seconds (e.g. 1642662645)."
+                    ))
+                })?;
+                let r = match r.to_ascii_lowercase().as_str() {
+                    "lt" => TimeRange::Lt,
+                    "gt" => TimeRange::Gt,
+                    "lte" => TimeRange::Lte,
+                    "gte" => TimeRange::Gte,
+                    _ => {
+                        return Err(CosError::invalid_argument(format!(
+                            "range {r:?} is not one of lt, gt, lte, gte."
+                        )))
+                    }
+                };
+                Some((r, t))
+            }
+            _ => {
+                return Err(CosError::invalid_argument(
+                    "create-time and range go together: give both or neither.",
+                ))
+            }
+        };
+        Ok(BucketFilter {
+            regions,
+            by_tag,
+            created,
+        })
+    }
+
+    fn admits(&self, bk: &Bucket) -> bool {
+        let created = match self.created {
+            None => true,
+            Some((TimeRange::Lt, t)) => bk.created < t,
+            Some((TimeRange::Gt, t)) => bk.created > t,
+            Some((TimeRange::Lte, t)) => bk.created <= t,
+            Some((TimeRange::Gte, t)) => bk.created >= t,
+        };
+        self.regions.iter().all(|r| *r == bk.region) && !self.by_tag && created
+    }
 }
 
 fn put_bucket(sh: &Shared, b: &BucketRef) -> Answer {
@@ -1113,7 +1224,38 @@ fn parse_range(v: Option<&str>, size: u64) -> Result<Range, CosError> {
     Ok(Range::Part(first, last.min(size - 1)))
 }
 
-fn get_object(sh: &Shared, b: &BucketRef, key: &str, h: &HeaderMap, head: bool) -> Answer {
+/// `?versionId=`: haul serve keeps one version of an object, COS's `null` version (that of a
+/// bucket that never had versioning), so `null` names it and any other id names nothing.
+fn only_version(q: &[(String, String)]) -> Result<(), CosError> {
+    match param(q, "versionId") {
+        None | Some("null") => Ok(()),
+        Some(v) => Err(CosError::new(
+            StatusCode::NOT_FOUND,
+            "NoSuchVersion",
+            format!("The specified version does not exist: {v:?} (haul serve keeps only the \"null\" version of an object)."),
+        )),
+    }
+}
+
+/// GET Object's `response-*` parameters and the headers they set on a successful answer.
+const RESPONSE_OVERRIDES: [(&str, &str); 6] = [
+    ("response-content-type", "content-type"),
+    ("response-content-language", "content-language"),
+    ("response-expires", "expires"),
+    ("response-cache-control", "cache-control"),
+    ("response-content-disposition", "content-disposition"),
+    ("response-content-encoding", "content-encoding"),
+];
+
+fn get_object(
+    sh: &Shared,
+    b: &BucketRef,
+    key: &str,
+    q: &[(String, String)],
+    h: &HeaderMap,
+    head: bool,
+) -> Answer {
+    only_version(q)?;
     let o = with_bucket(sh, b, |bk| {
         bk.objects
             .get(key)
@@ -1164,6 +1306,13 @@ fn get_object(sh: &Shared, b: &BucketRef, key: &str, h: &HeaderMap, head: bool) 
             "content-range",
             hv(&format!("bytes {first}-{}/{}", last - 1, o.size)),
         );
+    }
+    if !head {
+        for (name, header) in RESPONSE_OVERRIDES {
+            if let Some(v) = param(q, name) {
+                r.headers_mut().insert(header, hv(v));
+            }
+        }
     }
     Ok(r)
 }

@@ -5,13 +5,21 @@ credentials in the environment. Every request goes to the local server through t
 `Proxies` setting; a guard inside this process refuses to resolve or connect to anything but
 127.0.0.1, so nothing can leave the machine even if the SDK tries another host.
 
+It uses the SDK as its users do: headers are read from the SDK's plain dict with COS's own
+names (`head_object(...)['ETag']`, `['Content-Length']`, never a case-insensitive lookup), and
+the high-level functions run unpatched (`upload_file`, `download_file`, `copy`, `list_buckets`).
+
 Prints one line per check and ends with `N passed, M failed`; exits 1 if any check failed.
 """
 
+import atexit
 import hashlib
 import os
+import shutil
 import socket
 import sys
+import tempfile
+import threading
 import time
 import traceback
 
@@ -129,12 +137,32 @@ def body_of(response):
     return response["Body"].get_raw_stream().read()
 
 
-def header(response, name):
-    """Headers come back in a plain dict; look them up case-insensitively."""
-    for k, v in response.items():
-        if k.lower() == name.lower():
-            return v
-    raise AssertionError("response has no %s header (headers: %s)" % (name, sorted(response)))
+class CallCounter:
+    """Counts calls of some of a client's methods while in a `with` block. The SDK's high-level
+    functions (upload_file, copy) call its low-level ones through `self`, so this sees them."""
+
+    def __init__(self, client, *names):
+        self.client = client
+        self.names = names
+        self.counts = {n: 0 for n in names}
+        self.lock = threading.Lock()
+
+    def __enter__(self):
+        for name in self.names:
+            real = getattr(self.client, name)
+
+            def wrapper(*args, _real=real, _name=name, **kwargs):
+                with self.lock:
+                    self.counts[_name] += 1
+                return _real(*args, **kwargs)
+
+            setattr(self.client, name, wrapper)
+        return self.counts
+
+    def __exit__(self, *exc):
+        for name in self.names:
+            delattr(self.client, name)
+        return False
 
 
 def payload(tag, size):
@@ -219,12 +247,12 @@ def main():
 
         def put_head_get(key=key, data=data):
             r = src.put_object(Bucket=src_bucket, Key=key, Body=data)
-            expect_eq(header(r, "ETag").strip('"'), hashlib.md5(data).hexdigest(), "PUT ETag is the MD5")
-            expect_eq(int(header(r, "x-cos-hash-crc64ecma")), crc64(data), "PUT x-cos-hash-crc64ecma")
+            expect_eq(r["ETag"].strip('"'), hashlib.md5(data).hexdigest(), "PUT ETag is the MD5")
+            expect_eq(int(r["x-cos-hash-crc64ecma"]), crc64(data), "PUT x-cos-hash-crc64ecma")
             h = src.head_object(Bucket=src_bucket, Key=key)
-            expect_eq(int(header(h, "Content-Length")), len(data), "HEAD Content-Length")
-            expect_eq(int(header(h, "x-cos-hash-crc64ecma")), crc64(data), "HEAD x-cos-hash-crc64ecma")
-            expect_eq(header(h, "ETag").strip('"'), hashlib.md5(data).hexdigest(), "HEAD ETag")
+            expect_eq(int(h["Content-Length"]), len(data), "HEAD Content-Length")
+            expect_eq(int(h["x-cos-hash-crc64ecma"]), crc64(data), "HEAD x-cos-hash-crc64ecma")
+            expect_eq(h["ETag"].strip('"'), hashlib.md5(data).hexdigest(), "HEAD ETag")
             got = body_of(src.get_object(Bucket=src_bucket, Key=key))
             expect_eq(got == data, True, "GET body equals what was put")
             listed = src.list_objects(Bucket=src_bucket, Prefix=key)
@@ -308,9 +336,9 @@ def main():
             got = body_of(r)
             expect_eq(len(got), len(want), "length of " + rng)
             expect_eq(got == want, True, "bytes of " + rng)
-            expect_eq(int(header(r, "Content-Length")), len(want), "Content-Length of " + rng)
-            if "/" not in header(r, "Content-Range"):
-                raise AssertionError("Content-Range %r has no total" % header(r, "Content-Range"))
+            expect_eq(int(r["Content-Length"]), len(want), "Content-Length of " + rng)
+            if "/" not in r["Content-Range"]:
+                raise AssertionError("Content-Range %r has no total" % r["Content-Range"])
 
     check("ranged get_object returns exactly the range", ranged_gets)
 
@@ -336,6 +364,142 @@ def main():
             raise AssertionError("HEAD of a missing key succeeded")
 
     check("a missing key is 404 NoSuchKey", missing_key)
+
+    # --- the SDK as its users use it: plain dict lookups with COS's header names ---------------
+    def head_names_headers_as_cos_does():
+        data = payload("head names", 4096)
+        src.put_object(Bucket=src_bucket, Key="names/obj.bin", Body=data, ContentType="application/x-test")
+        h = src.head_object(Bucket=src_bucket, Key="names/obj.bin")
+        for name in [
+            "ETag",
+            "Content-Length",
+            "Content-Type",
+            "Last-Modified",
+            "Accept-Ranges",
+            "Date",
+            "Server",
+            "x-cos-request-id",
+            "x-cos-hash-crc64ecma",
+        ]:
+            if name not in h:
+                raise AssertionError("head_object() has no %r key (keys: %s)" % (name, sorted(h)))
+        expect_eq(h["Content-Type"], "application/x-test", "Content-Type")
+        expect_eq(h["Server"], "tencent-cos", "Server")
+        expect_eq(h["Accept-Ranges"], "bytes", "Accept-Ranges")
+
+    check("head_object() answers ETag, Content-Length, Last-Modified, ... by COS's names", head_names_headers_as_cos_does)
+
+    def list_buckets_as_called():
+        r = src.list_buckets()
+        names = sorted(b["Name"] for b in r["Buckets"]["Bucket"])
+        expect_eq(names, sorted([src_bucket, dst_bucket]), "list_buckets() names")
+        expect_eq(r["IsTruncated"], "false", "IsTruncated")
+        locations = {b["Name"]: b["Location"] for b in r["Buckets"]["Bucket"]}
+        expect_eq(locations, {src_bucket: src_region, dst_bucket: dst_region}, "bucket regions")
+        r = src.list_buckets(Region=dst_region)
+        expect_eq([b["Name"] for b in r["Buckets"]["Bucket"]], [dst_bucket], "list_buckets(Region=...)")
+        seen, marker, pages = [], "", 0
+        while True:
+            r = src.list_buckets(Marker=marker, MaxKeys=1)
+            pages += 1
+            seen += [b["Name"] for b in (r["Buckets"] or {}).get("Bucket", [])]
+            if r["IsTruncated"] != "true":
+                break
+            marker = r["NextMarker"]
+            if pages > 10:
+                raise AssertionError("list_buckets pages do not end")
+        expect_eq(seen, sorted([src_bucket, dst_bucket]), "list_buckets(MaxKeys=1) over pages")
+        r = src.list_buckets(CreateTime=int(time.time()) + 3600, Range="lt")
+        expect_eq(len(r["Buckets"]["Bucket"]), 2, "buckets created before an hour from now")
+        r = src.list_buckets(CreateTime=int(time.time()) + 3600, Range="gt")
+        expect_eq(r["Buckets"], None, "buckets created after an hour from now")
+
+    check("list_buckets() with its defaults, Region, Marker/MaxKeys paging and CreateTime", list_buckets_as_called)
+
+    def put_part_etags_by_name():
+        key = "names/parts.bin"
+        parts = [payload("part 1", 1024 * 1024), payload("part 2", 12345)]
+        upload_id = src.create_multipart_upload(Bucket=src_bucket, Key=key)["UploadId"]
+        listed = []
+        for n, data in enumerate(parts, start=1):
+            r = src.upload_part(Bucket=src_bucket, Key=key, Body=data, PartNumber=n, UploadId=upload_id, EnableMD5=True)
+            expect_eq(r["ETag"].strip('"'), hashlib.md5(data).hexdigest(), "upload_part ETag")
+            listed.append({"PartNumber": n, "ETag": r["ETag"]})
+        r = src.list_parts(Bucket=src_bucket, Key=key, UploadId=upload_id)
+        expect_eq([p["ETag"] for p in r["Part"]], [p["ETag"] for p in listed], "list_parts ETags")
+        done = src.complete_multipart_upload(
+            Bucket=src_bucket, Key=key, UploadId=upload_id, MultipartUpload={"Part": listed}
+        )
+        h = src.head_object(Bucket=src_bucket, Key=key)
+        expect_eq(h["ETag"], done["ETag"], "HEAD ETag equals Complete's")
+        if not h["ETag"].strip('"').endswith("-2"):
+            raise AssertionError("multipart ETag %r does not end in -2" % h["ETag"])
+        expect_eq(int(h["Content-Length"]), sum(len(p) for p in parts), "Content-Length")
+        expect_eq(int(h["x-cos-hash-crc64ecma"]), crc64(b"".join(parts)), "CRC64 of the whole")
+
+    check("upload_part()['ETag'] feeds complete_multipart_upload()", put_part_etags_by_name)
+
+    workdir = tempfile.mkdtemp(prefix="haul-interop-")
+    atexit.register(shutil.rmtree, workdir, True)
+    big_data = payload("upload_file", 3 * 1024 * 1024 + 4321)
+    big_key = "files/upload_file big.bin"
+
+    def upload_file_multipart():
+        path = os.path.join(workdir, "upload.bin")
+        with open(path, "wb") as f:
+            f.write(big_data)
+        with CallCounter(src, "put_object", "create_multipart_upload", "upload_part") as counts:
+            r = src.upload_file(
+                Bucket=src_bucket, Key=big_key, LocalFilePath=path, PartSize=1, MAXThread=3, EnableMD5=True
+            )
+        expect_eq(
+            counts,
+            {"put_object": 0, "create_multipart_upload": 1, "upload_part": 4},
+            "calls upload_file() made for 1 MB parts",
+        )
+        if not r["ETag"].strip('"').endswith("-4"):
+            raise AssertionError("upload_file() ETag %r is not a 4-part multipart ETag" % r["ETag"])
+        h = src.head_object(Bucket=src_bucket, Key=big_key)
+        expect_eq(int(h["Content-Length"]), len(big_data), "uploaded Content-Length")
+        expect_eq(int(h["x-cos-hash-crc64ecma"]), crc64(big_data), "uploaded CRC64")
+
+    check("upload_file() of a 3 MiB file in 1 MB parts goes multipart", upload_file_multipart)
+
+    def download_file_both_ways():
+        small = os.path.join(workdir, "download-simple.bin")
+        src.download_file(Bucket=src_bucket, Key=big_key, DestFilePath=small)
+        with open(small, "rb") as f:
+            expect_eq(f.read() == big_data, True, "download_file() (one GET) bytes")
+        parts = os.path.join(workdir, "download-parts.bin")
+        src.download_file(
+            Bucket=src_bucket,
+            Key=big_key,
+            DestFilePath=parts,
+            PartSize=1,
+            MAXThread=3,
+            EnableCRC=True,
+            DumpRecordDir=workdir,
+        )
+        with open(parts, "rb") as f:
+            expect_eq(f.read() == big_data, True, "download_file() (ranged parts, CRC checked) bytes")
+
+    check("download_file() to a file, whole and in ranged 1 MB parts with EnableCRC", download_file_both_ways)
+
+    def same_region_copy_is_put_copy():
+        with CallCounter(src, "copy_object", "create_multipart_upload") as counts:
+            r = src.copy(
+                Bucket=src_bucket,
+                Key="files/copied in region.bin",
+                CopySource={"Bucket": src_bucket, "Key": big_key, "Region": src_region},
+            )
+        expect_eq(counts, {"copy_object": 1, "create_multipart_upload": 0}, "calls copy() made")
+        src_head = src.head_object(Bucket=src_bucket, Key=big_key)
+        expect_eq(r["ETag"], src_head["ETag"], "PUT Copy keeps the source ETag")
+        h = src.head_object(Bucket=src_bucket, Key="files/copied in region.bin")
+        expect_eq(int(h["Content-Length"]), len(big_data), "copied Content-Length")
+        expect_eq(h["x-cos-hash-crc64ecma"], src_head["x-cos-hash-crc64ecma"], "copied CRC64")
+
+    check("same-region copy() of a small object is one PUT Object - Copy", same_region_copy_is_put_copy)
 
     # --- cross-region multipart copy via the SDK's copy() --------------------------------------
     # copy() uses PUT Copy when source and destination regions match; across regions it uses
@@ -373,8 +537,8 @@ def main():
             raise AssertionError("Complete result has no ETag: %r" % (r,))
         expect_eq(calls, {"create": 1, "part": 3, "complete": 1}, "multipart calls the SDK made")
         h = dst.head_object(Bucket=dst_bucket, Key="copied/dst ü+.bin")
-        expect_eq(int(header(h, "Content-Length")), len(copy_data), "copied Content-Length")
-        expect_eq(int(header(h, "x-cos-hash-crc64ecma")), crc64(copy_data), "copied CRC64")
+        expect_eq(int(h["Content-Length"]), len(copy_data), "copied Content-Length")
+        expect_eq(int(h["x-cos-hash-crc64ecma"]), crc64(copy_data), "copied CRC64")
         got = body_of(dst.get_object(Bucket=dst_bucket, Key="copied/dst ü+.bin"))
         expect_eq(got == copy_data, True, "copied bytes")
 
@@ -384,8 +548,8 @@ def main():
 
         def huge_copy():
             h = src.head_object(Bucket=src_bucket, Key=huge_key)
-            expect_eq(int(header(h, "Content-Length")), huge_size, "synthetic source size")
-            src_crc = int(header(h, "x-cos-hash-crc64ecma"))
+            expect_eq(int(h["Content-Length"]), huge_size, "synthetic source size")
+            src_crc = int(h["x-cos-hash-crc64ecma"])
             for k in calls:
                 calls[k] = 0
             started = time.monotonic()
@@ -400,8 +564,8 @@ def main():
             parts = -(-huge_size // (1024 * 1024 * 1024))
             expect_eq(calls["part"], parts, "UploadPartCopy calls for 1 GiB parts")
             d = dst.head_object(Bucket=dst_bucket, Key="copied/huge.bin")
-            expect_eq(int(header(d, "Content-Length")), huge_size, "copied size")
-            expect_eq(int(header(d, "x-cos-hash-crc64ecma")), src_crc, "copied CRC64 equals the source's")
+            expect_eq(int(d["Content-Length"]), huge_size, "copied size")
+            expect_eq(int(d["x-cos-hash-crc64ecma"]), src_crc, "copied CRC64 equals the source's")
             first = huge_size // 2 + 3
             rng = "bytes=%d-%d" % (first, first + 65535)
             a = body_of(src.get_object(Bucket=src_bucket, Key=huge_key, Range=rng))
