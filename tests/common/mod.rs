@@ -128,6 +128,8 @@ impl Cos {
             sign: true,
             key_time: None,
             secret: None,
+            unsigned_query: Vec::new(),
+            auth_edits: Vec::new(),
         }
     }
 
@@ -170,6 +172,10 @@ pub struct Req {
     pub sign: bool,
     pub key_time: Option<KeyTime>,
     pub secret: Option<(String, String)>,
+    /// Query parameters sent after the signed ones but left out of the signature.
+    pub unsigned_query: Vec<(String, String)>,
+    /// (from, to) replacements applied to the finished Authorization header.
+    pub auth_edits: Vec<(String, String)>,
 }
 
 pub fn now() -> i64 {
@@ -205,6 +211,17 @@ impl Req {
         self.secret = Some((id.to_string(), key.to_string()));
         self
     }
+    /// Send `k=v` on the wire without signing it (not in `q-url-param-list`).
+    pub fn q_unsigned(mut self, k: &str, v: &str) -> Self {
+        self.unsigned_query.push((k.to_string(), v.to_string()));
+        self
+    }
+    /// Replace `from` with `to` in the Authorization header after signing, as an attacker
+    /// holding a captured header would.
+    pub fn edit_auth(mut self, from: &str, to: &str) -> Self {
+        self.auth_edits.push((from.to_string(), to.to_string()));
+        self
+    }
     /// Send the path as given on the wire (already encoded) and sign `sign_path`.
     pub fn raw_path(mut self, wire: &str, sign_path: &str) -> Self {
         self.wire_path = wire.to_string();
@@ -214,11 +231,12 @@ impl Req {
 
     pub fn url(&self, base: &str) -> String {
         let mut url = format!("{base}{}", self.wire_path);
-        if !self.query.is_empty() {
+        if !self.query.is_empty() || !self.unsigned_query.is_empty() {
             url.push('?');
             let q: Vec<String> = self
                 .query
                 .iter()
+                .chain(&self.unsigned_query)
                 .map(|(k, v)| {
                     if v.is_empty() && (k == "uploads") {
                         cos_encode(k)
@@ -265,10 +283,11 @@ impl Req {
                     headers: &to_sign,
                 },
             );
-            headers.push((
-                "authorization".into(),
-                sign::authorization(&id, &kt, &signed),
-            ));
+            let mut authorization = sign::authorization(&id, &kt, &signed);
+            for (from, to) in &self.auth_edits {
+                authorization = authorization.replace(from, to);
+            }
+            headers.push(("authorization".into(), authorization));
         }
         headers
     }
