@@ -462,6 +462,7 @@ async fn put_get_head_delete_with_md5_ranges_and_metadata() {
         .await;
     assert_eq!(beyond.status, 416);
     assert_eq!(beyond.code().as_deref(), Some("InvalidRange"));
+    assert_eq!(beyond.header("content-range"), Some("bytes */5000"));
 
     let plain = c.obj("PUT", GZ_BUCKET, GZ, "plain").body("p").send().await;
     assert_eq!(plain.status, 200);

@@ -206,6 +206,9 @@ pub async fn handle(
                 )
             };
             r.headers_mut().insert("x-cos-trace-id", hv(&ctx.rid));
+            for (name, value) in &e.headers {
+                r.headers_mut().insert(*name, hv(value));
+            }
             (r, Some(code))
         }
     };
@@ -1082,6 +1085,8 @@ fn parse_range(v: Option<&str>, size: u64) -> Result<Range, CosError> {
             "InvalidRange",
             "The requested range is not satisfiable.",
         )
+        // RFC 9110 §15.5.17: a 416 names the current length.
+        .with_header("content-range", format!("bytes */{size}"))
     };
     let Some(spec) = v.and_then(|v| v.trim().strip_prefix("bytes=")) else {
         return Ok(Range::Whole);
@@ -1824,7 +1829,10 @@ mod tests {
             parse_range(Some("bytes=50-500"), 100),
             Ok(Range::Part(50, 99))
         ));
-        assert!(parse_range(Some("bytes=100-"), 100).is_err());
+        let Err(e) = parse_range(Some("bytes=100-"), 100) else {
+            panic!("a range past the end is satisfiable");
+        };
+        assert_eq!(e.headers, [("content-range", "bytes */100".to_string())]);
         assert!(matches!(
             parse_range(Some("items=1-2"), 100),
             Ok(Range::Whole)
