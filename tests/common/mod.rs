@@ -7,7 +7,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use haul::server::{ServeArgs, ServerHandle};
+use haul::server::{ServeConfig, ServerHandle};
 use haul::store::encode::{cos_encode, key_to_url_path};
 use haul::store::sign::cos::{self as sign, KeyTime, SignRequest};
 use haul::store::{Credentials, Secret};
@@ -22,14 +22,15 @@ pub const SH: &str = "ap-shanghai";
 #[derive(Parser)]
 struct Wrap {
     #[command(flatten)]
-    args: ServeArgs,
+    args: haul::cli::serve::Args,
 }
 
 /// Parses `haul serve` flags, e.g. `args(&["--latency", "5ms"])`, on top of the test
 /// defaults of `serve_args()`.
-pub fn args(extra: &[&str]) -> ServeArgs {
-    match Wrap::try_parse_from(serve_argv(extra)) {
-        Ok(w) => w.args,
+pub fn args(extra: &[&str]) -> ServeConfig {
+    match Wrap::try_parse_from(serve_argv(extra)).map(|w| w.args.into_config()) {
+        Ok(Ok(config)) => config,
+        Ok(Err(e)) => panic!("test server flags are refused: {e}"),
         Err(e) => panic!("test server flags do not parse: {e}"),
     }
 }
@@ -52,11 +53,11 @@ pub fn serve_argv<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 
 /// Defaults: 127.0.0.1:0, the fixed demo credentials, one bucket in ap-guangzhou
 /// (`GZ_BUCKET`) and one in ap-shanghai (`SH_BUCKET`), no latency, no faults.
-pub fn serve_args() -> ServeArgs {
+pub fn serve_args() -> ServeConfig {
     args(&[])
 }
 
-pub async fn start_server(args: ServeArgs) -> ServerHandle {
+pub async fn start_server(args: ServeConfig) -> ServerHandle {
     match haul::server::start(args).await {
         Ok(h) => h,
         Err(e) => panic!("the test server did not start: {e:#}"),
