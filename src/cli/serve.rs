@@ -296,3 +296,42 @@ impl Signals {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_lists_take_lines_commas_and_skip_comments() {
+        let got: Vec<(usize, &str)> = entries("# keys\nA:a, B:b:tok\n\n  C:c  \n#D:d\n").collect();
+        assert_eq!(got, [(2, "A:a"), (2, "B:b:tok"), (4, "C:c")]);
+    }
+
+    #[test]
+    fn a_credential_needs_an_id_and_a_key_and_a_token_when_it_has_a_colon() {
+        let c = ServeCredential::parse("AKID:key:to:ken").expect("parses");
+        assert_eq!(
+            (c.id.as_str(), c.key.as_str(), c.token.as_deref()),
+            ("AKID", "key", Some("to:ken"))
+        );
+        for bad in ["AKID", ":key", "AKID:", "AKID:key:"] {
+            let e = ServeCredential::parse(bad).expect_err(bad);
+            assert!(!e.contains("AKID"), "the value is not echoed: {e}");
+        }
+        let debug = format!("{:?}", ServeCredential::parse("AKID:s3cret:t0ken"));
+        assert!(
+            debug.contains("AKID") && !debug.contains("s3cret") && !debug.contains("t0ken"),
+            "Debug hides key and token: {debug}"
+        );
+    }
+
+    #[test]
+    fn fractions_are_zero_to_one() {
+        assert_eq!(parse_fraction("0"), Ok(0.0));
+        assert_eq!(parse_fraction("1.0"), Ok(1.0));
+        assert_eq!(parse_fraction("0.25"), Ok(0.25));
+        for bad in ["2", "-0.1", "NaN", "inf", "x"] {
+            assert!(parse_fraction(bad).is_err(), "{bad}");
+        }
+    }
+}
