@@ -353,6 +353,38 @@ async fn a_parameter_that_changes_the_operation_must_be_signed() {
 }
 
 #[tokio::test]
+async fn a_signed_put_does_not_become_a_copy_by_an_added_copy_source() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let secret = c
+        .obj("PUT", SH_BUCKET, SH, "private")
+        .body("theirs")
+        .send()
+        .await;
+    assert_eq!(secret.status, 200, "{}", secret.text);
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "mine")
+        .body("")
+        .h_unsigned("x-cos-copy-source", &copy_source(SH_BUCKET, SH, "private"))
+        .send()
+        .await;
+    assert_eq!(put.status, 403, "{}", put.text);
+    assert_eq!(put.code().as_deref(), Some("AccessDenied"));
+    assert!(put
+        .tag("Message")
+        .is_some_and(|m| m.contains("x-cos-copy-source")));
+    let get = c.obj("GET", GZ_BUCKET, GZ, "mine").send().await;
+    assert_eq!(get.status, 404, "nothing was copied: {}", get.text);
+    // Signed, the same copy is an ordinary PUT Object - Copy.
+    let copy = c
+        .obj("PUT", GZ_BUCKET, GZ, "mine")
+        .h("x-cos-copy-source", &copy_source(SH_BUCKET, SH, "private"))
+        .send()
+        .await;
+    assert_eq!(copy.status, 200, "{}", copy.text);
+}
+
+#[tokio::test]
 async fn a_token_is_checked_whenever_one_is_sent_or_required() {
     let s = start_server(args(&[
         "--credentials",

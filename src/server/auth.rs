@@ -14,6 +14,8 @@
 //! - every query parameter that selects the operation or a sub-resource (`uploads`,
 //!   `uploadId`, `partNumber`, `acl`, …): one missing from `q-url-param-list` is refused,
 //!   since the server would otherwise run an operation nobody signed;
+//! - the one header that selects the operation, `x-cos-copy-source` (a PUT becomes a copy):
+//!   sent but missing from `q-header-list`, it is refused like an unsigned parameter;
 //! - `x-cos-security-token` whenever one is sent or the credential has one.
 //!
 //! Secrets are compared in constant time (`ct_eq`). Must not log, echo or store a secret.
@@ -69,6 +71,10 @@ const UNSIGNED_OK: &[&str] = &[
     "range",
 ];
 
+/// Headers that turn one operation into another: when sent they must be in `q-header-list`
+/// (every official SDK signs all `x-cos-*` headers, so none is refused for this).
+const MUST_SIGN_HEADERS: &[&str] = &["x-cos-copy-source"];
+
 fn denied(code: &'static str, message: impl Into<String>) -> CosError {
     CosError::denied(code, message)
 }
@@ -104,6 +110,7 @@ pub fn verify(creds: &Credentials, req: &RequestParts<'_>, now: i64) -> Result<(
     check_token(cred, (req.header)("x-cos-security-token"))?;
     check_time(&auth, req, now)?;
     check_params_signed(&auth, req.query)?;
+    check_headers_signed(&auth, req)?;
 
     let params: Vec<(String, String)> = req
         .query
@@ -215,6 +222,24 @@ fn check_params_signed(
             ),
         )),
     }
+}
+
+/// Refuses an operation-selecting header that is sent but not in `q-header-list`.
+fn check_headers_signed(
+    auth: &ParsedAuthorization,
+    req: &RequestParts<'_>,
+) -> Result<(), CosError> {
+    for name in MUST_SIGN_HEADERS {
+        if (req.header)(name).is_some() && !auth.header_list.iter().any(|h| h == name) {
+            return Err(denied(
+                "AccessDenied",
+                format!(
+                    "The header {name} is not in q-header-list: it selects the operation, so it must be signed."
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Equality that takes the same time wherever two equal-length inputs differ, so the

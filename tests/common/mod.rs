@@ -130,6 +130,7 @@ impl Cos {
             key_time: None,
             secret: None,
             unsigned_query: Vec::new(),
+            unsigned_headers: Vec::new(),
             auth_edits: Vec::new(),
         }
     }
@@ -175,6 +176,8 @@ pub struct Req {
     pub secret: Option<(String, String)>,
     /// Query parameters sent after the signed ones but left out of the signature.
     pub unsigned_query: Vec<(String, String)>,
+    /// Headers sent but left out of the signature (not in `q-header-list`).
+    pub unsigned_headers: Vec<(String, String)>,
     /// (from, to) replacements applied to the finished Authorization header.
     pub auth_edits: Vec<(String, String)>,
 }
@@ -215,6 +218,12 @@ impl Req {
     /// Send `k=v` on the wire without signing it (not in `q-url-param-list`).
     pub fn q_unsigned(mut self, k: &str, v: &str) -> Self {
         self.unsigned_query.push((k.to_string(), v.to_string()));
+        self
+    }
+    /// Send header `k: v` without signing it (not in `q-header-list`).
+    pub fn h_unsigned(mut self, k: &str, v: &str) -> Self {
+        self.unsigned_headers
+            .push((k.to_ascii_lowercase(), v.to_string()));
         self
     }
     /// Replace `from` with `to` in the Authorization header after signing, as an attacker
@@ -290,6 +299,7 @@ impl Req {
             }
             headers.push(("authorization".into(), authorization));
         }
+        headers.extend(self.unsigned_headers.iter().cloned());
         headers
     }
 
