@@ -19,7 +19,7 @@ use haul::engine::plan::{auto_part_size, min_part_size, AUTO_MIN_PART, GIB, MAX_
 use haul::engine::{
     Command, CopyOptions, CopySpec, Engine, EngineConfig, Event, JobState, PartSize, Strategy,
 };
-use haul::server::{ServeArgs, ServerHandle};
+use haul::server::ServerHandle;
 use haul::store::client::{ClientOptions, CosClient};
 use haul::store::{BucketName, CosUri, Credentials, Secret};
 
@@ -30,7 +30,7 @@ const CONCURRENCY: usize = 16;
 #[derive(Parser)]
 struct Wrap {
     #[command(flatten)]
-    args: ServeArgs,
+    args: haul::cli::serve::Args,
 }
 
 /// An in-process server with one synthetic object `src` of `size` bytes and these model flags.
@@ -51,7 +51,9 @@ async fn server(size: u64, model: &[String]) -> anyhow::Result<ServerHandle> {
     argv.extend(model.iter().cloned());
     let args = Wrap::try_parse_from(argv)
         .map_err(|e| anyhow!("server flags: {e}"))?
-        .args;
+        .args
+        .into_config()
+        .map_err(|e| anyhow!("server flags: {e}"))?;
     haul::server::start(args).await
 }
 

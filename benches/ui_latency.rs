@@ -20,7 +20,7 @@ use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use haul::engine::{
     Command, CopyOptions, CopySpec, Engine, EngineConfig, Event, JobState, PartSize,
 };
-use haul::server::{self, ServeArgs};
+use haul::server::{self, ServeConfig};
 use haul::store::client::{ClientOptions, CosClient};
 use haul::store::{CosUri, Credentials, ObjectStore, RequestRecord, Secret};
 use haul::ui::{self, App, UiOptions};
@@ -112,23 +112,13 @@ async fn bench(keys: usize) {
     let objects: Vec<String> = (0..JOBS)
         .map(|i| format!("cos://media-1250000000/bench/take-{i:02}.mov=64GiB"))
         .collect();
-    let srv = server::start(ServeArgs {
+    let srv = server::start(ServeConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        credentials: vec![],
-        region: "ap-guangzhou".into(),
         buckets: vec!["media-1250000000".into(), "backup-1250000000".into()],
         objects,
-        demo: false,
-        data: None,
         latency: Some(Duration::from_secs(2)),
-        copy_rate: None,
-        total_rate: None,
         jitter: 0.5,
-        fault_rate: 0.0,
-        faults: vec![],
-        seed: 1,
-        access_log: None,
-        fault_stall: Duration::from_secs(60),
+        ..ServeConfig::default()
     })
     .await
     .expect("start the server");

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use clap::Parser;
-use haul::server::{ServeArgs, ServerHandle};
+use haul::server::{ServeConfig, ServerHandle};
 use haul::store::client::{ClientOptions, CosClient};
 use haul::store::{
     BucketName, ByteRange, CompletedPart, CopyObjectRequest, CopySourceConditions, Credentials,
@@ -25,10 +25,10 @@ const OTHER_REGION_BUCKET: &str = "logs-1250000000";
 #[derive(Parser)]
 struct Wrap {
     #[command(flatten)]
-    args: ServeArgs,
+    args: haul::cli::serve::Args,
 }
 
-fn serve_args(extra: &[&str]) -> ServeArgs {
+fn serve_args(extra: &[&str]) -> ServeConfig {
     let mut argv = vec![
         "serve",
         "--listen",
@@ -43,7 +43,10 @@ fn serve_args(extra: &[&str]) -> ServeArgs {
         "cos://logs-1250000000/2024/app.log=10",
     ];
     argv.extend_from_slice(extra);
-    Wrap::parse_from(argv).args
+    Wrap::parse_from(argv)
+        .args
+        .into_config()
+        .unwrap_or_else(|e| panic!("test server flags: {e}"))
 }
 
 async fn server(extra: &[&str]) -> ServerHandle {

@@ -83,7 +83,10 @@ async fn path_style_on_a_bare_ip_and_absolute_form_through_a_proxy() {
     let ip_host = s.addr.to_string();
     let put = c
         .req("PUT", &ip_host, "")
-        .raw_path(&format!("/{GZ_BUCKET}/dir/a%20b"), "/dir/a b")
+        .raw_path(
+            &format!("/{GZ_BUCKET}/dir/a%20b"),
+            &format!("/{GZ_BUCKET}/dir/a b"),
+        )
         .body("hello")
         .send()
         .await;
@@ -92,7 +95,7 @@ async fn path_style_on_a_bare_ip_and_absolute_form_through_a_proxy() {
     assert_eq!(get.text, "hello");
     let list = c
         .req("GET", &ip_host, "")
-        .raw_path(&format!("/{SH_BUCKET}/"), "/")
+        .raw_path(&format!("/{SH_BUCKET}/"), &format!("/{SH_BUCKET}/"))
         .send()
         .await;
     assert_eq!(list.status, 200, "{}", list.text);
@@ -166,6 +169,250 @@ async fn signature_errors_match_cos() {
     let mut with_token = c.clone();
     with_token.token = Some("tok+/=en".into());
     let r = get(&with_token).creds("AKIDtemp", "tempkey").send().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+// --- Signatures as strict as COS: each case below was accepted before issue 8. ---
+
+/// `q-sign-time=START;END` or `q-key-time=…` as it appears in an Authorization header.
+fn window(field: &str, start: i64, end: i64) -> String {
+    format!("{field}={start};{end}")
+}
+
+#[tokio::test]
+async fn an_expired_signature_stays_expired_when_its_sign_time_is_edited() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let put = c.obj("PUT", GZ_BUCKET, GZ, "keep").body("k").send().await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let (a, b) = (now() - 366 * 86400, now() - 365 * 86400);
+    // A DELETE signed a year ago, its q-sign-time moved to today.
+    let replay = c
+        .obj("DELETE", GZ_BUCKET, GZ, "keep")
+        .key_time(a, b)
+        .edit_auth(
+            &window("q-sign-time", a, b),
+            &window("q-sign-time", now() - 60, now() + 3600),
+        )
+        .send()
+        .await;
+    assert_eq!(replay.status, 403, "{}", replay.text);
+    assert_eq!(replay.code().as_deref(), Some("AccessDenied"));
+    assert_eq!(
+        replay.tag("Message").as_deref(),
+        Some("Request has expired")
+    );
+    let head = c.obj("HEAD", GZ_BUCKET, GZ, "keep").send().await;
+    assert_eq!(head.status, 200, "the object survives the replay");
+}
+
+#[tokio::test]
+async fn an_expired_signature_with_both_windows_edited_does_not_match() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let (a, b) = (now() - 366 * 86400, now() - 365 * 86400);
+    let (x, y) = (now() - 60, now() + 3600);
+    let replay = c
+        .obj("GET", GZ_BUCKET, GZ, "")
+        .key_time(a, b)
+        .edit_auth(&window("q-sign-time", a, b), &window("q-sign-time", x, y))
+        .edit_auth(&window("q-key-time", a, b), &window("q-key-time", x, y))
+        .send()
+        .await;
+    assert_eq!(replay.status, 403, "{}", replay.text);
+    assert_eq!(replay.code().as_deref(), Some("SignatureDoesNotMatch"));
+}
+
+#[tokio::test]
+async fn a_sign_time_narrower_than_the_key_time_is_honoured_both_ways() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let (a, b) = (now() - 60, now() + 86400);
+    // Go SDK style: a long key time, a short sign time; the HMAC covers the key time.
+    let ok = c
+        .obj("GET", GZ_BUCKET, GZ, "")
+        .key_time(a, b)
+        .edit_auth(
+            &window("q-sign-time", a, b),
+            &window("q-sign-time", now() - 5, now() + 300),
+        )
+        .send()
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    let over = c
+        .obj("GET", GZ_BUCKET, GZ, "")
+        .key_time(a, b)
+        .edit_auth(
+            &window("q-sign-time", a, b),
+            &window("q-sign-time", now() - 600, now() - 300),
+        )
+        .send()
+        .await;
+    assert_eq!(over.status, 403, "{}", over.text);
+    assert_eq!(over.tag("Message").as_deref(), Some("Request has expired"));
+}
+
+#[tokio::test]
+async fn a_path_style_signature_covers_the_bucket() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let ip = s.addr.to_string();
+    let seed = c.obj("PUT", SH_BUCKET, SH, "x").body("beta's").send().await;
+    assert_eq!(seed.status, 200, "{}", seed.text);
+    // Signed for alpha, sent to beta.
+    let moved = c
+        .req("GET", &ip, "")
+        .raw_path(&format!("/{SH_BUCKET}/x"), &format!("/{GZ_BUCKET}/x"))
+        .send()
+        .await;
+    assert_eq!(moved.status, 403, "{}", moved.text);
+    assert_eq!(moved.code().as_deref(), Some("SignatureDoesNotMatch"));
+    // A signature over the key alone would fit every bucket: refused too.
+    let keyless = c
+        .req("GET", &ip, "")
+        .raw_path(&format!("/{SH_BUCKET}/x"), "/x")
+        .send()
+        .await;
+    assert_eq!(keyless.status, 403, "{}", keyless.text);
+    assert_eq!(keyless.code().as_deref(), Some("SignatureDoesNotMatch"));
+    assert!(keyless
+        .tag("FormatString")
+        .is_some_and(|f| f.starts_with(&format!("get\n/{SH_BUCKET}/x\n"))));
+    let right = c
+        .req("GET", &ip, "")
+        .raw_path(&format!("/{SH_BUCKET}/x"), &format!("/{SH_BUCKET}/x"))
+        .send()
+        .await;
+    assert_eq!(right.status, 200, "{}", right.text);
+    assert_eq!(right.text, "beta's");
+}
+
+#[tokio::test]
+async fn a_parameter_that_changes_the_operation_must_be_signed() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let up = c.initiate(GZ_BUCKET, GZ, "mp").send().await;
+    let upload_id = up.tag("UploadId").expect("an upload id");
+
+    // A signed ListObjects with `?uploads` appended must not become ListMultipartUploads.
+    let list = c
+        .obj("GET", GZ_BUCKET, GZ, "")
+        .q_unsigned("uploads", "")
+        .send()
+        .await;
+    assert_eq!(list.status, 403, "{}", list.text);
+    assert_eq!(list.code().as_deref(), Some("AccessDenied"));
+    assert!(list.tag("Message").is_some_and(|m| m.contains("uploads")));
+    assert!(list.tags("UploadId").is_empty());
+
+    // A signed PutObject must not become an UploadPart into someone's upload.
+    let part = c
+        .obj("PUT", GZ_BUCKET, GZ, "mp")
+        .q_unsigned("partNumber", "1")
+        .q_unsigned("uploadId", &upload_id)
+        .body("p")
+        .send()
+        .await;
+    assert_eq!(part.status, 403, "{}", part.text);
+    assert_eq!(part.code().as_deref(), Some("AccessDenied"));
+
+    // A signed DELETE of an object must not become an Abort.
+    let abort = c
+        .obj("DELETE", GZ_BUCKET, GZ, "mp")
+        .q_unsigned("uploadId", &upload_id)
+        .send()
+        .await;
+    assert_eq!(abort.status, 403, "{}", abort.text);
+    let parts = c
+        .obj("GET", GZ_BUCKET, GZ, "mp")
+        .q("uploadId", &upload_id)
+        .send()
+        .await;
+    assert_eq!(
+        parts.status, 200,
+        "the upload is still there: {}",
+        parts.text
+    );
+
+    // An unsigned sub-resource is refused before it is judged unimplemented.
+    let acl = c
+        .obj("PUT", GZ_BUCKET, GZ, "mp")
+        .q_unsigned("acl", "")
+        .send()
+        .await;
+    assert_eq!(acl.status, 403, "{}", acl.text);
+    assert_eq!(acl.code().as_deref(), Some("AccessDenied"));
+
+    // Listing options only shape the answer: they may go unsigned, as before.
+    let prefixed = c
+        .obj("GET", GZ_BUCKET, GZ, "")
+        .q_unsigned("prefix", "m")
+        .send()
+        .await;
+    assert_eq!(prefixed.status, 200, "{}", prefixed.text);
+}
+
+#[tokio::test]
+async fn a_signed_put_does_not_become_a_copy_by_an_added_copy_source() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let secret = c
+        .obj("PUT", SH_BUCKET, SH, "private")
+        .body("theirs")
+        .send()
+        .await;
+    assert_eq!(secret.status, 200, "{}", secret.text);
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "mine")
+        .body("")
+        .h_unsigned("x-cos-copy-source", &copy_source(SH_BUCKET, SH, "private"))
+        .send()
+        .await;
+    assert_eq!(put.status, 403, "{}", put.text);
+    assert_eq!(put.code().as_deref(), Some("AccessDenied"));
+    assert!(put
+        .tag("Message")
+        .is_some_and(|m| m.contains("x-cos-copy-source")));
+    let get = c.obj("GET", GZ_BUCKET, GZ, "mine").send().await;
+    assert_eq!(get.status, 404, "nothing was copied: {}", get.text);
+    // Signed, the same copy is an ordinary PUT Object - Copy.
+    let copy = c
+        .obj("PUT", GZ_BUCKET, GZ, "mine")
+        .h("x-cos-copy-source", &copy_source(SH_BUCKET, SH, "private"))
+        .send()
+        .await;
+    assert_eq!(copy.status, 200, "{}", copy.text);
+}
+
+#[tokio::test]
+async fn a_token_is_checked_whenever_one_is_sent_or_required() {
+    let s = start_server(args(&[
+        "--credentials",
+        "AKIDgood:goodkey",
+        "--credentials",
+        "AKIDtemp:tempkey:the-token",
+    ]))
+    .await;
+    let c = Cos::new(&s);
+    let get = |c: &Cos| c.obj("GET", GZ_BUCKET, GZ, "");
+    let mut stray = c.clone();
+    stray.token = Some("anything".into());
+    let r = get(&stray).creds("AKIDgood", "goodkey").send().await;
+    assert_eq!(r.status, 403, "a token with a permanent key: {}", r.text);
+    assert_eq!(r.code().as_deref(), Some("InvalidAccessKeyId"));
+    assert!(r.tag("Message").is_some_and(|m| m.contains("permanent")));
+
+    let r = get(&stray).creds("AKIDtemp", "tempkey").send().await;
+    assert_eq!(r.status, 403, "the wrong token: {}", r.text);
+    let mut near = c.clone();
+    near.token = Some("the-tokeN".into());
+    let r = get(&near).creds("AKIDtemp", "tempkey").send().await;
+    assert_eq!(r.status, 403, "one letter off: {}", r.text);
+    let mut right = c.clone();
+    right.token = Some("the-token".into());
+    let r = get(&right).creds("AKIDtemp", "tempkey").send().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = get(&c).creds("AKIDgood", "goodkey").send().await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
@@ -247,6 +494,7 @@ async fn put_get_head_delete_with_md5_ranges_and_metadata() {
         .await;
     assert_eq!(beyond.status, 416);
     assert_eq!(beyond.code().as_deref(), Some("InvalidRange"));
+    assert_eq!(beyond.header("content-range"), Some("bytes */5000"));
 
     let plain = c.obj("PUT", GZ_BUCKET, GZ, "plain").body("p").send().await;
     assert_eq!(plain.status, 200);

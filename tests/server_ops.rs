@@ -570,3 +570,293 @@ async fn data_dir_keeps_blobs_with_equal_crc_and_length_apart() {
         .count();
     assert_eq!(blobs, 2, "equal bytes still share a file");
 }
+
+// --- `haul serve` credentials, files and flags (issue 8, part 6) ---
+
+/// `haul serve` with `args`, nothing inherited that could supply credentials.
+fn serve_cmd(args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_haul"));
+    c.arg("serve")
+        .args(args)
+        .env_remove(haul::server::CREDENTIALS_ENV);
+    c
+}
+
+/// The first line of a finished command's stderr.
+fn first_err_line(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// A running `haul serve`: killed (SIGTERM) and reaped on drop.
+struct Served {
+    child: std::process::Child,
+    /// stdout lines up to and including the `try:` hint.
+    banner: Vec<String>,
+}
+
+impl Served {
+    fn start(mut cmd: std::process::Command) -> Served {
+        use std::io::BufRead as _;
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("haul serve starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut banner = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.expect("utf-8");
+            let done = line.starts_with("try:");
+            banner.push(line);
+            if done {
+                break;
+            }
+        }
+        assert!(
+            banner.first().is_some_and(|l| l.starts_with("listening ")),
+            "{banner:?}"
+        );
+        Served { child, banner }
+    }
+
+    fn endpoint(&self) -> String {
+        self.banner[0]["listening ".len()..].to_string()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn serve_refuses_to_listen_beyond_loopback_with_the_public_demo_key() {
+    for listen in ["0.0.0.0:0", "[::]:0"] {
+        let o = serve_cmd(&["--listen", listen]).output().expect("runs");
+        assert_eq!(o.status.code(), Some(2), "{listen}");
+        let line = first_err_line(&o);
+        assert!(
+            line.starts_with(&format!(
+                "haul: refusing to listen on {listen} without credentials"
+            )),
+            "{line}"
+        );
+        assert!(line.contains("--credentials-file"), "{line}");
+        assert!(o.stdout.is_empty(), "nothing was served");
+    }
+}
+
+#[test]
+fn serve_takes_credentials_from_a_file_and_the_environment_and_prints_no_secret() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("creds");
+    std::fs::write(
+        &file,
+        "# accepted keys\nAKIDfile:fileSecret0001\n\nAKIDtemp:tempSecret0002:tempToken0003\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let mut cmd = serve_cmd(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--bucket",
+        "x-1250000000",
+        "--credentials-file",
+        file.to_str().expect("utf-8"),
+        "--credentials",
+        "AKIDarg:argSecret0004",
+    ]);
+    cmd.env(haul::server::CREDENTIALS_ENV, "AKIDenv:envSecret0005");
+    let s = Served::start(cmd);
+    let banner = s.banner.join("\n");
+    for secret in [
+        "fileSecret0001",
+        "tempSecret0002",
+        "tempToken0003",
+        "argSecret0004",
+        "envSecret0005",
+        haul::server::DEMO_SECRET_KEY,
+    ] {
+        assert!(!banner.contains(secret), "{secret} printed:\n{banner}");
+    }
+    for id in ["AKIDfile", "AKIDtemp", "AKIDarg", "AKIDenv"] {
+        assert!(banner.contains(id), "{id} missing:\n{banner}");
+    }
+    assert!(banner.contains("--credentials-file"), "{banner}");
+    assert!(banner.contains("HAUL_SERVE_CREDENTIALS"), "{banner}");
+
+    // The file's and the environment's keys are the ones the server accepts.
+    for (id, key, ok) in [
+        ("AKIDfile", "fileSecret0001", true),
+        ("AKIDenv", "envSecret0005", true),
+        ("AKIDfile", "envSecret0005", false),
+    ] {
+        let home = tempfile::tempdir().expect("tempdir");
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_haul"))
+            .args(["--endpoint", &s.endpoint(), "ls"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("HAUL_STATE_DIR", home.path())
+            .env("TENCENTCLOUD_SECRET_ID", id)
+            .env("TENCENTCLOUD_SECRET_KEY", key)
+            .output()
+            .expect("haul ls runs");
+        assert_eq!(o.status.success(), ok, "{id}: {}", first_err_line(&o));
+        if ok {
+            assert!(String::from_utf8_lossy(&o.stdout).contains("x-1250000000"));
+        }
+    }
+}
+
+#[test]
+fn a_bad_credentials_file_is_refused_by_line_without_echoing_it() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("creds");
+    std::fs::write(&file, "AKIDok:okSecret\nnoColonSecretValue\n").expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let path = file.to_str().expect("utf-8");
+    let o = serve_cmd(&["--listen", "127.0.0.1:0", "--credentials-file", path])
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let mut lines = err.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            format!(
+                "warning: --credentials-file {path} is readable by other users; `chmod 600` it"
+            )
+            .as_str()
+        )
+    );
+    let line = lines.next().unwrap_or("");
+    assert!(
+        line.starts_with(&format!(
+            "haul: --credentials-file {path} line 2: expected ID:KEY"
+        )),
+        "{line}"
+    );
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("noColonSecretValue"));
+
+    let missing = dir.path().join("absent");
+    let o = serve_cmd(&["--credentials-file", missing.to_str().expect("utf-8")])
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        first_err_line(&o).starts_with("haul: --credentials-file "),
+        "{}",
+        first_err_line(&o)
+    );
+
+    let o = serve_cmd(&["--credentials", "AKIDonly"])
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        first_err_line(&o),
+        "haul: --credentials: expected ID:KEY or ID:KEY:TOKEN, found no ':'"
+    );
+}
+
+#[test]
+fn a_second_server_on_the_same_data_dir_is_refused_naming_the_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let data = data.to_str().expect("utf-8");
+    let mut cmd = serve_cmd(&["--listen", "127.0.0.1:0", "--data", data]);
+    cmd.env_remove("HAUL_SERVE_CREDENTIALS");
+    let first = Served::start(cmd);
+    let o = serve_cmd(&["--listen", "127.0.0.1:0", "--data", data])
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(2));
+    let line = first_err_line(&o);
+    assert!(
+        line.starts_with(&format!(
+            "haul: --data {data} is in use by process {}",
+            first.child.id()
+        )),
+        "{line}"
+    );
+    drop(first);
+    let again = Served::start(serve_cmd(&["--listen", "127.0.0.1:0", "--data", data]));
+    assert!(again.endpoint().starts_with("http://127.0.0.1:"));
+}
+
+#[test]
+fn fractions_outside_zero_to_one_are_refused() {
+    for (flag, value) in [
+        ("--fault-rate", "2"),
+        ("--fault-rate", "-0.1"),
+        ("--jitter", "1.5"),
+        ("--jitter", "NaN"),
+    ] {
+        let o = serve_cmd(&[&format!("{flag}={value}")])
+            .output()
+            .expect("runs");
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}");
+        let line = first_err_line(&o);
+        assert!(
+            line.starts_with(&format!("error: invalid value '{value}' for '{flag}")),
+            "{line}"
+        );
+        assert!(line.contains("0.0"), "{line}");
+    }
+}
+
+#[tokio::test]
+async fn what_the_server_writes_is_private_to_its_user() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("new").join("data");
+    let log = dir.path().join("access.jsonl");
+    let s = start_server(args(&[
+        "--data",
+        data.to_str().expect("utf-8"),
+        "--access-log",
+        log.to_str().expect("utf-8"),
+    ]))
+    .await;
+    let c = Cos::new(&s);
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "secret-plans")
+        .body("x")
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    s.shutdown().await;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&data), 0o700, "data dir");
+    assert_eq!(mode(&data.join("blobs")), 0o700, "blobs dir");
+    assert_eq!(mode(&data.join("state.json")), 0o600, "state");
+    assert_eq!(mode(&log), 0o600, "access log");
+    let blobs: Vec<_> = std::fs::read_dir(data.join("blobs"))
+        .expect("blobs")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert!(!blobs.is_empty());
+    for b in blobs {
+        assert_eq!(mode(&b), 0o600, "{}", b.display());
+    }
+}

@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::tui::Session;
 use super::{exit, fail, GlobalArgs};
 use crate::engine::{default_state_dir, CopyOptions, EngineConfig};
-use crate::server::{self, ServeArgs, DEMO_SECRET_ID, DEMO_SECRET_KEY};
+use crate::server::{self, ServeConfig, DEMO_SECRET_ID, DEMO_SECRET_KEY};
 use crate::store::{Credentials, Secret};
 use crate::ui::UiOptions;
 use crate::units::{parse_duration, parse_rate};
@@ -90,23 +90,17 @@ async fn demo(args: Args, dir: PathBuf) -> i32 {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(1)
     });
-    let serve = ServeArgs {
+    let serve = ServeConfig {
         listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        credentials: vec![],
-        region: "ap-guangzhou".into(),
-        buckets: vec![],
-        objects: vec![],
         demo: true,
         data: Some(dir.join("server")),
         latency: Some(args.latency),
         copy_rate: Some(args.copy_rate),
-        total_rate: None,
         jitter: args.jitter,
         fault_rate: args.fault_rate,
         faults: FAULTS.iter().map(|s| s.to_string()).collect(),
         seed,
-        access_log: None,
-        fault_stall: Duration::from_secs(60),
+        ..ServeConfig::default()
     };
     let server = match server::start(serve).await {
         Ok(s) => s,

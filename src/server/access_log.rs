@@ -3,7 +3,7 @@
 //! 499 (see `service::CLIENT_CLOSED`). Every request is logged exactly once.
 //!
 //! Never logs credentials, signatures or bodies: only what identifies the request and how it
-//! ended.
+//! ended. A log file it creates is 0600.
 
 use std::fs::File;
 use std::io::Write;
@@ -35,16 +35,17 @@ pub struct AccessLog {
 
 impl AccessLog {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot open the access log {}: {e}; check the directory exists and is writable",
-                    path.display()
-                )
-            })?;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        // Requests name buckets, keys and upload ids: readable by this user only.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the access log {}: {e}; check the directory exists and is writable",
+                path.display()
+            )
+        })?;
         Ok(AccessLog {
             file: Mutex::new(file),
         })

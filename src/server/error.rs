@@ -9,6 +9,8 @@ pub struct CosError {
     pub code: &'static str,
     pub message: String,
     pub extra: Vec<(&'static str, String)>,
+    /// Response headers the error answer carries (e.g. a 416's `Content-Range`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl CosError {
@@ -18,6 +20,7 @@ impl CosError {
             code,
             message: message.into(),
             extra: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -67,6 +70,11 @@ impl CosError {
 
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Self {

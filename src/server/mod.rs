@@ -6,62 +6,115 @@ pub mod content;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-/// Start-up options, shared by `haul serve`, `haul demo` and the test harness.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ServeArgs {
+/// Start-up configuration of the server: what `haul serve`'s flags become (`cli/serve.rs`
+/// owns the flags), and what `haul demo`, the tests and the benchmarks fill in directly.
+/// Checked by `start`, so every way in gets the same refusals.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
     /// Address to listen on; port 0 picks a free one.
-    #[arg(long, default_value = "127.0.0.1:9000")]
     pub listen: SocketAddr,
-    /// Accepted credentials, ID:KEY (repeatable). Without it a fixed demo pair is used and printed.
-    #[arg(long = "credentials", value_name = "ID:KEY")]
-    pub credentials: Vec<String>,
+    /// Accepted credentials. Empty: the fixed, public demo pair, on a loopback address only.
+    pub credentials: Vec<ServeCredential>,
     /// Default region for buckets created without one.
-    #[arg(long, default_value = "ap-guangzhou")]
     pub region: String,
-    /// Create a bucket: NAME-APPID[@REGION] (repeatable).
-    #[arg(long = "bucket", value_name = "NAME-APPID[@REGION]")]
+    /// Buckets to create: NAME-APPID[@REGION].
     pub buckets: Vec<String>,
-    /// Create a synthetic object: cos://NAME-APPID/KEY=SIZE, e.g. =64GiB or =40TB (repeatable).
-    #[arg(long = "object", value_name = "cos://NAME-APPID/KEY=SIZE")]
+    /// Synthetic objects to create: cos://NAME-APPID/KEY=SIZE.
     pub objects: Vec<String>,
     /// Load the demo data set (assets/demo.toml).
-    #[arg(long)]
     pub demo: bool,
-    /// Persist buckets and objects in this directory (in-memory by default).
-    #[arg(long)]
+    /// Persist buckets and objects in this directory (locked while the server runs).
     pub data: Option<PathBuf>,
-    /// Latency added to every request, e.g. 50ms.
-    #[arg(long, value_parser = crate::units::parse_duration)]
-    pub latency: Option<std::time::Duration>,
-    /// Copy rate per copy request, e.g. 1GiB/s (a part copy of N bytes takes latency + N/rate).
-    #[arg(long, value_parser = crate::units::parse_rate)]
+    /// Latency added to every request.
+    pub latency: Option<Duration>,
+    /// Copy rate per copy request, bytes/s.
     pub copy_rate: Option<u64>,
-    /// Server-wide cap on copy bandwidth, e.g. 10GiB/s.
-    #[arg(long, value_parser = crate::units::parse_rate)]
+    /// Server-wide cap on copy bandwidth, bytes/s.
     pub total_rate: Option<u64>,
-    /// Random extra latency as a fraction of the modelled time (0.0–1.0).
-    #[arg(long, default_value_t = 0.0)]
+    /// Random extra latency as a fraction of the modelled time, 0.0–1.0.
     pub jitter: f64,
-    /// Probability that a request gets an injected fault (0.0–1.0).
-    #[arg(long, default_value_t = 0.0)]
+    /// Probability that a request gets an injected fault, 0.0–1.0.
     pub fault_rate: f64,
-    /// Fault kinds: slowdown,internal,reset,error200,timeout (default: all).
-    #[arg(long, value_delimiter = ',')]
+    /// Fault kinds by name: slowdown, internal, reset, error200, timeout (empty: all).
     pub faults: Vec<String>,
-    /// Seed for faults and jitter, so runs are reproducible.
-    #[arg(long, default_value_t = 1)]
+    /// Seed for faults and jitter.
     pub seed: u64,
     /// Write one JSON object a line per request to this file.
-    #[arg(long)]
     pub access_log: Option<PathBuf>,
-    /// How long the `timeout` fault stalls before answering 503, e.g. 60s.
-    #[arg(long, value_parser = crate::units::parse_duration, default_value = "60s")]
-    pub fault_stall: std::time::Duration,
+    /// How long the `timeout` fault stalls before answering 503.
+    pub fault_stall: Duration,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            credentials: Vec::new(),
+            region: "ap-guangzhou".into(),
+            buckets: Vec::new(),
+            objects: Vec::new(),
+            demo: false,
+            data: None,
+            latency: None,
+            copy_rate: None,
+            total_rate: None,
+            jitter: 0.0,
+            fault_rate: 0.0,
+            faults: Vec::new(),
+            seed: 1,
+            access_log: None,
+            fault_stall: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One accepted key pair, with the token of a temporary credential. `Debug` hides the key
+/// and the token, so a config can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServeCredential {
+    pub id: String,
+    pub key: String,
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for ServeCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeCredential")
+            .field("id", &self.id)
+            .field("key", &"…")
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+impl ServeCredential {
+    /// Parses `ID:KEY` or `ID:KEY:TOKEN`. The error never repeats the value (it holds a
+    /// secret).
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut it = spec.trim().splitn(3, ':');
+        let (Some(id), Some(key)) = (it.next(), it.next()) else {
+            return Err("expected ID:KEY or ID:KEY:TOKEN, found no ':'".into());
+        };
+        if id.is_empty() || key.is_empty() {
+            return Err("expected ID:KEY or ID:KEY:TOKEN with a non-empty ID and KEY".into());
+        }
+        let token = it.next().map(str::to_string);
+        if token.as_deref() == Some("") {
+            return Err("expected ID:KEY:TOKEN with a non-empty TOKEN (or ID:KEY)".into());
+        }
+        Ok(ServeCredential {
+            id: id.to_string(),
+            key: key.to_string(),
+            token,
+        })
+    }
 }
 
 pub mod access_log;
 pub mod auth;
+pub mod data_lock;
 pub mod demo;
 pub mod error;
 pub mod faults;
@@ -114,11 +167,10 @@ impl Drop for ServerHandle {
     }
 }
 
-/// Parses `ID:KEY` or `ID:KEY:TOKEN` (a temporary credential, whose token must be sent as
-/// `x-cos-security-token`).
-fn parse_credentials(specs: &[String]) -> anyhow::Result<auth::Credentials> {
+/// The accepted credentials: the given ones, or the public demo pair when none are given.
+fn credentials(given: &[ServeCredential]) -> auth::Credentials {
     let mut creds = auth::Credentials::new();
-    if specs.is_empty() {
+    if given.is_empty() {
         creds.insert(
             DEMO_SECRET_ID.to_string(),
             auth::Credential {
@@ -127,29 +179,52 @@ fn parse_credentials(specs: &[String]) -> anyhow::Result<auth::Credentials> {
             },
         );
     }
-    for spec in specs {
-        let mut it = spec.splitn(3, ':');
-        let (Some(id), Some(key)) = (it.next(), it.next()) else {
-            anyhow::bail!(
-                "--credentials takes ID:KEY or ID:KEY:TOKEN (the value given has no ':')"
-            );
-        };
-        if id.is_empty() || key.is_empty() {
-            anyhow::bail!("--credentials takes ID:KEY or ID:KEY:TOKEN with a non-empty ID and KEY");
-        }
+    for c in given {
         creds.insert(
-            id.to_string(),
+            c.id.clone(),
             auth::Credential {
-                secret_key: key.to_string(),
-                token: it.next().map(str::to_string),
+                secret_key: c.key.clone(),
+                token: c.token.clone(),
             },
         );
     }
-    Ok(creds)
+    creds
 }
 
+/// Refusals that hold for every way of starting the server.
+fn check(config: &ServeConfig) -> anyhow::Result<Vec<faults::Fault>> {
+    for (flag, v) in [
+        ("--fault-rate", config.fault_rate),
+        ("--jitter", config.jitter),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            anyhow::bail!("{flag} {v} is outside 0.0–1.0: it is a fraction (0.1 = one in ten)");
+        }
+    }
+    if config.credentials.is_empty() && !config.listen.ip().is_loopback() {
+        anyhow::bail!(
+            "refusing to listen on {} without credentials: the demo key pair is public (it is in the README), so anyone who can reach this address could read, overwrite and delete every object. Give your own with --credentials-file PATH or ${} (lines ID:KEY[:TOKEN]), or listen on 127.0.0.1",
+            config.listen,
+            CREDENTIALS_ENV
+        );
+    }
+    let mut kinds = Vec::new();
+    for f in &config.faults {
+        kinds.push(faults::Fault::parse(f).ok_or_else(|| {
+            anyhow::anyhow!(
+                "--faults {f:?} is not a fault kind: use slowdown, internal, reset, error200 or timeout"
+            )
+        })?);
+    }
+    Ok(kinds)
+}
+
+/// The environment variable `haul serve` reads credentials from (lines or commas of
+/// ID:KEY[:TOKEN]), so they need not appear in argv and `ps`.
+pub const CREDENTIALS_ENV: &str = "HAUL_SERVE_CREDENTIALS";
+
 /// Builds the state from `--data`, `--demo`, `--bucket` and `--object`.
-fn initial_state(args: &ServeArgs) -> anyhow::Result<state::State> {
+fn initial_state(args: &ServeConfig) -> anyhow::Result<state::State> {
     let now = service::now_secs();
     let mut st = match &args.data {
         Some(dir) => persist::load(dir)?.unwrap_or_default(),
@@ -168,16 +243,14 @@ fn initial_state(args: &ServeArgs) -> anyhow::Result<state::State> {
 }
 
 /// Starts the server on `args.listen` and returns once it accepts connections.
-pub async fn start(args: ServeArgs) -> anyhow::Result<ServerHandle> {
-    let creds = parse_credentials(&args.credentials)?;
-    let mut kinds = Vec::new();
-    for f in &args.faults {
-        kinds.push(faults::Fault::parse(f).ok_or_else(|| {
-            anyhow::anyhow!(
-                "--faults {f:?} is not a fault kind: use slowdown, internal, reset, error200 or timeout"
-            )
-        })?);
-    }
+pub async fn start(args: ServeConfig) -> anyhow::Result<ServerHandle> {
+    let kinds = check(&args)?;
+    let creds = credentials(&args.credentials);
+    // Lock `--data` before reading it: a second server on it would delete this one's blobs.
+    let lock = match &args.data {
+        Some(dir) => Some(data_lock::DataLock::take(dir)?),
+        None => None,
+    };
     let st = initial_state(&args)?;
     let log = match &args.access_log {
         Some(p) => Some(access_log::AccessLog::open(p)?),
@@ -215,13 +288,12 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<ServerHandle> {
         stall: args.fault_stall,
     });
     let cancel = CancellationToken::new();
-    let task = tokio::spawn(run(
-        listener,
-        shared,
-        cancel.clone(),
-        args.data.clone(),
-        dirty,
-    ));
+    let cancel_run = cancel.clone();
+    let task = tokio::spawn(async move {
+        run(listener, shared, cancel_run, args.data.clone(), dirty).await;
+        // Released only after the final save.
+        drop(lock);
+    });
     Ok(ServerHandle {
         addr,
         credentials,

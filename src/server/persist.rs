@@ -11,6 +11,10 @@
 //! rename), so a crash leaves the previous state or the new one, never half of each; blobs no
 //! longer referenced are removed after a successful save.
 //!
+//! Everything here is private to the user running the server: directories are created 0700
+//! and files 0600 (the state names buckets, keys and upload ids). `DIR` is locked by
+//! `data_lock` while a server uses it.
+//!
 //! Must not trust a blob file's name alone to say what bytes it holds.
 
 use std::cell::RefCell;
@@ -104,9 +108,27 @@ fn store_blob(dir: &Path, bytes: &Bytes, crc: u64) -> std::io::Result<String> {
     )))
 }
 
+/// Creates `dir` and its missing parents with mode 0700 (existing ones are left as they are).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// Creates (or truncates) `path` for writing, mode 0600 when created.
+pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)
+}
+
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp)?;
+    let mut f = create_private_file(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)
@@ -130,7 +152,7 @@ pub fn load(dir: &Path) -> anyhow::Result<Option<State>> {
 }
 
 pub fn save(dir: &Path, state: &State) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir.join(BLOBS))
+    create_private_dir(&dir.join(BLOBS))
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.join(BLOBS).display()))?;
     let blobs = dir.join(BLOBS);
     let mut relied = HashSet::new();

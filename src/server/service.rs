@@ -208,6 +208,9 @@ pub async fn handle(
                 )
             };
             r.headers_mut().insert("x-cos-trace-id", hv(&ctx.rid));
+            for (name, value) in &e.headers {
+                r.headers_mut().insert(*name, hv(value));
+            }
             (r, Some(code))
         }
     };
@@ -316,30 +319,36 @@ fn split_query(q: Option<&str>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn route(host: &str, raw_path: &str) -> Result<(Target, Vec<String>), CosError> {
+/// Where a request goes, and the path its signature must cover: the decoded path as sent,
+/// so a path-style signature names its bucket and cannot be replayed on another.
+fn route(host: &str, raw_path: &str) -> Result<(Target, String), CosError> {
     let decoded = percent_decode(raw_path);
-    let path_style = |region: Option<String>| -> Result<(Target, Vec<String>), CosError> {
+    let signed_path = if decoded.is_empty() {
+        "/".to_string()
+    } else {
+        decoded.clone()
+    };
+    let path_style = |region: Option<String>| -> Result<(Target, String), CosError> {
         let rest = raw_path.trim_start_matches('/');
         if rest.is_empty() {
-            return Ok((Target::Service(region), vec!["/".to_string()]));
+            return Ok((Target::Service(region), "/".to_string()));
         }
         let (b, k) = rest.split_once('/').unwrap_or((rest, ""));
         let bucket = percent_decode(b);
         let key = percent_decode(k);
-        let signed_key_path = format!("/{key}");
         Ok((
             Target::Bucket {
                 bucket,
                 region,
                 key,
             },
-            vec![signed_key_path, decoded.clone()],
+            signed_path.clone(),
         ))
     };
     match parse_host(host) {
         HostTarget::Service => {
             if raw_path == "/" || raw_path.is_empty() {
-                Ok((Target::Service(None), vec!["/".to_string()]))
+                Ok((Target::Service(None), "/".to_string()))
             } else {
                 Err(CosError::bad(
                     "InvalidURI",
@@ -357,11 +366,7 @@ fn route(host: &str, raw_path: &str) -> Result<(Target, Vec<String>), CosError> 
                     region: Some(region),
                     key,
                 },
-                vec![if decoded.is_empty() {
-                    "/".to_string()
-                } else {
-                    decoded.clone()
-                }],
+                signed_path.clone(),
             ))
         }
     }
@@ -392,7 +397,7 @@ async fn serve(
         .unwrap_or_default();
     let raw_path = parts.uri.path();
     let query = split_query(parts.uri.query());
-    let (target, sign_paths) = route(&host, raw_path)?;
+    let (target, sign_path) = route(&host, raw_path)?;
     let method = parts.method.clone();
     let has = |n: &str| param(&query, n).is_some();
     let h = &parts.headers;
@@ -429,13 +434,9 @@ async fn serve(
             _ => None,
         },
     };
-    if let Some(name) = unimplemented_param(&query, op) {
-        return Err(not_implemented(&name, op).into());
+    if let Some(op) = op {
+        ctx.op = op.as_str();
     }
-    let Some(op) = op else {
-        return Err(method_not_allowed().into());
-    };
-    ctx.op = op.as_str();
     if let Target::Bucket { bucket, key, .. } = &target {
         ctx.bucket = Some(bucket.clone());
         if !key.is_empty() {
@@ -446,17 +447,25 @@ async fn serve(
     ctx.part = param(&query, "partNumber").and_then(|p| p.parse().ok());
     ctx.range = header(h, "x-cos-copy-source-range").or_else(|| header(h, "range"));
 
+    // Authenticate before anything else is answered: an unsigned or badly signed request
+    // learns nothing about what the server implements.
     let header_fn = |name: &str| header(h, name);
     auth::verify(
         &sh.creds,
         &RequestParts {
             method: method.as_str(),
-            paths: &sign_paths,
+            path: &sign_path,
             query: &query,
             header: &header_fn,
         },
         now_secs(),
     )?;
+    if let Some(name) = unimplemented_param(&query, op) {
+        return Err(not_implemented(&name, op).into());
+    }
+    let Some(op) = op else {
+        return Err(method_not_allowed().into());
+    };
 
     // Read the body before deciding anything, so a fault never leaves a half-read request.
     let body = match method {
@@ -1187,6 +1196,8 @@ fn parse_range(v: Option<&str>, size: u64) -> Result<Range, CosError> {
             "InvalidRange",
             "The requested range is not satisfiable.",
         )
+        // RFC 9110 §15.5.17: a 416 names the current length.
+        .with_header("content-range", format!("bytes */{size}"))
     };
     let Some(spec) = v.and_then(|v| v.trim().strip_prefix("bytes=")) else {
         return Ok(Range::Whole);
@@ -1925,7 +1936,7 @@ mod tests {
 
     #[test]
     fn routes_virtual_hosted_path_style_and_service() {
-        let (t, paths) = route(
+        let (t, path) = route(
             "alpha-1250000000.cos.ap-guangzhou.myqcloud.com:9000",
             "/a%2Bb/c+d",
         )
@@ -1933,12 +1944,12 @@ mod tests {
         assert!(
             matches!(t, Target::Bucket { ref key, ref region, .. } if key == "a+b/c+d" && region.as_deref() == Some("ap-guangzhou"))
         );
-        assert_eq!(paths, ["/a+b/c+d"]);
-        let (t, paths) = route("127.0.0.1:9000", "/alpha-1250000000/k%20x").expect("routes");
+        assert_eq!(path, "/a+b/c+d");
+        let (t, path) = route("127.0.0.1:9000", "/alpha-1250000000/k%20x").expect("routes");
         assert!(
             matches!(t, Target::Bucket { ref bucket, ref key, region: None } if bucket == "alpha-1250000000" && key == "k x")
         );
-        assert_eq!(paths, ["/k x", "/alpha-1250000000/k x"]);
+        assert_eq!(path, "/alpha-1250000000/k x", "path-style signs the bucket");
         assert!(matches!(
             route("service.cos.myqcloud.com", "/").expect("routes").0,
             Target::Service(None)
@@ -1967,7 +1978,10 @@ mod tests {
             parse_range(Some("bytes=50-500"), 100),
             Ok(Range::Part(50, 99))
         ));
-        assert!(parse_range(Some("bytes=100-"), 100).is_err());
+        let Err(e) = parse_range(Some("bytes=100-"), 100) else {
+            panic!("a range past the end is satisfiable");
+        };
+        assert_eq!(e.headers, [("content-range", "bytes */100".to_string())]);
         assert!(matches!(
             parse_range(Some("items=1-2"), 100),
             Ok(Range::Whole)

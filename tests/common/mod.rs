@@ -7,7 +7,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use haul::server::{ServeArgs, ServerHandle};
+use haul::server::{ServeConfig, ServerHandle};
 use haul::store::encode::{cos_encode, key_to_url_path};
 use haul::store::sign::cos::{self as sign, KeyTime, SignRequest};
 use haul::store::{Credentials, Secret};
@@ -22,14 +22,15 @@ pub const SH: &str = "ap-shanghai";
 #[derive(Parser)]
 struct Wrap {
     #[command(flatten)]
-    args: ServeArgs,
+    args: haul::cli::serve::Args,
 }
 
 /// Parses `haul serve` flags, e.g. `args(&["--latency", "5ms"])`, on top of the test
 /// defaults of `serve_args()`.
-pub fn args(extra: &[&str]) -> ServeArgs {
-    match Wrap::try_parse_from(serve_argv(extra)) {
-        Ok(w) => w.args,
+pub fn args(extra: &[&str]) -> ServeConfig {
+    match Wrap::try_parse_from(serve_argv(extra)).map(|w| w.args.into_config()) {
+        Ok(Ok(config)) => config,
+        Ok(Err(e)) => panic!("test server flags are refused: {e}"),
         Err(e) => panic!("test server flags do not parse: {e}"),
     }
 }
@@ -52,11 +53,11 @@ pub fn serve_argv<'a>(extra: &[&'a str]) -> Vec<&'a str> {
 
 /// Defaults: 127.0.0.1:0, the fixed demo credentials, one bucket in ap-guangzhou
 /// (`GZ_BUCKET`) and one in ap-shanghai (`SH_BUCKET`), no latency, no faults.
-pub fn serve_args() -> ServeArgs {
+pub fn serve_args() -> ServeConfig {
     args(&[])
 }
 
-pub async fn start_server(args: ServeArgs) -> ServerHandle {
+pub async fn start_server(args: ServeConfig) -> ServerHandle {
     match haul::server::start(args).await {
         Ok(h) => h,
         Err(e) => panic!("the test server did not start: {e:#}"),
@@ -128,6 +129,9 @@ impl Cos {
             sign: true,
             key_time: None,
             secret: None,
+            unsigned_query: Vec::new(),
+            unsigned_headers: Vec::new(),
+            auth_edits: Vec::new(),
         }
     }
 
@@ -170,6 +174,12 @@ pub struct Req {
     pub sign: bool,
     pub key_time: Option<KeyTime>,
     pub secret: Option<(String, String)>,
+    /// Query parameters sent after the signed ones but left out of the signature.
+    pub unsigned_query: Vec<(String, String)>,
+    /// Headers sent but left out of the signature (not in `q-header-list`).
+    pub unsigned_headers: Vec<(String, String)>,
+    /// (from, to) replacements applied to the finished Authorization header.
+    pub auth_edits: Vec<(String, String)>,
 }
 
 pub fn now() -> i64 {
@@ -205,6 +215,23 @@ impl Req {
         self.secret = Some((id.to_string(), key.to_string()));
         self
     }
+    /// Send `k=v` on the wire without signing it (not in `q-url-param-list`).
+    pub fn q_unsigned(mut self, k: &str, v: &str) -> Self {
+        self.unsigned_query.push((k.to_string(), v.to_string()));
+        self
+    }
+    /// Send header `k: v` without signing it (not in `q-header-list`).
+    pub fn h_unsigned(mut self, k: &str, v: &str) -> Self {
+        self.unsigned_headers
+            .push((k.to_ascii_lowercase(), v.to_string()));
+        self
+    }
+    /// Replace `from` with `to` in the Authorization header after signing, as an attacker
+    /// holding a captured header would.
+    pub fn edit_auth(mut self, from: &str, to: &str) -> Self {
+        self.auth_edits.push((from.to_string(), to.to_string()));
+        self
+    }
     /// Send the path as given on the wire (already encoded) and sign `sign_path`.
     pub fn raw_path(mut self, wire: &str, sign_path: &str) -> Self {
         self.wire_path = wire.to_string();
@@ -214,11 +241,12 @@ impl Req {
 
     pub fn url(&self, base: &str) -> String {
         let mut url = format!("{base}{}", self.wire_path);
-        if !self.query.is_empty() {
+        if !self.query.is_empty() || !self.unsigned_query.is_empty() {
             url.push('?');
             let q: Vec<String> = self
                 .query
                 .iter()
+                .chain(&self.unsigned_query)
                 .map(|(k, v)| {
                     if v.is_empty() && (k == "uploads") {
                         cos_encode(k)
@@ -265,11 +293,13 @@ impl Req {
                     headers: &to_sign,
                 },
             );
-            headers.push((
-                "authorization".into(),
-                sign::authorization(&id, &kt, &signed),
-            ));
+            let mut authorization = sign::authorization(&id, &kt, &signed);
+            for (from, to) in &self.auth_edits {
+                authorization = authorization.replace(from, to);
+            }
+            headers.push(("authorization".into(), authorization));
         }
+        headers.extend(self.unsigned_headers.iter().cloned());
         headers
     }
 
