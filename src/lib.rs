@@ -9,5 +9,6 @@ pub mod crc64;
 pub mod engine;
 pub mod server;
 pub mod store;
+pub mod text;
 pub mod ui;
 pub mod units;

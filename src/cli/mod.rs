@@ -99,9 +99,13 @@ pub fn main() -> i32 {
     }
 }
 
-/// Prints `haul: <message>` to stderr and returns `code`.
+/// Prints `haul: <message>` to stderr, control characters escaped (a message may quote a key
+/// or a server's words), and returns `code`.
 pub fn fail(code: i32, message: impl std::fmt::Display) -> i32 {
-    eprintln!("haul: {message}");
+    eprintln!(
+        "haul: {}",
+        crate::text::escape_control(&message.to_string())
+    );
     code
 }
 
