@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::GlobalArgs;
-use crate::store::{CosUri, Credentials, Secret};
+use crate::store::client::ClientOptions;
+use crate::store::{CosUri, CredentialSource, Credentials, Secret};
 
 /// Region used when neither the profile nor the environment names one.
 pub const DEFAULT_REGION: &str = "ap-guangzhou";
@@ -24,6 +24,8 @@ pub const REGION_OVERRIDE_ENV: &str = "HAUL_REGION";
 pub const REGION_FALLBACK_ENV: &str = "TENCENTCLOUD_REGION";
 /// Config file path when `--config` is not given.
 pub const CONFIG_ENV: &str = "HAUL_CONFIG";
+/// The largest config file haul reads (the example with every key is about 3 KiB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -83,6 +85,18 @@ pub struct UiSection {
     pub theme: Option<PathBuf>,
 }
 
+/// What the front end asks for beyond the file: `--config`, `--profile`, `--endpoint` (the
+/// CLI builds this from its flags, so this layer knows nothing of argument parsing).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Config file to load instead of `$HAUL_CONFIG` / the default file.
+    pub config: Option<PathBuf>,
+    /// Profile to use instead of `default_profile`.
+    pub profile: Option<String>,
+    /// Endpoint that beats the profile's.
+    pub endpoint: Option<String>,
+}
+
 /// A resolved profile: everything needed to build a client.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -91,7 +105,20 @@ pub struct Profile {
     /// Endpoint override (`--endpoint` beats the profile's).
     pub endpoint: Option<String>,
     pub credentials: Credentials,
+    /// Where the credentials came from, for error hints.
+    pub credential_source: CredentialSource,
     pub access_paths: Vec<CosUri>,
+}
+
+impl Profile {
+    /// Options for a `store::client::CosClient` on this profile: its credentials (and where
+    /// they came from), its endpoint, default timeouts, no observer.
+    pub fn client_options(&self) -> ClientOptions {
+        let mut opts = ClientOptions::new(self.credentials.clone());
+        opts.endpoint = self.endpoint.clone();
+        opts.credential_source = self.credential_source.clone();
+        opts
+    }
 }
 
 /// A loaded configuration: the file (or defaults) plus where it came from.
@@ -107,7 +134,15 @@ pub struct Settings {
 pub enum Error {
     #[error("config file {} does not exist: create it (see assets/config.example.toml) or fix --config / {CONFIG_ENV}", path.display())]
     NotFound { path: PathBuf },
-    #[error("cannot read config file {}: {source}", path.display())]
+    #[error("config file {} is {kind}, not a regular file: point --config / {CONFIG_ENV} at a TOML file (see assets/config.example.toml)", path.display())]
+    NotAFile {
+        path: PathBuf,
+        /// "a directory", "a FIFO", "a character device" …
+        kind: &'static str,
+    },
+    #[error("config file {} is larger than {}: point --config / {CONFIG_ENV} at the right file (a config file is a few KiB)", path.display(), crate::units::format_size(MAX_CONFIG_BYTES))]
+    TooLarge { path: PathBuf },
+    #[error("cannot read config file {}: {source}; check its permissions or fix --config / {CONFIG_ENV}", path.display())]
     Read {
         path: PathBuf,
         #[source]
@@ -188,9 +223,9 @@ pub fn load(path: Option<&Path>) -> Result<Settings, Error> {
 }
 
 fn load_file(path: &Path, required: bool) -> Result<Settings, Error> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_config_text(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(Error::Read { source: e, .. }) if e.kind() == std::io::ErrorKind::NotFound => {
             return if required {
                 Err(Error::NotFound {
                     path: path.to_path_buf(),
@@ -199,18 +234,90 @@ fn load_file(path: &Path, required: bool) -> Result<Settings, Error> {
                 Ok(Settings::default())
             };
         }
-        Err(source) => {
-            return Err(Error::Read {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+        Err(e) => return Err(e),
     };
     let file = parse(&text, path)?;
     Ok(Settings {
         path: Some(path.to_path_buf()),
         file,
     })
+}
+
+/// Reads a config file without blocking or reading without bound: it must be a regular file
+/// (a FIFO, a device such as /dev/zero or a directory is refused before any read) of at most
+/// `MAX_CONFIG_BYTES`, in UTF-8.
+fn read_config_text(path: &Path) -> Result<String, Error> {
+    use std::io::Read as _;
+    let read_err = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        // Opening a FIFO for reading waits for a writer; non-blocking opens at once, and the
+        // type check below refuses it before any read.
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = open.open(path).map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(Error::NotAFile {
+            path: path.to_path_buf(),
+            kind: file_kind(&meta.file_type()),
+        });
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        // It grew while we read it.
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        read_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        ))
+    })
+}
+
+/// What a non-regular file is, for the error message.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Parses config text; `path` is only used in error messages.
@@ -260,18 +367,18 @@ fn parse_hint(message: &str) -> String {
 /// else `ap-guangzhou`. Endpoint: `--endpoint`, else the profile's `endpoint`. Credentials:
 /// the environment variables the profile names (TENCENTCLOUD_SECRET_ID / _SECRET_KEY /
 /// _SESSION_TOKEN by default).
-pub fn resolve_profile(settings: &Settings, global: &GlobalArgs) -> Result<Profile, Error> {
-    resolve_profile_with(settings, global, &|name| std::env::var(name).ok())
+pub fn resolve_profile(settings: &Settings, overrides: &Overrides) -> Result<Profile, Error> {
+    resolve_profile_with(settings, overrides, &|name| std::env::var(name).ok())
 }
 
 /// `resolve_profile` with the environment passed in (tests use a map).
 pub fn resolve_profile_with(
     settings: &Settings,
-    global: &GlobalArgs,
+    overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Profile, Error> {
     let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-    let name = global
+    let name = overrides
         .profile
         .clone()
         .or_else(|| settings.file.default_profile.clone())
@@ -309,7 +416,7 @@ pub fn resolve_profile_with(
             "region {region:?} is not a COS region name: write it like ap-guangzhou"
         )));
     }
-    let endpoint = match (&global.endpoint, &config.endpoint) {
+    let endpoint = match (&overrides.endpoint, &config.endpoint) {
         (Some(e), _) => {
             crate::store::client::Endpoint::parse(e).map_err(|m| Error::Invalid {
                 profile: name.clone(),
@@ -342,6 +449,27 @@ pub fn resolve_profile_with(
         .session_token_env
         .clone()
         .unwrap_or_else(|| DEFAULT_SESSION_TOKEN_ENV.to_string());
+    // Where each credential came from, for hints: the variable, and the profile key that
+    // named it when it is not the default.
+    let place = |var: &str, key: &str, named: bool| {
+        if named {
+            format!(
+                "{var}, named by {key} of profile {name:?}{}",
+                in_file(&settings.path)
+            )
+        } else {
+            var.to_string()
+        }
+    };
+    let credential_source = CredentialSource {
+        secret_id: place(&id_var, "secret_id_env", config.secret_id_env.is_some()),
+        secret_key: place(&key_var, "secret_key_env", config.secret_key_env.is_some()),
+        session_token: place(
+            &token_var,
+            "session_token_env",
+            config.session_token_env.is_some(),
+        ),
+    };
     let secret_id = env(&id_var);
     let secret_key = env(&key_var);
     let (secret_id, secret_key) = match (secret_id, secret_key) {
@@ -370,6 +498,7 @@ pub fn resolve_profile_with(
             secret_key: Secret::new(secret_key.trim()),
             token: env(&token_var).map(|t| Secret::new(t.trim())),
         },
+        credential_source,
         access_paths,
     })
 }
@@ -410,8 +539,8 @@ mod tests {
         ("TENCENTCLOUD_SECRET_KEY", "sekrit-key"),
     ];
 
-    fn global(profile: Option<&str>, endpoint: Option<&str>) -> GlobalArgs {
-        GlobalArgs {
+    fn global(profile: Option<&str>, endpoint: Option<&str>) -> Overrides {
+        Overrides {
             profile: profile.map(str::to_string),
             config: None,
             endpoint: endpoint.map(str::to_string),
@@ -619,6 +748,62 @@ mod tests {
         std::fs::write(&bad, "[ui]\nkeymap = 3\n").unwrap();
         let e = load(Some(&bad)).unwrap_err().to_string();
         assert!(e.contains("bad.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn only_regular_files_of_sane_size_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = load(Some(dir.path())).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::NotAFile {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("HAUL_CONFIG"), "{e}");
+        let e = load(Some(Path::new("/dev/zero"))).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("config file /dev/zero is a character device, not a regular file"),
+            "{e}"
+        );
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo on a NUL-terminated path we own.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = load(Some(&fifo)).unwrap_err();
+        assert!(matches!(e, Error::NotAFile { kind: "a FIFO", .. }), "{e:?}");
+        let big = dir.path().join("big.toml");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_CONFIG_BYTES + 1).unwrap();
+        let e = load(Some(&big)).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e:?}");
+        assert!(e.to_string().contains("1.00 MiB"), "{e}");
+        let binary = dir.path().join("bin.toml");
+        std::fs::write(&binary, b"a = \"\xff\"\n").unwrap();
+        let e = load(Some(&binary)).unwrap_err().to_string();
+        assert!(e.contains("not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn credential_hints_name_the_profile_key_that_named_the_variable() {
+        let s = settings("[profiles.x]\nsecret_id_env = \"X_ID\"\n");
+        let p = resolve_profile_with(
+            &s,
+            &global(Some("x"), None),
+            &env_of(&[("X_ID", "id"), ("TENCENTCLOUD_SECRET_KEY", "key")]),
+        )
+        .unwrap();
+        assert_eq!(
+            p.credential_source.secret_id,
+            "X_ID, named by secret_id_env of profile \"x\" in /etc/haul.toml"
+        );
+        assert_eq!(p.credential_source.secret_key, "TENCENTCLOUD_SECRET_KEY");
+        assert_eq!(p.client_options().credential_source, p.credential_source);
     }
 
     #[test]

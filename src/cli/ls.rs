@@ -57,11 +57,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(exit::USAGE, e),
     };
-    let profile = match config::resolve_profile(&settings, global) {
+    let profile = match config::resolve_profile(&settings, &global.overrides()) {
         Ok(p) => p,
         Err(e) => return fail(exit::USAGE, e),
     };
-    let client = match CosClient::from_profile(&profile) {
+    let client = match CosClient::new(profile.client_options()) {
         Ok(c) => c,
         Err(e) => return fail(exit::USAGE, e),
     };

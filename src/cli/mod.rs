@@ -41,6 +41,17 @@ pub struct GlobalArgs {
     pub endpoint: Option<String>,
 }
 
+impl GlobalArgs {
+    /// The flags the config layer takes (it knows nothing of clap).
+    pub fn overrides(&self) -> crate::config::Overrides {
+        crate::config::Overrides {
+            config: self.config.clone(),
+            profile: self.profile.clone(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "haul",

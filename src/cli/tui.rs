@@ -41,7 +41,8 @@ pub fn run(global: &GlobalArgs) -> i32 {
 /// endpoint and the copy defaults.
 fn configure(global: &GlobalArgs) -> Result<Session, String> {
     let settings = config::load(global.config.as_deref()).map_err(|e| e.to_string())?;
-    let profile = config::resolve_profile(&settings, global).map_err(|e| e.to_string())?;
+    let profile =
+        config::resolve_profile(&settings, &global.overrides()).map_err(|e| e.to_string())?;
     let engine = super::cp::engine_config(&settings, &profile)?;
     let mut copy_defaults = CopyOptions {
         verify: engine.verify,
@@ -51,8 +52,7 @@ fn configure(global: &GlobalArgs) -> Result<Session, String> {
         copy_defaults.part_size =
             super::cp::parse_part_size(p).map_err(|e| format!("[engine] part_size: {e}"))?;
     }
-    let mut client = ClientOptions::new(profile.credentials.clone());
-    client.endpoint = profile.endpoint.clone();
+    let client = profile.client_options();
     // Catch an empty key or a bad endpoint now, not behind the alternate screen.
     CosClient::new(client.clone()).map_err(|e| format!("profile {:?}: {e}", profile.name))?;
     let mut ui = UiOptions::new(profile.name.clone());
