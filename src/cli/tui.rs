@@ -153,18 +153,14 @@ async fn forward(
 /// the screen belongs to the UI.
 pub(crate) fn init_log(dir: &Path) {
     use tracing_subscriber::EnvFilter;
-    if std::fs::create_dir_all(dir).is_err() {
+    if crate::private_files::create_dir_all(dir).is_err() {
         return;
     }
     let path = dir.join(LOG_FILE);
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
         let _ = std::fs::rename(&path, dir.join(format!("{LOG_FILE}.1")));
     }
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-    else {
+    let Ok(file) = crate::private_files::open_append(&path) else {
         return;
     };
     let filter = EnvFilter::try_from_env("HAUL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
