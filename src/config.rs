@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use toml::Spanned;
 
 use crate::store::client::ClientOptions;
 use crate::store::{CosUri, CredentialSource, Credentials, Secret};
@@ -42,21 +43,23 @@ pub struct ConfigFile {
 }
 
 /// One `[profiles.NAME]` table.
+///
+/// Values keep their position in the file, so an invalid one is reported at its line.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileConfig {
     /// Only "cos" today.
-    pub provider: Option<String>,
-    pub region: Option<String>,
-    pub endpoint: Option<String>,
+    pub provider: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub endpoint: Option<Spanned<String>>,
     /// Environment variable names holding the credentials (defaults: TENCENTCLOUD_SECRET_ID,
     /// TENCENTCLOUD_SECRET_KEY, TENCENTCLOUD_SESSION_TOKEN).
-    pub secret_id_env: Option<String>,
-    pub secret_key_env: Option<String>,
-    pub session_token_env: Option<String>,
+    pub secret_id_env: Option<Spanned<String>>,
+    pub secret_key_env: Option<Spanned<String>>,
+    pub session_token_env: Option<Spanned<String>>,
     /// Buckets/prefixes to show when the account may not list buckets.
     #[serde(default)]
-    pub access_paths: Vec<String>,
+    pub access_paths: Vec<Spanned<String>>,
 }
 
 /// `[engine]`: copy defaults. Every field optional; the engine has its own defaults.
@@ -126,6 +129,24 @@ impl Profile {
 pub struct Settings {
     pub path: Option<PathBuf>,
     pub file: ConfigFile,
+    /// The file's text, to turn a value's position into a line and column.
+    pub text: String,
+}
+
+impl Settings {
+    /// `FILE:LINE:COLUMN` of a value from the file (just the file when it has no text).
+    fn at(&self, span: std::ops::Range<usize>) -> String {
+        let file = self
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the config file".to_string());
+        if self.text.is_empty() {
+            return file;
+        }
+        let (line, column) = line_col(&self.text, span.start);
+        format!("{file}:{line}:{column}")
+    }
 }
 
 /// What went wrong with the configuration. Every message names the file or variable at fault
@@ -178,6 +199,13 @@ pub enum Error {
     Invalid {
         profile: String,
         path: Option<PathBuf>,
+        message: String,
+    },
+    /// A value in the file is wrong: `at` is `FILE:LINE:COLUMN`.
+    #[error("{at}: profile {profile:?}: {message}")]
+    InvalidValue {
+        at: String,
+        profile: String,
         message: String,
     },
 }
@@ -240,6 +268,7 @@ fn load_file(path: &Path, required: bool) -> Result<Settings, Error> {
     Ok(Settings {
         path: Some(path.to_path_buf()),
         file,
+        text,
     })
 }
 
@@ -395,27 +424,58 @@ pub fn resolve_profile_with(
             })
         }
     };
-    let invalid = |message: String| Error::Invalid {
+    let invalid_at = |span: std::ops::Range<usize>, message: String| Error::InvalidValue {
+        at: settings.at(span),
         profile: name.clone(),
-        path: settings.path.clone(),
         message,
     };
     if let Some(provider) = &config.provider {
-        if !provider.eq_ignore_ascii_case("cos") {
-            return Err(invalid(format!(
-                "provider {provider:?} is not supported: use provider = \"cos\""
-            )));
+        if !provider.get_ref().eq_ignore_ascii_case("cos") {
+            return Err(invalid_at(
+                provider.span(),
+                format!(
+                    "provider {:?} is not supported: use provider = \"cos\"",
+                    provider.get_ref()
+                ),
+            ));
         }
     }
-    let region = env(REGION_OVERRIDE_ENV)
-        .or_else(|| config.region.clone())
-        .or_else(|| env(REGION_FALLBACK_ENV))
-        .unwrap_or_else(|| DEFAULT_REGION.to_string());
-    if !valid_region(&region) {
-        return Err(invalid(format!(
-            "region {region:?} is not a COS region name: write it like ap-guangzhou"
-        )));
-    }
+    let region = if let Some(r) = env(REGION_OVERRIDE_ENV) {
+        if !valid_region(&r) {
+            return Err(Error::Invalid {
+                profile: name.clone(),
+                path: None,
+                message: format!(
+                    "{REGION_OVERRIDE_ENV}={r:?} is not a COS region name: write it like ap-guangzhou"
+                ),
+            });
+        }
+        r
+    } else if let Some(r) = &config.region {
+        if !valid_region(r.get_ref()) {
+            return Err(invalid_at(
+                r.span(),
+                format!(
+                    "region {:?} is not a COS region name: write it like ap-guangzhou",
+                    r.get_ref()
+                ),
+            ));
+        }
+        r.get_ref().clone()
+    } else if let Some(r) = env(REGION_FALLBACK_ENV) {
+        if !valid_region(&r) {
+            return Err(Error::Invalid {
+                profile: name.clone(),
+                path: None,
+                message: format!(
+                    "{REGION_FALLBACK_ENV}={r:?} is not a COS region name: write it like ap-guangzhou"
+                ),
+            });
+        }
+        r
+    } else {
+        DEFAULT_REGION.to_string()
+    };
     let endpoint = match (&overrides.endpoint, &config.endpoint) {
         (Some(e), _) => {
             crate::store::client::Endpoint::parse(e).map_err(|m| Error::Invalid {
@@ -426,49 +486,50 @@ pub fn resolve_profile_with(
             Some(e.clone())
         }
         (None, Some(e)) => {
-            crate::store::client::Endpoint::parse(e)
-                .map_err(|m| invalid(format!("endpoint: {m}")))?;
-            Some(e.clone())
+            crate::store::client::Endpoint::parse(e.get_ref())
+                .map_err(|m| invalid_at(e.span(), format!("endpoint: {m}")))?;
+            Some(e.get_ref().clone())
         }
         (None, None) => None,
     };
     let mut access_paths = Vec::new();
     for p in &config.access_paths {
-        let uri = CosUri::parse(p).map_err(|e| invalid(format!("access_paths: {e}")))?;
+        let uri = CosUri::parse(p.get_ref())
+            .map_err(|e| invalid_at(p.span(), format!("access_paths: {e}")))?;
         access_paths.push(uri);
     }
-    let id_var = config
-        .secret_id_env
-        .clone()
-        .unwrap_or_else(|| DEFAULT_SECRET_ID_ENV.to_string());
-    let key_var = config
-        .secret_key_env
-        .clone()
-        .unwrap_or_else(|| DEFAULT_SECRET_KEY_ENV.to_string());
-    let token_var = config
-        .session_token_env
-        .clone()
-        .unwrap_or_else(|| DEFAULT_SESSION_TOKEN_ENV.to_string());
-    // Where each credential came from, for hints: the variable, and the profile key that
-    // named it when it is not the default.
-    let place = |var: &str, key: &str, named: bool| {
-        if named {
+    // Each credential's variable, and where it was named: the default, or a profile key
+    // (then the hint says where, so a typo in the variable name is found at its line).
+    let var = |key: &Option<Spanned<String>>, default: &str, key_name: &str| match key {
+        Some(v) => (
+            v.get_ref().clone(),
             format!(
-                "{var}, named by {key} of profile {name:?}{}",
-                in_file(&settings.path)
-            )
-        } else {
-            var.to_string()
-        }
-    };
-    let credential_source = CredentialSource {
-        secret_id: place(&id_var, "secret_id_env", config.secret_id_env.is_some()),
-        secret_key: place(&key_var, "secret_key_env", config.secret_key_env.is_some()),
-        session_token: place(
-            &token_var,
-            "session_token_env",
-            config.session_token_env.is_some(),
+                "{} (named by {key_name} at {})",
+                v.get_ref(),
+                settings.at(v.span())
+            ),
         ),
+        None => (default.to_string(), default.to_string()),
+    };
+    let (id_var, id_place) = var(
+        &config.secret_id_env,
+        DEFAULT_SECRET_ID_ENV,
+        "secret_id_env",
+    );
+    let (key_var, key_place) = var(
+        &config.secret_key_env,
+        DEFAULT_SECRET_KEY_ENV,
+        "secret_key_env",
+    );
+    let (token_var, token_place) = var(
+        &config.session_token_env,
+        DEFAULT_SESSION_TOKEN_ENV,
+        "session_token_env",
+    );
+    let credential_source = CredentialSource {
+        secret_id: id_place.clone(),
+        secret_key: key_place.clone(),
+        session_token: token_place.clone(),
     };
     let secret_id = env(&id_var);
     let secret_key = env(&key_var);
@@ -477,15 +538,15 @@ pub fn resolve_profile_with(
         (id, key) => {
             let mut missing = Vec::new();
             if id.is_none() {
-                missing.push(id_var);
+                missing.push(id_place);
             }
             if key.is_none() {
-                missing.push(key_var);
+                missing.push(key_place);
             }
             return Err(Error::MissingCredentials {
                 profile: name,
                 missing,
-                token_var,
+                token_var: token_place,
             });
         }
     };
@@ -523,6 +584,7 @@ mod tests {
         Settings {
             path: Some(PathBuf::from("/etc/haul.toml")),
             file: parse(text, Path::new("/etc/haul.toml")).unwrap(),
+            text: text.to_string(),
         }
     }
 
@@ -552,7 +614,11 @@ mod tests {
         let text = include_str!("../assets/config.example.toml");
         let file = parse(text, Path::new("config.example.toml")).unwrap();
         assert!(!file.profiles.is_empty());
-        let s = Settings { path: None, file };
+        let s = Settings {
+            path: None,
+            file,
+            text: String::new(),
+        };
         for name in s.file.profiles.keys() {
             let mut pairs = CREDS.to_vec();
             pairs.push(("SHANGHAI_SECRET_ID", "id"));
@@ -706,11 +772,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("provider = \"cos\""), "{e}");
-        let s = settings("[profiles.default]\nregion = \"Guang Zhou\"\n");
+        assert!(
+            e.starts_with("/etc/haul.toml:2:12: profile \"default\": "),
+            "{e}"
+        );
+        let s = settings("[profiles.default]\n\nregion = \"Guang Zhou\"\n");
         let e = resolve_profile_with(&s, &global(None, None), &env_of(CREDS))
             .unwrap_err()
             .to_string();
         assert!(e.contains("ap-guangzhou"), "{e}");
+        assert!(e.starts_with("/etc/haul.toml:3:10: "), "{e}");
+        // A bad region from the environment names the variable, not the file.
+        let mut pairs = CREDS.to_vec();
+        pairs.push(("HAUL_REGION", "Shang Hai"));
+        let e = resolve_profile_with(&s, &global(None, None), &env_of(&pairs))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("HAUL_REGION=\"Shang Hai\" is not"), "{e}");
+        assert!(!e.contains("haul.toml"), "{e}");
         let s = settings("[profiles.default]\naccess_paths = [\"s3://x/y\"]\n");
         let e = resolve_profile_with(&s, &global(None, None), &env_of(CREDS))
             .unwrap_err()
@@ -800,7 +879,14 @@ mod tests {
         .unwrap();
         assert_eq!(
             p.credential_source.secret_id,
-            "X_ID, named by secret_id_env of profile \"x\" in /etc/haul.toml"
+            "X_ID (named by secret_id_env at /etc/haul.toml:2:17)"
+        );
+        let e = resolve_profile_with(&s, &global(Some("x"), None), &env_of(CREDS))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("set X_ID (named by secret_id_env at /etc/haul.toml:2:17) (and"),
+            "{e}"
         );
         assert_eq!(p.credential_source.secret_key, "TENCENTCLOUD_SECRET_KEY");
         assert_eq!(p.client_options().credential_source, p.credential_source);
