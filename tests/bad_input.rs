@@ -133,6 +133,16 @@ const CLI_CASES: &[CliCase] = &[
 
 /// Runs `haul` for one row and returns (exit code, stderr, config path shown in messages).
 fn run_cli(case: &CliCase, home: &Path) -> (Option<i32>, String, String) {
+    run_cli_with(case, home, &[], &[])
+}
+
+/// `run_cli` with flags put before the row's arguments and variables added to its environment.
+fn run_cli_with(
+    case: &CliCase,
+    home: &Path,
+    pre_args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
     let conf_path = home.join(format!("conf-{}.toml", case.name.replace([' ', '/'], "-")));
     let shown = match case.conf {
         Conf::None => String::new(),
@@ -163,7 +173,8 @@ fn run_cli(case: &CliCase, home: &Path) -> (Option<i32>, String, String) {
         Conf::Missing => conf_path.display().to_string(),
     };
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_haul"));
-    cmd.args(case.args)
+    cmd.args(pre_args)
+        .args(case.args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
@@ -179,6 +190,7 @@ fn run_cli(case: &CliCase, home: &Path) -> (Option<i32>, String, String) {
         cmd.env("TENCENTCLOUD_SECRET_ID", "AKIDbadinput")
             .env("TENCENTCLOUD_SECRET_KEY", "bad-input-key");
     }
+    cmd.envs(extra_env.iter().copied());
     let mut child = cmd.spawn().expect("the haul binary runs");
     let started = Instant::now();
     let status = loop {
@@ -228,6 +240,90 @@ fn cli_and_config_mistakes_exit_with_the_code_and_first_line_documented() {
         CLI_CASES.len(),
         failures.join("\n")
     );
+}
+
+// ---- credentials refused by a live server ----
+
+/// A row against `haul serve`: the variables it runs with, and what its first line ends with.
+struct AuthCase {
+    cli: CliCase,
+    env: &'static [(&'static str, &'static str)],
+    /// What stderr's first line ends with (the hint); `{CONFIG}` as above.
+    last: &'static str,
+}
+
+const TEMP_ID: &str = "AKIDtemporary";
+
+const AUTH_CASES: &[AuthCase] = &[
+    AuthCase {
+        cli: cli("unknown secret id", &["ls"], Conf::None, FAILED, "haul: ListBuckets cos://: "),
+        env: &[],
+        last: ": check the secret id (TENCENTCLOUD_SECRET_ID)",
+    },
+    AuthCase {
+        cli: cli("wrong secret key", &["ls"], Conf::None, FAILED, "haul: ListBuckets cos://: "),
+        env: &[("TENCENTCLOUD_SECRET_ID", "AKIDgood"), ("TENCENTCLOUD_SECRET_KEY", "not-the-key")],
+        last: ": check the secret key (TENCENTCLOUD_SECRET_KEY)",
+    },
+    AuthCase {
+        cli: cli("temporary keys without their token", &["ls"], Conf::None, FAILED, "haul: ListBuckets cos://: "),
+        env: &[("TENCENTCLOUD_SECRET_ID", TEMP_ID), ("TENCENTCLOUD_SECRET_KEY", "tempkey")],
+        last: ": check the session token (TENCENTCLOUD_SESSION_TOKEN): temporary keys need their token, and all three expire together",
+    },
+    AuthCase {
+        cli: cli("temporary keys with a wrong token", &["ls"], Conf::None, FAILED, "haul: ListBuckets cos://: "),
+        env: &[
+            ("TENCENTCLOUD_SECRET_ID", TEMP_ID),
+            ("TENCENTCLOUD_SECRET_KEY", "tempkey"),
+            ("TENCENTCLOUD_SESSION_TOKEN", "stale"),
+        ],
+        last: ": check the session token (TENCENTCLOUD_SESSION_TOKEN): temporary keys need their token, and all three expire together",
+    },
+    AuthCase {
+        cli: cli("unknown secret id from a profile's variable", &["ls"], Conf::Text("[profiles.default]\nsecret_id_env = \"PROD_ID\"\n"), FAILED, "haul: ListBuckets cos://: "),
+        env: &[("PROD_ID", "AKIDnobody")],
+        last: ": check the secret id (PROD_ID (named by secret_id_env at {CONFIG}:2:17))",
+    },
+    AuthCase {
+        cli: cli("bucket that does not exist", &["ls", "cos://nobody-1250000000/"], Conf::None, FAILED, "haul: bucket nobody-1250000000 does not exist"),
+        env: &[("TENCENTCLOUD_SECRET_ID", "AKIDgood"), ("TENCENTCLOUD_SECRET_KEY", "goodkey")],
+        last: "check the name, NAME-APPID",
+    },
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_name_the_variable_to_check() {
+    let h = common::start_server(common::args(&[
+        "--credentials",
+        "AKIDgood:goodkey",
+        "--credentials",
+        "AKIDtemporary:tempkey:temptoken",
+    ]))
+    .await;
+    let endpoint = h.endpoint();
+    let failures = tokio::task::spawn_blocking(move || {
+        let home = tempfile::tempdir().unwrap();
+        let mut failures = Vec::new();
+        for case in AUTH_CASES {
+            let (code, err, shown) =
+                run_cli_with(&case.cli, home.path(), &["--endpoint", &endpoint], case.env);
+            let first = err.lines().next().unwrap_or("");
+            let start = case.cli.first.replace("{CONFIG}", &shown);
+            let end = case.last.replace("{CONFIG}", &shown);
+            if code != Some(case.cli.code) || !first.starts_with(&start) || !first.ends_with(&end)
+            {
+                failures.push(format!(
+                    "{}: expected exit {} and a first line {start:?} … {end:?}\n   got exit {code:?}, {first:?}",
+                    case.cli.name, case.cli.code
+                ));
+            }
+        }
+        failures
+    })
+    .await
+    .unwrap();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    h.shutdown().await;
 }
 
 // ---- the server ----
