@@ -38,6 +38,9 @@ const SIGN_SLACK_BEFORE: i64 = 60;
 const SIGN_VALIDITY: i64 = 15 * 60;
 /// GET Service pages followed at most (2,000 buckets a page).
 const MAX_BUCKET_PAGES: usize = 100;
+/// Buckets GET Service may list in all (COS allows an account 1,000): past this the endpoint is
+/// not COS, and keeping its answer would grow without bound across pages.
+pub const MAX_BUCKETS: usize = 100_000;
 /// How much of a non-XML error body is quoted in a message.
 const BODY_SNIPPET: usize = 200;
 /// The most haul reads of a successful answer other than GET Object's data: the XML of
@@ -854,6 +857,15 @@ impl ObjectStore for CosClient {
                 .opt_param("marker", marker.clone());
             let answer = self.send(req).await?;
             let page = answer.parse(xml::parse_list_buckets)?;
+            if buckets.len() + page.buckets.len() > MAX_BUCKETS {
+                return Err(Error::Protocol {
+                    op: Op::ListBuckets,
+                    resource: "cos://".to_string(),
+                    message: format!(
+                        "GET Service listed more than {MAX_BUCKETS} buckets (COS allows an account 1,000): check --endpoint"
+                    ),
+                });
+            }
             buckets.extend(page.buckets);
             match page.next_marker {
                 Some(next) if page.is_truncated && Some(&next) != marker.as_ref() => {
@@ -1495,6 +1507,57 @@ mod tests {
             .expect("the client hung up")
             .unwrap();
         assert!(written < ERROR_BODY_CAP + (32 << 20), "{written}");
+    }
+
+    #[tokio::test]
+    async fn bucket_lists_past_the_total_cap_are_refused() {
+        // Every answer is a truncated page of 2,000 buckets with a new marker, forever.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let entries =
+                "<Bucket><Name>b-1250000000</Name><Location>ap-beijing</Location></Bucket>"
+                    .repeat(2000);
+            let mut pages = 0u32;
+            let mut pending = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                    pending.drain(..end + 4);
+                    pages += 1;
+                    let body = format!(
+                        "<ListAllMyBucketsResult><IsTruncated>true</IsTruncated><NextMarker>m{pages}</NextMarker><Buckets>{entries}</Buckets></ListAllMyBucketsResult>"
+                    );
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                    if sock.write_all(head.as_bytes()).await.is_err()
+                        || sock.write_all(body.as_bytes()).await.is_err()
+                    {
+                        return pages;
+                    }
+                }
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => return pages,
+                    Ok(n) => pending.extend_from_slice(&buf[..n]),
+                }
+            }
+        });
+        let mut o = ClientOptions::new(creds());
+        o.endpoint = Some(format!("http://{addr}"));
+        let e = CosClient::new(o).unwrap().list_buckets().await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Protocol {
+                    op: Op::ListBuckets,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("more than 100000 buckets"), "{e}");
+        let pages = task.await.unwrap();
+        assert_eq!(pages as usize, MAX_BUCKETS / 2000 + 1);
     }
 
     #[test]
