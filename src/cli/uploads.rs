@@ -152,7 +152,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> i32 {
                             Some(Event::UploadsAborted { aborted, failed }) => {
                                 println!("aborted {aborted} upload(s)");
                                 for f in &failed {
-                                    eprintln!("haul: {f}");
+                                    eprintln!("haul: {}", escape_control(f));
                                 }
                                 break if failed.is_empty() {
                                     exit::OK
