@@ -7,9 +7,10 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use toml::Spanned;
 
-use crate::cli::GlobalArgs;
-use crate::store::{CosUri, Credentials, Secret};
+use crate::store::client::ClientOptions;
+use crate::store::{CosUri, CredentialSource, Credentials, Secret};
 
 /// Region used when neither the profile nor the environment names one.
 pub const DEFAULT_REGION: &str = "ap-guangzhou";
@@ -24,6 +25,8 @@ pub const REGION_OVERRIDE_ENV: &str = "HAUL_REGION";
 pub const REGION_FALLBACK_ENV: &str = "TENCENTCLOUD_REGION";
 /// Config file path when `--config` is not given.
 pub const CONFIG_ENV: &str = "HAUL_CONFIG";
+/// The largest config file haul reads (the example with every key is about 3 KiB).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The whole config file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -40,21 +43,23 @@ pub struct ConfigFile {
 }
 
 /// One `[profiles.NAME]` table.
+///
+/// Values keep their position in the file, so an invalid one is reported at its line.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileConfig {
     /// Only "cos" today.
-    pub provider: Option<String>,
-    pub region: Option<String>,
-    pub endpoint: Option<String>,
+    pub provider: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+    pub endpoint: Option<Spanned<String>>,
     /// Environment variable names holding the credentials (defaults: TENCENTCLOUD_SECRET_ID,
     /// TENCENTCLOUD_SECRET_KEY, TENCENTCLOUD_SESSION_TOKEN).
-    pub secret_id_env: Option<String>,
-    pub secret_key_env: Option<String>,
-    pub session_token_env: Option<String>,
+    pub secret_id_env: Option<Spanned<String>>,
+    pub secret_key_env: Option<Spanned<String>>,
+    pub session_token_env: Option<Spanned<String>>,
     /// Buckets/prefixes to show when the account may not list buckets.
     #[serde(default)]
-    pub access_paths: Vec<String>,
+    pub access_paths: Vec<Spanned<String>>,
 }
 
 /// `[engine]`: copy defaults. Every field optional; the engine has its own defaults.
@@ -83,6 +88,18 @@ pub struct UiSection {
     pub theme: Option<PathBuf>,
 }
 
+/// What the front end asks for beyond the file: `--config`, `--profile`, `--endpoint` (the
+/// CLI builds this from its flags, so this layer knows nothing of argument parsing).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// Config file to load instead of `$HAUL_CONFIG` / the default file.
+    pub config: Option<PathBuf>,
+    /// Profile to use instead of `default_profile`.
+    pub profile: Option<String>,
+    /// Endpoint that beats the profile's.
+    pub endpoint: Option<String>,
+}
+
 /// A resolved profile: everything needed to build a client.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -91,7 +108,20 @@ pub struct Profile {
     /// Endpoint override (`--endpoint` beats the profile's).
     pub endpoint: Option<String>,
     pub credentials: Credentials,
+    /// Where the credentials came from, for error hints.
+    pub credential_source: CredentialSource,
     pub access_paths: Vec<CosUri>,
+}
+
+impl Profile {
+    /// Options for a `store::client::CosClient` on this profile: its credentials (and where
+    /// they came from), its endpoint, default timeouts, no observer.
+    pub fn client_options(&self) -> ClientOptions {
+        let mut opts = ClientOptions::new(self.credentials.clone());
+        opts.endpoint = self.endpoint.clone();
+        opts.credential_source = self.credential_source.clone();
+        opts
+    }
 }
 
 /// A loaded configuration: the file (or defaults) plus where it came from.
@@ -99,6 +129,24 @@ pub struct Profile {
 pub struct Settings {
     pub path: Option<PathBuf>,
     pub file: ConfigFile,
+    /// The file's text, to turn a value's position into a line and column.
+    pub text: String,
+}
+
+impl Settings {
+    /// `FILE:LINE:COLUMN` of a value from the file (just the file when it has no text).
+    fn at(&self, span: std::ops::Range<usize>) -> String {
+        let file = self
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "the config file".to_string());
+        if self.text.is_empty() {
+            return file;
+        }
+        let (line, column) = line_col(&self.text, span.start);
+        format!("{file}:{line}:{column}")
+    }
 }
 
 /// What went wrong with the configuration. Every message names the file or variable at fault
@@ -107,7 +155,15 @@ pub struct Settings {
 pub enum Error {
     #[error("config file {} does not exist: create it (see assets/config.example.toml) or fix --config / {CONFIG_ENV}", path.display())]
     NotFound { path: PathBuf },
-    #[error("cannot read config file {}: {source}", path.display())]
+    #[error("config file {} is {kind}, not a regular file: point --config / {CONFIG_ENV} at a TOML file (see assets/config.example.toml)", path.display())]
+    NotAFile {
+        path: PathBuf,
+        /// "a directory", "a FIFO", "a character device" …
+        kind: &'static str,
+    },
+    #[error("config file {} is larger than {}: point --config / {CONFIG_ENV} at the right file (a config file is a few KiB)", path.display(), crate::units::format_size(MAX_CONFIG_BYTES))]
+    TooLarge { path: PathBuf },
+    #[error("cannot read config file {}: {source}; check its permissions or fix --config / {CONFIG_ENV}", path.display())]
     Read {
         path: PathBuf,
         #[source]
@@ -143,6 +199,13 @@ pub enum Error {
     Invalid {
         profile: String,
         path: Option<PathBuf>,
+        message: String,
+    },
+    /// A value in the file is wrong: `at` is `FILE:LINE:COLUMN`.
+    #[error("{at}: profile {profile:?}: {message}")]
+    InvalidValue {
+        at: String,
+        profile: String,
         message: String,
     },
 }
@@ -188,9 +251,9 @@ pub fn load(path: Option<&Path>) -> Result<Settings, Error> {
 }
 
 fn load_file(path: &Path, required: bool) -> Result<Settings, Error> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_config_text(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+        Err(Error::Read { source: e, .. }) if e.kind() == std::io::ErrorKind::NotFound => {
             return if required {
                 Err(Error::NotFound {
                     path: path.to_path_buf(),
@@ -199,18 +262,91 @@ fn load_file(path: &Path, required: bool) -> Result<Settings, Error> {
                 Ok(Settings::default())
             };
         }
-        Err(source) => {
-            return Err(Error::Read {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
+        Err(e) => return Err(e),
     };
     let file = parse(&text, path)?;
     Ok(Settings {
         path: Some(path.to_path_buf()),
         file,
+        text,
     })
+}
+
+/// Reads a config file without blocking or reading without bound: it must be a regular file
+/// (a FIFO, a device such as /dev/zero or a directory is refused before any read) of at most
+/// `MAX_CONFIG_BYTES`, in UTF-8.
+fn read_config_text(path: &Path) -> Result<String, Error> {
+    use std::io::Read as _;
+    let read_err = |source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true);
+    #[cfg(unix)]
+    {
+        // Opening a FIFO for reading waits for a writer; non-blocking opens at once, and the
+        // type check below refuses it before any read.
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = open.open(path).map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(Error::NotAFile {
+            path: path.to_path_buf(),
+            kind: file_kind(&meta.file_type()),
+        });
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        // It grew while we read it.
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        read_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        ))
+    })
+}
+
+/// What a non-regular file is, for the error message.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
+    }
 }
 
 /// Parses config text; `path` is only used in error messages.
@@ -260,18 +396,18 @@ fn parse_hint(message: &str) -> String {
 /// else `ap-guangzhou`. Endpoint: `--endpoint`, else the profile's `endpoint`. Credentials:
 /// the environment variables the profile names (TENCENTCLOUD_SECRET_ID / _SECRET_KEY /
 /// _SESSION_TOKEN by default).
-pub fn resolve_profile(settings: &Settings, global: &GlobalArgs) -> Result<Profile, Error> {
-    resolve_profile_with(settings, global, &|name| std::env::var(name).ok())
+pub fn resolve_profile(settings: &Settings, overrides: &Overrides) -> Result<Profile, Error> {
+    resolve_profile_with(settings, overrides, &|name| std::env::var(name).ok())
 }
 
 /// `resolve_profile` with the environment passed in (tests use a map).
 pub fn resolve_profile_with(
     settings: &Settings,
-    global: &GlobalArgs,
+    overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Profile, Error> {
     let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-    let name = global
+    let name = overrides
         .profile
         .clone()
         .or_else(|| settings.file.default_profile.clone())
@@ -288,28 +424,59 @@ pub fn resolve_profile_with(
             })
         }
     };
-    let invalid = |message: String| Error::Invalid {
+    let invalid_at = |span: std::ops::Range<usize>, message: String| Error::InvalidValue {
+        at: settings.at(span),
         profile: name.clone(),
-        path: settings.path.clone(),
         message,
     };
     if let Some(provider) = &config.provider {
-        if !provider.eq_ignore_ascii_case("cos") {
-            return Err(invalid(format!(
-                "provider {provider:?} is not supported: use provider = \"cos\""
-            )));
+        if !provider.get_ref().eq_ignore_ascii_case("cos") {
+            return Err(invalid_at(
+                provider.span(),
+                format!(
+                    "provider {:?} is not supported: use provider = \"cos\"",
+                    provider.get_ref()
+                ),
+            ));
         }
     }
-    let region = env(REGION_OVERRIDE_ENV)
-        .or_else(|| config.region.clone())
-        .or_else(|| env(REGION_FALLBACK_ENV))
-        .unwrap_or_else(|| DEFAULT_REGION.to_string());
-    if !valid_region(&region) {
-        return Err(invalid(format!(
-            "region {region:?} is not a COS region name: write it like ap-guangzhou"
-        )));
-    }
-    let endpoint = match (&global.endpoint, &config.endpoint) {
+    let region = if let Some(r) = env(REGION_OVERRIDE_ENV) {
+        if !valid_region(&r) {
+            return Err(Error::Invalid {
+                profile: name.clone(),
+                path: None,
+                message: format!(
+                    "{REGION_OVERRIDE_ENV}={r:?} is not a COS region name: write it like ap-guangzhou"
+                ),
+            });
+        }
+        r
+    } else if let Some(r) = &config.region {
+        if !valid_region(r.get_ref()) {
+            return Err(invalid_at(
+                r.span(),
+                format!(
+                    "region {:?} is not a COS region name: write it like ap-guangzhou",
+                    r.get_ref()
+                ),
+            ));
+        }
+        r.get_ref().clone()
+    } else if let Some(r) = env(REGION_FALLBACK_ENV) {
+        if !valid_region(&r) {
+            return Err(Error::Invalid {
+                profile: name.clone(),
+                path: None,
+                message: format!(
+                    "{REGION_FALLBACK_ENV}={r:?} is not a COS region name: write it like ap-guangzhou"
+                ),
+            });
+        }
+        r
+    } else {
+        DEFAULT_REGION.to_string()
+    };
+    let endpoint = match (&overrides.endpoint, &config.endpoint) {
         (Some(e), _) => {
             crate::store::client::Endpoint::parse(e).map_err(|m| Error::Invalid {
                 profile: name.clone(),
@@ -319,29 +486,51 @@ pub fn resolve_profile_with(
             Some(e.clone())
         }
         (None, Some(e)) => {
-            crate::store::client::Endpoint::parse(e)
-                .map_err(|m| invalid(format!("endpoint: {m}")))?;
-            Some(e.clone())
+            crate::store::client::Endpoint::parse(e.get_ref())
+                .map_err(|m| invalid_at(e.span(), format!("endpoint: {m}")))?;
+            Some(e.get_ref().clone())
         }
         (None, None) => None,
     };
     let mut access_paths = Vec::new();
     for p in &config.access_paths {
-        let uri = CosUri::parse(p).map_err(|e| invalid(format!("access_paths: {e}")))?;
+        let uri = CosUri::parse(p.get_ref())
+            .map_err(|e| invalid_at(p.span(), format!("access_paths: {e}")))?;
         access_paths.push(uri);
     }
-    let id_var = config
-        .secret_id_env
-        .clone()
-        .unwrap_or_else(|| DEFAULT_SECRET_ID_ENV.to_string());
-    let key_var = config
-        .secret_key_env
-        .clone()
-        .unwrap_or_else(|| DEFAULT_SECRET_KEY_ENV.to_string());
-    let token_var = config
-        .session_token_env
-        .clone()
-        .unwrap_or_else(|| DEFAULT_SESSION_TOKEN_ENV.to_string());
+    // Each credential's variable, and where it was named: the default, or a profile key
+    // (then the hint says where, so a typo in the variable name is found at its line).
+    let var = |key: &Option<Spanned<String>>, default: &str, key_name: &str| match key {
+        Some(v) => (
+            v.get_ref().clone(),
+            format!(
+                "{} (named by {key_name} at {})",
+                v.get_ref(),
+                settings.at(v.span())
+            ),
+        ),
+        None => (default.to_string(), default.to_string()),
+    };
+    let (id_var, id_place) = var(
+        &config.secret_id_env,
+        DEFAULT_SECRET_ID_ENV,
+        "secret_id_env",
+    );
+    let (key_var, key_place) = var(
+        &config.secret_key_env,
+        DEFAULT_SECRET_KEY_ENV,
+        "secret_key_env",
+    );
+    let (token_var, token_place) = var(
+        &config.session_token_env,
+        DEFAULT_SESSION_TOKEN_ENV,
+        "session_token_env",
+    );
+    let credential_source = CredentialSource {
+        secret_id: id_place.clone(),
+        secret_key: key_place.clone(),
+        session_token: token_place.clone(),
+    };
     let secret_id = env(&id_var);
     let secret_key = env(&key_var);
     let (secret_id, secret_key) = match (secret_id, secret_key) {
@@ -349,15 +538,15 @@ pub fn resolve_profile_with(
         (id, key) => {
             let mut missing = Vec::new();
             if id.is_none() {
-                missing.push(id_var);
+                missing.push(id_place);
             }
             if key.is_none() {
-                missing.push(key_var);
+                missing.push(key_place);
             }
             return Err(Error::MissingCredentials {
                 profile: name,
                 missing,
-                token_var,
+                token_var: token_place,
             });
         }
     };
@@ -370,6 +559,7 @@ pub fn resolve_profile_with(
             secret_key: Secret::new(secret_key.trim()),
             token: env(&token_var).map(|t| Secret::new(t.trim())),
         },
+        credential_source,
         access_paths,
     })
 }
@@ -394,6 +584,7 @@ mod tests {
         Settings {
             path: Some(PathBuf::from("/etc/haul.toml")),
             file: parse(text, Path::new("/etc/haul.toml")).unwrap(),
+            text: text.to_string(),
         }
     }
 
@@ -410,8 +601,8 @@ mod tests {
         ("TENCENTCLOUD_SECRET_KEY", "sekrit-key"),
     ];
 
-    fn global(profile: Option<&str>, endpoint: Option<&str>) -> GlobalArgs {
-        GlobalArgs {
+    fn global(profile: Option<&str>, endpoint: Option<&str>) -> Overrides {
+        Overrides {
             profile: profile.map(str::to_string),
             config: None,
             endpoint: endpoint.map(str::to_string),
@@ -423,7 +614,11 @@ mod tests {
         let text = include_str!("../assets/config.example.toml");
         let file = parse(text, Path::new("config.example.toml")).unwrap();
         assert!(!file.profiles.is_empty());
-        let s = Settings { path: None, file };
+        let s = Settings {
+            path: None,
+            file,
+            text: String::new(),
+        };
         for name in s.file.profiles.keys() {
             let mut pairs = CREDS.to_vec();
             pairs.push(("SHANGHAI_SECRET_ID", "id"));
@@ -577,11 +772,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("provider = \"cos\""), "{e}");
-        let s = settings("[profiles.default]\nregion = \"Guang Zhou\"\n");
+        assert!(
+            e.starts_with("/etc/haul.toml:2:12: profile \"default\": "),
+            "{e}"
+        );
+        let s = settings("[profiles.default]\n\nregion = \"Guang Zhou\"\n");
         let e = resolve_profile_with(&s, &global(None, None), &env_of(CREDS))
             .unwrap_err()
             .to_string();
         assert!(e.contains("ap-guangzhou"), "{e}");
+        assert!(e.starts_with("/etc/haul.toml:3:10: "), "{e}");
+        // A bad region from the environment names the variable, not the file.
+        let mut pairs = CREDS.to_vec();
+        pairs.push(("HAUL_REGION", "Shang Hai"));
+        let e = resolve_profile_with(&s, &global(None, None), &env_of(&pairs))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("HAUL_REGION=\"Shang Hai\" is not"), "{e}");
+        assert!(!e.contains("haul.toml"), "{e}");
         let s = settings("[profiles.default]\naccess_paths = [\"s3://x/y\"]\n");
         let e = resolve_profile_with(&s, &global(None, None), &env_of(CREDS))
             .unwrap_err()
@@ -619,6 +827,69 @@ mod tests {
         std::fs::write(&bad, "[ui]\nkeymap = 3\n").unwrap();
         let e = load(Some(&bad)).unwrap_err().to_string();
         assert!(e.contains("bad.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn only_regular_files_of_sane_size_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = load(Some(dir.path())).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::NotAFile {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("HAUL_CONFIG"), "{e}");
+        let e = load(Some(Path::new("/dev/zero"))).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("config file /dev/zero is a character device, not a regular file"),
+            "{e}"
+        );
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo on a NUL-terminated path we own.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = load(Some(&fifo)).unwrap_err();
+        assert!(matches!(e, Error::NotAFile { kind: "a FIFO", .. }), "{e:?}");
+        let big = dir.path().join("big.toml");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_CONFIG_BYTES + 1).unwrap();
+        let e = load(Some(&big)).unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e:?}");
+        assert!(e.to_string().contains("1.00 MiB"), "{e}");
+        let binary = dir.path().join("bin.toml");
+        std::fs::write(&binary, b"a = \"\xff\"\n").unwrap();
+        let e = load(Some(&binary)).unwrap_err().to_string();
+        assert!(e.contains("not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn credential_hints_name_the_profile_key_that_named_the_variable() {
+        let s = settings("[profiles.x]\nsecret_id_env = \"X_ID\"\n");
+        let p = resolve_profile_with(
+            &s,
+            &global(Some("x"), None),
+            &env_of(&[("X_ID", "id"), ("TENCENTCLOUD_SECRET_KEY", "key")]),
+        )
+        .unwrap();
+        assert_eq!(
+            p.credential_source.secret_id,
+            "X_ID (named by secret_id_env at /etc/haul.toml:2:17)"
+        );
+        let e = resolve_profile_with(&s, &global(Some("x"), None), &env_of(CREDS))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("set X_ID (named by secret_id_env at /etc/haul.toml:2:17) (and"),
+            "{e}"
+        );
+        assert_eq!(p.credential_source.secret_key, "TENCENTCLOUD_SECRET_KEY");
+        assert_eq!(p.client_options().credential_source, p.credential_source);
     }
 
     #[test]

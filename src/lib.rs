@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod crc64;
 pub mod engine;
+pub mod private_files;
 pub mod server;
 pub mod store;
 pub mod text;

@@ -879,3 +879,79 @@ async fn haul_uploads_abort_names_a_missing_upload_and_aborts_a_real_one() {
     let e = c.list_parts(&dst, &id, None, None).await.unwrap_err();
     assert_eq!(e.code(), Some("NoSuchUpload"), "{e}");
 }
+
+/// The largest legitimate listings (1,000 entries of 850-byte keys that URL-encode to three
+/// times their length) fit the client's answer cap with room to spare.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_pages_of_the_longest_keys_fit_the_answer_cap() {
+    let s = server(&[]).await;
+    let c = Arc::new(client(&s));
+    // "long/NNNN" + 420 × "é" (2 bytes each, "%C3%A9" encoded) = 849 bytes.
+    let keys: Vec<String> = (0..1000)
+        .map(|i| format!("long/{i:04}{}", "é".repeat(420)))
+        .collect();
+    assert!(keys.iter().all(|k| k.len() <= 850));
+    for chunk in keys.chunks(50) {
+        let puts = chunk.iter().map(|k| {
+            let c = c.clone();
+            let k = k.clone();
+            async move {
+                c.put_object(
+                    &obj(&k),
+                    Bytes::from_static(b"x"),
+                    &ObjectHeaders::default(),
+                )
+                .await
+                .unwrap();
+                c.initiate_multipart(&obj(&k), &ObjectHeaders::default())
+                    .await
+                    .unwrap();
+            }
+        });
+        futures::future::join_all(puts).await;
+    }
+    let page = c
+        .list_objects(
+            &bucket(),
+            REGION,
+            &ListObjectsRequest {
+                prefix: "long/".into(),
+                max_keys: Some(1000),
+                ..ListObjectsRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.objects.len(), 1000);
+    assert_eq!(page.objects[999].key, keys[999]);
+    let uploads = c
+        .list_multipart_uploads(
+            &bucket(),
+            REGION,
+            &ListUploadsRequest {
+                prefix: "long/".into(),
+                max_uploads: Some(1000),
+                ..ListUploadsRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(uploads.uploads.len(), 1000);
+    // How big those answers are on the wire, against the cap.
+    let raw = common::Cos::new(&s)
+        .obj("GET", BUCKET, REGION, "")
+        .q("prefix", "long/")
+        .q("max-keys", "1000")
+        .q("encoding-type", "url")
+        .send()
+        .await;
+    assert_eq!(raw.status, 200);
+    let cap = haul::store::client::ANSWER_CAP as usize;
+    eprintln!(
+        "ListObjects page of 1,000 longest keys: {} bytes (cap {cap})",
+        raw.bytes.len()
+    );
+    assert!(raw.bytes.len() > 2_500_000, "{}", raw.bytes.len());
+    assert!(raw.bytes.len() < cap / 2, "{}", raw.bytes.len());
+    s.shutdown().await;
+}

@@ -54,7 +54,7 @@ pub fn run(_global: &GlobalArgs, args: Args) -> i32 {
         );
     }
     let dir = demo_dir();
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    if let Err(e) = crate::private_files::create_dir_all(&dir) {
         return fail(
             exit::FAILED,
             format!(
@@ -168,7 +168,7 @@ impl Lock {
     fn take(dir: &Path) -> Result<Lock, String> {
         use std::os::fd::AsRawFd;
         let path = dir.join("lock");
-        let file = std::fs::OpenOptions::new()
+        let file = crate::private_files::with_file_mode(&mut std::fs::OpenOptions::new())
             .create(true)
             .truncate(false)
             .write(true)

@@ -16,6 +16,7 @@ use crate::store::client::CosClient;
 use crate::store::{
     BucketInfo, BucketName, CosUri, Error, ListObjectsPage, ListObjectsRequest, ObjectStore,
 };
+use crate::text::escape_control;
 use crate::units::format_size;
 
 #[derive(Debug, clap::Args)]
@@ -56,11 +57,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> i32 {
         Ok(s) => s,
         Err(e) => return fail(exit::USAGE, e),
     };
-    let profile = match config::resolve_profile(&settings, global) {
+    let profile = match config::resolve_profile(&settings, &global.overrides()) {
         Ok(p) => p,
         Err(e) => return fail(exit::USAGE, e),
     };
-    let client = match CosClient::from_profile(&profile) {
+    let client = match CosClient::new(profile.client_options()) {
         Ok(c) => c,
         Err(e) => return fail(exit::USAGE, e),
     };
@@ -148,8 +149,8 @@ fn write_bucket(b: &BucketInfo, json: bool, out: &mut impl Write) -> std::io::Re
         writeln!(
             out,
             "{:<50}  {:<18}  {}",
-            b.name,
-            b.region,
+            escape_control(&b.name),
+            escape_control(&b.region),
             date(b.created).unwrap_or_else(|| "-".to_string())
         )
     }
@@ -160,7 +161,14 @@ fn write_page(page: &ListObjectsPage, json: bool, out: &mut impl Write) -> std::
         if json {
             writeln!(out, "{}", serde_json::json!({ "prefix": p }))?;
         } else {
-            writeln!(out, "{:>10}  {:<20}  {:<12}  {p}", "PRE", "", "")?;
+            writeln!(
+                out,
+                "{:>10}  {:<20}  {:<12}  {}",
+                "PRE",
+                "",
+                "",
+                escape_control(p)
+            )?;
         }
     }
     for o in &page.objects {
@@ -179,8 +187,8 @@ fn write_page(page: &ListObjectsPage, json: bool, out: &mut impl Write) -> std::
                 "{:>10}  {:<20}  {:<12}  {}",
                 format_size(o.size),
                 date(o.last_modified).unwrap_or_else(|| "-".to_string()),
-                o.storage_class,
-                o.key
+                escape_control(&o.storage_class),
+                escape_control(&o.key)
             )?;
         }
     }
@@ -346,6 +354,53 @@ mod tests {
             lines[1].contains("1.50 KiB")
                 && lines[1].contains("ARCHIVE")
                 && lines[1].ends_with("  k")
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_text_and_exact_in_json() {
+        let page = ListObjectsPage {
+            objects: vec![ObjectSummary {
+                key: "a\u{1b}]0;pwned\u{7}\nb".into(),
+                size: 1,
+                last_modified: None,
+                etag: "e".into(),
+                storage_class: "STANDARD".into(),
+            }],
+            common_prefixes: vec!["p\r/".into()],
+            ..ListObjectsPage::default()
+        };
+        let mut out = Vec::new();
+        write_page(&page, false, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text:?}");
+        assert!(lines[0].ends_with("p\\r/"), "{text:?}");
+        assert!(lines[1].ends_with("a\\x1b]0;pwned\\x07\\nb"), "{text:?}");
+        let mut out = Vec::new();
+        write_page(&page, true, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let keys: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(keys[0]["prefix"], "p\r/");
+        assert_eq!(keys[1]["key"], "a\u{1b}]0;pwned\u{7}\nb");
+        let mut out = Vec::new();
+        write_bucket(
+            &BucketInfo {
+                name: "b\u{1b}-1".into(),
+                region: "ap\n".into(),
+                created: None,
+            },
+            false,
+            &mut out,
+        )
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("b\\x1b-1 ") && text.contains("ap\\n "),
+            "{text:?}"
         );
     }
 }

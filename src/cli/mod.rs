@@ -43,6 +43,17 @@ pub struct GlobalArgs {
     pub endpoint: Option<String>,
 }
 
+impl GlobalArgs {
+    /// The flags the config layer takes (it knows nothing of clap).
+    pub fn overrides(&self) -> crate::config::Overrides {
+        crate::config::Overrides {
+            config: self.config.clone(),
+            profile: self.profile.clone(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "haul",
@@ -101,9 +112,13 @@ pub fn main() -> i32 {
     }
 }
 
-/// Prints `haul: <message>` to stderr and returns `code`.
+/// Prints `haul: <message>` to stderr, control characters escaped (a message may quote a key
+/// or a server's words), and returns `code`.
 pub fn fail(code: i32, message: impl std::fmt::Display) -> i32 {
-    eprintln!("haul: {message}");
+    eprintln!(
+        "haul: {}",
+        crate::text::escape_control(&message.to_string())
+    );
     code
 }
 

@@ -26,8 +26,9 @@ pub(crate) struct Setup {
 /// Loads config and profile, builds the client and the engine config. Errors are usage errors.
 pub(crate) fn setup(global: &GlobalArgs) -> Result<Setup, String> {
     let settings = config::load(global.config.as_deref()).map_err(|e| e.to_string())?;
-    let profile = config::resolve_profile(&settings, global).map_err(|e| e.to_string())?;
-    let client = CosClient::from_profile(&profile).map_err(|e| e.to_string())?;
+    let profile =
+        config::resolve_profile(&settings, &global.overrides()).map_err(|e| e.to_string())?;
+    let client = CosClient::new(profile.client_options()).map_err(|e| e.to_string())?;
     let engine = engine_config(&settings, &profile)?;
     Ok(Setup {
         client: Arc::new(client),

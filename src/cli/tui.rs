@@ -41,7 +41,8 @@ pub fn run(global: &GlobalArgs) -> i32 {
 /// endpoint and the copy defaults.
 fn configure(global: &GlobalArgs) -> Result<Session, String> {
     let settings = config::load(global.config.as_deref()).map_err(|e| e.to_string())?;
-    let profile = config::resolve_profile(&settings, global).map_err(|e| e.to_string())?;
+    let profile =
+        config::resolve_profile(&settings, &global.overrides()).map_err(|e| e.to_string())?;
     let engine = super::shared::engine_config(&settings, &profile)?;
     let mut copy_defaults = CopyOptions {
         verify: engine.verify,
@@ -50,8 +51,7 @@ fn configure(global: &GlobalArgs) -> Result<Session, String> {
     if let Some(p) = super::shared::config_part_size(&settings)? {
         copy_defaults.part_size = p;
     }
-    let mut client = ClientOptions::new(profile.credentials.clone());
-    client.endpoint = profile.endpoint.clone();
+    let client = profile.client_options();
     // Catch an empty key or a bad endpoint now, not behind the alternate screen.
     CosClient::new(client.clone()).map_err(|e| format!("profile {:?}: {e}", profile.name))?;
     let mut ui = UiOptions::new(profile.name.clone());
@@ -152,18 +152,14 @@ async fn forward(
 /// the screen belongs to the UI.
 pub(crate) fn init_log(dir: &Path) {
     use tracing_subscriber::EnvFilter;
-    if std::fs::create_dir_all(dir).is_err() {
+    if crate::private_files::create_dir_all(dir).is_err() {
         return;
     }
     let path = dir.join(LOG_FILE);
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
         let _ = std::fs::rename(&path, dir.join(format!("{LOG_FILE}.1")));
     }
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-    else {
+    let Ok(file) = crate::private_files::open_append(&path) else {
         return;
     };
     let filter = EnvFilter::try_from_env("HAUL_LOG").unwrap_or_else(|_| EnvFilter::new("info"));

@@ -18,6 +18,7 @@ use crate::engine::{
     BrowseRequest, Command as EngineCommand, Engine, Event, Listing, UploadSummary,
 };
 use crate::store::{CosUri, ObjectStore};
+use crate::text::escape_control;
 use crate::units::{format_size, parse_duration};
 
 #[derive(Debug, clap::Subcommand)]
@@ -151,7 +152,7 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> i32 {
                             Some(Event::UploadsAborted { aborted, failed }) => {
                                 println!("aborted {aborted} upload(s)");
                                 for f in &failed {
-                                    eprintln!("haul: {f}");
+                                    eprintln!("haul: {}", escape_control(f));
                                 }
                                 break if failed.is_empty() {
                                     exit::OK
@@ -194,19 +195,32 @@ fn confirm(chosen: &[&UploadSummary], uri: &CosUri) -> bool {
 }
 
 fn print_uploads(uploads: &[UploadSummary], json: bool) {
+    let stdout = std::io::stdout();
+    // A closed stdout (`| head`) ends the listing quietly.
+    let _ = write_uploads(uploads, json, &mut stdout.lock());
+}
+
+/// One line an upload: keys and ids escaped for people, exact in `--json`.
+fn write_uploads(
+    uploads: &[UploadSummary],
+    json: bool,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     for u in uploads {
         let initiated = u.upload.initiated.and_then(|t| t.format(&Rfc3339).ok());
         if json {
-            println!(
+            writeln!(
+                out,
                 "{}",
                 json!({
                     "key": u.upload.key, "upload_id": u.upload.upload_id, "initiated": initiated,
                     "parts": u.parts, "bytes": u.bytes, "job": u.job,
                     "storage_class": u.upload.storage_class,
                 })
-            );
+            )?;
         } else {
-            println!(
+            writeln!(
+                out,
                 "{:<20}  {:>5} parts  {:>10}  {}  {}  {}",
                 initiated.unwrap_or_else(|| "-".into()),
                 u.parts,
@@ -214,12 +228,48 @@ fn print_uploads(uploads: &[UploadSummary], json: bool) {
                 u.job
                     .map(|j| format!("job {j}"))
                     .unwrap_or_else(|| "not haul's".into()),
-                u.upload.upload_id,
-                u.upload.key
-            );
+                escape_control(&u.upload.upload_id),
+                escape_control(&u.upload.key)
+            )?;
         }
     }
     if uploads.is_empty() && !json {
-        println!("no incomplete uploads");
+        writeln!(out, "no incomplete uploads")?;
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::UploadInfo;
+
+    #[test]
+    fn control_characters_in_keys_are_escaped_in_text_and_exact_in_json() {
+        let uploads = [UploadSummary {
+            upload: UploadInfo {
+                key: "evil\u{1b}[2J\r\nkey".into(),
+                upload_id: "up\u{7}1".into(),
+                initiated: None,
+                storage_class: None,
+            },
+            parts: 2,
+            bytes: 10,
+            job: None,
+        }];
+        let mut out = Vec::new();
+        write_uploads(&uploads, false, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text:?}");
+        assert!(
+            text.trim_end().ends_with("up\\x071  evil\\x1b[2J\\r\\nkey"),
+            "{text:?}"
+        );
+        assert!(!text.contains('\u{1b}'));
+        let mut out = Vec::new();
+        write_uploads(&uploads, true, &mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["key"], "evil\u{1b}[2J\r\nkey");
+        assert_eq!(v["upload_id"], "up\u{7}1");
     }
 }

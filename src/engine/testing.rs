@@ -31,6 +31,7 @@ pub fn service_error(op: Op, status: u16, code: &str) -> Error {
         request_id: Some("test-request".into()),
         in_200: false,
         server_date: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(2_000_000_000)),
+        credential_source: None,
     })
 }
 

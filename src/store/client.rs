@@ -26,12 +26,11 @@ use super::sign::cos::{self as sign, KeyTime, SignRequest};
 use super::xml::{self, XmlError};
 use super::{
     BucketInfo, BucketName, ByteRange, CompleteResult, CompletedPart, CopyObjectRequest,
-    CopyResult, CopySourceConditions, Credentials, Error, ListObjectsPage, ListObjectsRequest,
-    ListPartsPage, ListUploadsPage, ListUploadsRequest, MetadataDirective, NetworkKind,
-    ObjectHeaders, ObjectMeta, ObjectRef, ObjectStore, Op, PartResult, PutResult, RequestObserver,
-    RequestRecord, Result, ServiceError, UploadPartCopyRequest,
+    CopyResult, CopySourceConditions, CredentialSource, Credentials, Error, ListObjectsPage,
+    ListObjectsRequest, ListPartsPage, ListUploadsPage, ListUploadsRequest, MetadataDirective,
+    NetworkKind, ObjectHeaders, ObjectMeta, ObjectRef, ObjectStore, Op, PartResult, PutResult,
+    RequestObserver, RequestRecord, Result, ServiceError, UploadPartCopyRequest,
 };
-use crate::config::Profile;
 
 /// Signatures are valid from a minute before now (clock slack, as the Python SDK does) …
 const SIGN_SLACK_BEFORE: i64 = 60;
@@ -39,8 +38,19 @@ const SIGN_SLACK_BEFORE: i64 = 60;
 const SIGN_VALIDITY: i64 = 15 * 60;
 /// GET Service pages followed at most (2,000 buckets a page).
 const MAX_BUCKET_PAGES: usize = 100;
+/// Buckets GET Service may list in all (COS allows an account 1,000): past this the endpoint is
+/// not COS, and keeping its answer would grow without bound across pages.
+pub const MAX_BUCKETS: usize = 100_000;
 /// How much of a non-XML error body is quoted in a message.
 const BODY_SNIPPET: usize = 200;
+/// The most haul reads of a successful answer other than GET Object's data: the XML of
+/// ListObjects / ListMultipartUploads / ListParts / GET Service and Complete's streamed body.
+/// The largest legitimate answer is a 1,000-entry page of 850-byte keys URL-encoded (up to
+/// 2,550 bytes each) with their ETag, size, date, class and owner: about 3 MB.
+pub const ANSWER_CAP: u64 = 8 << 20;
+/// The most haul reads of an error answer: COS's `<Error>` documents are under 2 KiB even
+/// with an 850-byte key quoted in `<Resource>`.
+pub const ERROR_BODY_CAP: u64 = 64 << 10;
 
 /// How to build a `CosClient`.
 #[derive(Clone)]
@@ -58,6 +68,8 @@ pub struct ClientOptions {
     /// which answer only when the copy is done.
     pub copy_timeout: Duration,
     pub observer: Option<RequestObserver>,
+    /// Where the credentials came from, named by authentication errors' hints.
+    pub credential_source: CredentialSource,
 }
 
 impl ClientOptions {
@@ -72,6 +84,7 @@ impl ClientOptions {
             complete_timeout: Duration::from_secs(20 * 60),
             copy_timeout: Duration::from_secs(15 * 60),
             observer: None,
+            credential_source: CredentialSource::default(),
         }
     }
 }
@@ -86,6 +99,7 @@ impl std::fmt::Debug for ClientOptions {
             .field("complete_timeout", &self.complete_timeout)
             .field("copy_timeout", &self.copy_timeout)
             .field("observer", &self.observer.is_some())
+            .field("credential_source", &self.credential_source)
             .finish()
     }
 }
@@ -143,6 +157,7 @@ pub struct CosClient {
     complete_timeout: Duration,
     copy_timeout: Duration,
     observer: Option<RequestObserver>,
+    credential_source: CredentialSource,
     /// Server time minus local time, in seconds, learnt from `correct_clock`.
     clock_offset: AtomicI64,
 }
@@ -167,10 +182,10 @@ impl CosClient {
         if opts.credentials.secret_id.trim().is_empty()
             || opts.credentials.secret_key.expose().trim().is_empty()
         {
-            return Err(Error::InvalidInput(
-                "the secret id or secret key is empty: set TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY"
-                    .to_string(),
-            ));
+            return Err(Error::InvalidInput(format!(
+                "the secret id or secret key is empty: set {} and {}",
+                opts.credential_source.secret_id, opts.credential_source.secret_key
+            )));
         }
         let mut builder = reqwest::Client::builder();
         if endpoint.is_some() {
@@ -195,15 +210,9 @@ impl CosClient {
             complete_timeout: opts.complete_timeout,
             copy_timeout: opts.copy_timeout,
             observer: opts.observer,
+            credential_source: opts.credential_source,
             clock_offset: AtomicI64::new(0),
         })
-    }
-
-    /// A client for a resolved profile, with default timeouts and no observer.
-    pub fn from_profile(profile: &Profile) -> Result<CosClient, Error> {
-        let mut opts = ClientOptions::new(profile.credentials.clone());
-        opts.endpoint = profile.endpoint.clone();
-        CosClient::new(opts)
     }
 
     /// The validated endpoint override, if any.
@@ -268,6 +277,7 @@ impl CosClient {
             body,
             timeout,
             resource,
+            body_cap,
         } = req;
         let path = match key {
             Some(k) => key_to_url_path(k),
@@ -366,9 +376,26 @@ impl CosClient {
         let response = builder.send().await.map_err(net)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(net)?;
+        let cap = if status.is_success() {
+            body_cap
+        } else {
+            Some(ERROR_BODY_CAP)
+        };
+        let too_large = |cap: u64| Error::TooLarge {
+            op,
+            resource: resource.clone(),
+            status: status.as_u16(),
+            cap,
+        };
+        let body = match cap {
+            None => response.bytes().await.map_err(net)?,
+            // A HEAD answer's Content-Length is the object's size, not a body to read.
+            Some(cap) => read_capped(response, cap, method != Method::HEAD)
+                .await
+                .map_err(|e| e.map_or_else(|| too_large(cap), net))?,
+        };
         if !status.is_success() {
-            return Err(service_error(op, &resource, status, &headers, &body, false));
+            return Err(self.service_error(op, &resource, status, &headers, &body, false));
         }
         Ok(Answer {
             status,
@@ -376,7 +403,28 @@ impl CosClient {
             body,
             op,
             resource,
+            credential_source: self.credential_source.clone(),
         })
+    }
+
+    fn service_error(
+        &self,
+        op: Op,
+        resource: &str,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        in_200: bool,
+    ) -> Error {
+        service_error(
+            op,
+            resource,
+            status,
+            headers,
+            body,
+            in_200,
+            &self.credential_source,
+        )
     }
 
     fn req<'a>(&self, op: Op, method: Method, host: String, resource: String) -> Req<'a> {
@@ -390,6 +438,7 @@ impl CosClient {
             body: None,
             timeout: self.request_timeout,
             resource,
+            body_cap: Some(ANSWER_CAP),
         }
     }
 
@@ -420,6 +469,9 @@ struct Req<'a> {
     body: Option<Bytes>,
     timeout: Duration,
     resource: String,
+    /// The most of a successful answer's body to read (`None`: GET Object's data, which the
+    /// caller sized with its range). Error bodies always stop at `ERROR_BODY_CAP`.
+    body_cap: Option<u64>,
 }
 
 impl Req<'_> {
@@ -455,6 +507,32 @@ impl Req<'_> {
         self.timeout = t;
         self
     }
+    fn uncapped(mut self) -> Self {
+        self.body_cap = None;
+        self
+    }
+}
+
+/// Reads a body chunk by chunk, stopping as soon as it would pass `cap` (and before reading
+/// anything when `check_length` and the declared Content-Length is already over it), so memory
+/// stays under the cap plus one chunk. `Err(None)` means over the cap; `Err(Some(_))` is the
+/// network failing mid-body. Dropping the response closes the connection.
+async fn read_capped(
+    mut response: reqwest::Response,
+    cap: u64,
+    check_length: bool,
+) -> std::result::Result<Bytes, Option<reqwest::Error>> {
+    if check_length && response.content_length().is_some_and(|n| n > cap) {
+        return Err(None);
+    }
+    let mut buf = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(Some)? {
+        if (buf.len() + chunk.len()) as u64 > cap {
+            return Err(None);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf.freeze())
 }
 
 /// A successful (2xx) answer, body read to the end.
@@ -464,6 +542,7 @@ struct Answer {
     body: Bytes,
     op: Op,
     resource: String,
+    credential_source: CredentialSource,
 }
 
 impl Answer {
@@ -490,6 +569,7 @@ impl Answer {
                 &self.headers,
                 &self.body,
                 true,
+                &self.credential_source,
             ));
         }
         parse(&text).map_err(|e| self.protocol(e))
@@ -570,6 +650,7 @@ fn service_error(
     headers: &HeaderMap,
     body: &[u8],
     in_200: bool,
+    credential_source: &CredentialSource,
 ) -> Error {
     let text = String::from_utf8_lossy(body);
     let parsed = xml::parse_error(&text);
@@ -602,6 +683,8 @@ fn service_error(
         request_id: body_rid.or_else(|| header_str(headers, "x-cos-request-id")),
         in_200,
         server_date: header_str(headers, "date").and_then(|d| httpdate::parse_http_date(&d).ok()),
+        credential_source: (*credential_source != CredentialSource::default())
+            .then(|| credential_source.clone()),
     })
 }
 
@@ -774,6 +857,15 @@ impl ObjectStore for CosClient {
                 .opt_param("marker", marker.clone());
             let answer = self.send(req).await?;
             let page = answer.parse(xml::parse_list_buckets)?;
+            if buckets.len() + page.buckets.len() > MAX_BUCKETS {
+                return Err(Error::Protocol {
+                    op: Op::ListBuckets,
+                    resource: "cos://".to_string(),
+                    message: format!(
+                        "GET Service listed more than {MAX_BUCKETS} buckets (COS allows an account 1,000): check --endpoint"
+                    ),
+                });
+            }
             buckets.extend(page.buckets);
             match page.next_marker {
                 Some(next) if page.is_truncated && Some(&next) != marker.as_ref() => {
@@ -822,7 +914,8 @@ impl ObjectStore for CosClient {
     async fn get_object(&self, obj: &ObjectRef, range: Option<ByteRange>) -> Result<Bytes> {
         let r = self
             .object_req(Op::GetObject, Method::GET, obj)?
-            .opt_header("range", range.map(|r| r.header_value()));
+            .opt_header("range", range.map(|r| r.header_value()))
+            .uncapped();
         Ok(self.send(r).await?.body)
     }
 
@@ -1270,6 +1363,201 @@ mod tests {
             "{e:?}"
         );
         assert!(e.is_transient());
+    }
+
+    /// A peer that answers every request on one connection with `head` and then body bytes
+    /// (chunked, without end, or `declared` bytes of Content-Length) until the client hangs
+    /// up or `limit` bytes are out. Returns how many body bytes it managed to write.
+    async fn endless(
+        status: &'static str,
+        declared: Option<u64>,
+    ) -> (std::net::SocketAddr, tokio::task::JoinHandle<u64>) {
+        const LIMIT: u64 = 1 << 30;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 8192];
+            let mut head = Vec::new();
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => return 0,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let framing = match declared {
+                Some(n) => format!("Content-Length: {n}"),
+                None => "Transfer-Encoding: chunked".to_string(),
+            };
+            let start =
+                format!("HTTP/1.1 {status}\r\nContent-Type: application/xml\r\n{framing}\r\n\r\n");
+            if sock.write_all(start.as_bytes()).await.is_err() {
+                return 0;
+            }
+            let piece = "<Bucket><Name>b-1250000000</Name><Location>ap-beijing</Location></Bucket>"
+                .repeat(800);
+            let mut chunk = Vec::new();
+            if declared.is_none() {
+                chunk.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            }
+            chunk.extend_from_slice(piece.as_bytes());
+            if declared.is_none() {
+                chunk.extend_from_slice(b"\r\n");
+            }
+            let mut written = 0u64;
+            while written < LIMIT {
+                if sock.write_all(&chunk).await.is_err() {
+                    break;
+                }
+                written += piece.len() as u64;
+            }
+            written
+        });
+        (addr, task)
+    }
+
+    #[tokio::test]
+    async fn an_endless_listing_stops_at_the_cap_with_an_error_that_names_it() {
+        let (addr, task) = endless("200 OK", None).await;
+        let mut o = ClientOptions::new(creds());
+        o.endpoint = Some(format!("http://{addr}"));
+        let started = Instant::now();
+        let e = CosClient::new(o).unwrap().list_buckets().await.unwrap_err();
+        let elapsed = started.elapsed();
+        assert!(
+            matches!(
+                e,
+                Error::TooLarge {
+                    op: Op::ListBuckets,
+                    cap: ANSWER_CAP,
+                    status: 200,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(text.starts_with("ListBuckets cos://: "), "{text}");
+        assert!(text.contains("8.00 MiB"), "{text}");
+        assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+        // The client hung up soon after the cap: the peer could not push much more than the
+        // cap plus what the loopback socket buffers hold.
+        let written = tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the client hung up")
+            .unwrap();
+        assert!(written < ANSWER_CAP + (32 << 20), "{written}");
+    }
+
+    #[tokio::test]
+    async fn a_declared_oversized_answer_is_refused_before_reading_it() {
+        let (addr, task) = endless("200 OK", Some(10 << 30)).await;
+        let mut o = ClientOptions::new(creds());
+        o.endpoint = Some(format!("http://{addr}"));
+        let bucket = BucketName::parse("dst-1250000000").unwrap();
+        let e = CosClient::new(o)
+            .unwrap()
+            .list_objects(&bucket, "ap-beijing", &ListObjectsRequest::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::TooLarge {
+                    op: Op::ListObjects,
+                    cap: ANSWER_CAP,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("ListObjects cos://dst-1250000000/: "),
+            "{e}"
+        );
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn an_endless_error_body_stops_at_the_error_cap() {
+        let (addr, task) = endless("404 Not Found", None).await;
+        let mut o = ClientOptions::new(creds());
+        o.endpoint = Some(format!("http://{addr}"));
+        let e = CosClient::new(o)
+            .unwrap()
+            .list_parts(&obj("k"), "up-1", None, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::TooLarge {
+                    op: Op::ListParts,
+                    cap: ERROR_BODY_CAP,
+                    status: 404,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("64.0 KiB"), "{e}");
+        let written = tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the client hung up")
+            .unwrap();
+        assert!(written < ERROR_BODY_CAP + (32 << 20), "{written}");
+    }
+
+    #[tokio::test]
+    async fn bucket_lists_past_the_total_cap_are_refused() {
+        // Every answer is a truncated page of 2,000 buckets with a new marker, forever.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let entries =
+                "<Bucket><Name>b-1250000000</Name><Location>ap-beijing</Location></Bucket>"
+                    .repeat(2000);
+            let mut pages = 0u32;
+            let mut pending = Vec::new();
+            let mut buf = [0u8; 8192];
+            loop {
+                while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                    pending.drain(..end + 4);
+                    pages += 1;
+                    let body = format!(
+                        "<ListAllMyBucketsResult><IsTruncated>true</IsTruncated><NextMarker>m{pages}</NextMarker><Buckets>{entries}</Buckets></ListAllMyBucketsResult>"
+                    );
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                    if sock.write_all(head.as_bytes()).await.is_err()
+                        || sock.write_all(body.as_bytes()).await.is_err()
+                    {
+                        return pages;
+                    }
+                }
+                match sock.read(&mut buf).await {
+                    Ok(0) | Err(_) => return pages,
+                    Ok(n) => pending.extend_from_slice(&buf[..n]),
+                }
+            }
+        });
+        let mut o = ClientOptions::new(creds());
+        o.endpoint = Some(format!("http://{addr}"));
+        let e = CosClient::new(o).unwrap().list_buckets().await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Protocol {
+                    op: Op::ListBuckets,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("more than 100000 buckets"), "{e}");
+        let pages = task.await.unwrap();
+        assert_eq!(pages as usize, MAX_BUCKETS / 2000 + 1);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::time::SystemTime;
 
-use super::Op;
+use super::{CredentialSource, Op};
 
 /// An error answered by COS (or an emulator of it): an HTTP error status, or a 200 whose body
 /// is an `<Error>` document.
@@ -22,6 +22,9 @@ pub struct ServiceError {
     pub in_200: bool,
     /// The server's `Date` header, for correcting the signing clock.
     pub server_date: Option<SystemTime>,
+    /// Where the client's credentials came from, so an authentication error names the
+    /// variable to check (`None`: the default TENCENTCLOUD_* variables).
+    pub credential_source: Option<CredentialSource>,
 }
 
 /// How a request failed before COS could answer it.
@@ -52,22 +55,59 @@ pub enum Error {
         resource: String,
         message: String,
     },
+    /// The answer's body is larger than haul reads for this request: the endpoint is not
+    /// answering like COS (every legitimate answer fits the cap with room to spare).
+    #[error("{op} {resource}: the answer (HTTP {status}) is larger than the {} haul reads for {op}; stopped reading: the endpoint is not answering like COS, check --endpoint", crate::units::format_size(*.cap))]
+    TooLarge {
+        op: Op,
+        resource: String,
+        status: u16,
+        /// The cap in bytes.
+        cap: u64,
+    },
     /// The request could not be built (bad key, bad header value); nothing was sent.
     #[error("{0}")]
     InvalidInput(String),
 }
 
+/// COS codes about the session token of temporary keys.
+const TOKEN_CODES: &[&str] = &["InvalidToken", "ExpiredToken", "TokenExpired"];
+
+/// Whether an error is about the session token rather than the key pair: a token code, or an
+/// authentication code whose message talks about the token (as `haul serve` answers).
+fn is_token_error(e: &ServiceError) -> bool {
+    TOKEN_CODES.contains(&e.code.as_str())
+        || (matches!(e.code.as_str(), "InvalidAccessKeyId" | "AccessDenied")
+            && e.message.to_ascii_lowercase().contains("token"))
+}
+
 fn describe_service(e: &ServiceError) -> String {
-    let hint = match e.code.as_str() {
-        "NoSuchBucket" => ": check the bucket name (NAME-APPID) and its region",
-        "NoSuchKey" => ": check the key",
-        "SignatureDoesNotMatch" => ": check the secret key (TENCENTCLOUD_SECRET_KEY)",
-        "InvalidAccessKeyId" => ": check the secret id (TENCENTCLOUD_SECRET_ID)",
-        "AccessDenied" => ": check the credentials and the bucket's permissions",
-        "RequestTimeTooSkewed" => ": the local clock is off; haul corrects for it and retries",
-        "NoSuchUpload" => ": the multipart upload no longer exists (completed or aborted)",
-        "PreconditionFailed" => ": the source object changed",
-        _ => "",
+    let default = CredentialSource::default();
+    let src = e.credential_source.as_ref().unwrap_or(&default);
+    let hint = if is_token_error(e) {
+        format!(
+            ": check the session token ({}): temporary keys need their token, and all three expire together",
+            src.session_token
+        )
+    } else {
+        match e.code.as_str() {
+            "NoSuchBucket" => ": check the bucket name (NAME-APPID) and its region".to_string(),
+            "NoSuchKey" => ": check the key".to_string(),
+            "SignatureDoesNotMatch" => format!(": check the secret key ({})", src.secret_key),
+            "InvalidAccessKeyId" => format!(": check the secret id ({})", src.secret_id),
+            "AccessDenied" => format!(
+                ": check the credentials ({} and {}) and the bucket's permissions",
+                src.secret_id, src.secret_key
+            ),
+            "RequestTimeTooSkewed" => {
+                ": the local clock is off; haul corrects for it and retries".to_string()
+            }
+            "NoSuchUpload" => {
+                ": the multipart upload no longer exists (completed or aborted)".to_string()
+            }
+            "PreconditionFailed" => ": the source object changed".to_string(),
+            _ => String::new(),
+        }
     };
     let rid = e
         .request_id
@@ -103,7 +143,7 @@ impl Error {
                 TRANSIENT_CODES.contains(&e.code.as_str()) || (e.status >= 500 && !e.in_200)
             }
             Error::Network { .. } => true,
-            Error::Protocol { .. } | Error::InvalidInput(_) => false,
+            Error::Protocol { .. } | Error::TooLarge { .. } | Error::InvalidInput(_) => false,
         }
     }
 
@@ -168,6 +208,7 @@ mod tests {
             request_id: Some("rid".into()),
             in_200,
             server_date: None,
+            credential_source: None,
         })
     }
 
@@ -204,5 +245,68 @@ mod tests {
         assert!(text.contains("UploadPartCopy"), "{text}");
         assert!(text.contains("NoSuchKey"), "{text}");
         assert!(text.contains("request rid"), "{text}");
+    }
+
+    #[test]
+    fn auth_hints_name_the_variable_to_check() {
+        let with = |code: &str, message: &str, src: Option<CredentialSource>| {
+            Error::service(ServiceError {
+                code: code.into(),
+                message: message.into(),
+                credential_source: src,
+                ..match svc(403, "x", false) {
+                    Error::Service(e) => *e,
+                    _ => unreachable!(),
+                }
+            })
+            .to_string()
+        };
+        let e = with("InvalidAccessKeyId", "The access key Id is invalid", None);
+        assert!(
+            e.ends_with("check the secret id (TENCENTCLOUD_SECRET_ID)"),
+            "{e}"
+        );
+        let e = with("SignatureDoesNotMatch", "sig", None);
+        assert!(
+            e.ends_with("check the secret key (TENCENTCLOUD_SECRET_KEY)"),
+            "{e}"
+        );
+        // A token error names the token variable, not the secret id.
+        let e = with(
+            "InvalidAccessKeyId",
+            "This is a temporary credential: send its token as x-cos-security-token.",
+            None,
+        );
+        assert!(
+            e.contains("check the session token (TENCENTCLOUD_SESSION_TOKEN)"),
+            "{e}"
+        );
+        assert!(!e.contains("secret id"), "{e}");
+        let custom = CredentialSource {
+            secret_id: "PROD_ID (secret_id_env of profile \"prod\")".into(),
+            secret_key: "PROD_KEY".into(),
+            session_token: "PROD_TOKEN".into(),
+        };
+        let e = with("ExpiredToken", "expired", Some(custom.clone()));
+        assert!(e.contains("(PROD_TOKEN)"), "{e}");
+        let e = with("InvalidAccessKeyId", "bad id", Some(custom));
+        assert!(
+            e.contains("check the secret id (PROD_ID (secret_id_env of profile \"prod\"))"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn too_large_names_the_cap_and_the_request_and_is_not_retried() {
+        let e = Error::TooLarge {
+            op: Op::ListBuckets,
+            resource: "cos://".into(),
+            status: 200,
+            cap: 8 << 20,
+        };
+        let text = e.to_string();
+        assert!(text.starts_with("ListBuckets cos://: "), "{text}");
+        assert!(text.contains("8.00 MiB"), "{text}");
+        assert!(!e.is_transient());
     }
 }

@@ -118,6 +118,27 @@ pub struct Credentials {
     pub token: Option<Secret>,
 }
 
+/// Where a client's credentials came from, named in the hint of an authentication error
+/// ("check the secret id (TENCENTCLOUD_SECRET_ID)"). Descriptions of places, never values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialSource {
+    /// e.g. `TENCENTCLOUD_SECRET_ID`, or `PROD_ID (secret_id_env of profile "prod" in …)`.
+    pub secret_id: String,
+    pub secret_key: String,
+    pub session_token: String,
+}
+
+impl Default for CredentialSource {
+    /// The Tencent Cloud variables haul reads when a profile names no others.
+    fn default() -> Self {
+        CredentialSource {
+            secret_id: "TENCENTCLOUD_SECRET_ID".to_string(),
+            secret_key: "TENCENTCLOUD_SECRET_KEY".to_string(),
+            session_token: "TENCENTCLOUD_SESSION_TOKEN".to_string(),
+        }
+    }
+}
+
 /// A bucket as GET Service lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketInfo {
