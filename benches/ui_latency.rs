@@ -118,6 +118,7 @@ async fn bench(keys: usize) {
         region: "ap-guangzhou".into(),
         buckets: vec!["media-1250000000".into(), "backup-1250000000".into()],
         objects,
+        object_sets: vec![],
         demo: false,
         data: None,
         latency: Some(Duration::from_secs(2)),
@@ -129,6 +130,7 @@ async fn bench(keys: usize) {
         seed: 1,
         access_log: None,
         fault_stall: Duration::from_secs(60),
+        limits: Default::default(),
     })
     .await
     .expect("start the server");

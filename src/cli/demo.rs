@@ -96,6 +96,7 @@ async fn demo(args: Args, dir: PathBuf) -> i32 {
         region: "ap-guangzhou".into(),
         buckets: vec![],
         objects: vec![],
+        object_sets: vec![],
         demo: true,
         data: Some(dir.join("server")),
         latency: Some(args.latency),
@@ -107,6 +108,7 @@ async fn demo(args: Args, dir: PathBuf) -> i32 {
         seed,
         access_log: None,
         fault_stall: Duration::from_secs(60),
+        limits: Default::default(),
     };
     let server = match server::start(serve).await {
         Ok(s) => s,

@@ -25,6 +25,10 @@ pub struct ServeArgs {
     /// Create a synthetic object: cos://NAME-APPID/KEY=SIZE, e.g. =64GiB or =40TB (repeatable).
     #[arg(long = "object", value_name = "cos://NAME-APPID/KEY=SIZE")]
     pub objects: Vec<String>,
+    /// Create COUNT synthetic objects PREFIX00000000, PREFIX00000001, …:
+    /// cos://NAME-APPID/PREFIX=COUNTxSIZE, e.g. =200000x1KiB (repeatable).
+    #[arg(long = "objects", value_name = "cos://NAME-APPID/PREFIX=COUNTxSIZE")]
+    pub object_sets: Vec<String>,
     /// Load the demo data set (assets/demo.toml).
     #[arg(long)]
     pub demo: bool,
@@ -58,16 +62,45 @@ pub struct ServeArgs {
     /// How long the `timeout` fault stalls before answering 503, e.g. 60s.
     #[arg(long, value_parser = crate::units::parse_duration, default_value = "60s")]
     pub fault_stall: std::time::Duration,
+    #[command(flatten)]
+    pub limits: ConnLimits,
+}
+
+/// Connection limits (`conns.rs`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnLimits {
+    /// Close a connection that has not sent a complete request head this long after it opened.
+    #[arg(long, value_parser = crate::units::parse_duration, default_value = "10s")]
+    pub header_timeout: std::time::Duration,
+    /// Close a keep-alive connection idle this long between requests.
+    #[arg(long, value_parser = crate::units::parse_duration, default_value = "60s")]
+    pub idle_timeout: std::time::Duration,
+    /// Most connections open at once; a new one evicts the oldest half-open or idle one.
+    /// Lowered to fit the file-descriptor limit.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_connections: usize,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits {
+            header_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(60),
+            max_connections: 10_000,
+        }
+    }
 }
 
 pub mod access_log;
 pub mod auth;
+pub mod conns;
 pub mod demo;
 pub mod error;
 pub mod faults;
 pub mod model;
 pub mod persist;
 pub mod service;
+pub mod spill;
 pub mod state;
 pub mod xml;
 
@@ -75,6 +108,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
+use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
@@ -163,6 +197,9 @@ fn initial_state(args: &ServeArgs) -> anyhow::Result<state::State> {
     for o in &args.objects {
         demo::add_object(&mut st, o, &args.region, now)?;
     }
+    for o in &args.object_sets {
+        demo::add_objects(&mut st, o, &args.region, now)?;
+    }
     Ok(st)
 }
 
@@ -178,6 +215,20 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<ServerHandle> {
         })?);
     }
     let st = initial_state(&args)?;
+    let spill = match &args.data {
+        Some(dir) => spill::SpillDir::in_data_dir(dir).with_context(|| {
+            format!(
+                "cannot create {}: haul serve streams large uploads there",
+                dir.join("spill").display()
+            )
+        })?,
+        None => spill::SpillDir::temporary().with_context(|| {
+            format!(
+                "cannot create a directory under {} for large uploads: set TMPDIR to a writable directory",
+                std::env::temp_dir().display()
+            )
+        })?,
+    };
     let log = match &args.access_log {
         Some(p) => Some(access_log::AccessLog::open(p)?),
         None => None,
@@ -212,11 +263,19 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<ServerHandle> {
         seq: AtomicU64::new(0),
         dirty: dirty.clone(),
         stall: args.fault_stall,
+        spill,
+    });
+    let fd_limit = conns::raise_fd_limit();
+    let registry = conns::Registry::new(conns::Limits {
+        header_timeout: args.limits.header_timeout,
+        idle_timeout: args.limits.idle_timeout,
+        max_connections: conns::effective_cap(args.limits.max_connections, fd_limit),
     });
     let cancel = CancellationToken::new();
     let task = tokio::spawn(run(
         listener,
         shared,
+        registry,
         cancel.clone(),
         args.data.clone(),
         dirty,
@@ -232,6 +291,7 @@ pub async fn start(args: ServeArgs) -> anyhow::Result<ServerHandle> {
 async fn run(
     listener: tokio::net::TcpListener,
     shared: Arc<service::Shared>,
+    registry: Arc<conns::Registry>,
     cancel: CancellationToken,
     data: Option<PathBuf>,
     dirty: Option<Arc<tokio::sync::Notify>>,
@@ -263,17 +323,40 @@ async fn run(
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
+        // At the cap with every connection busy: close this one at once.
+        let Some(conn) = registry.admit(&cancel) else {
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let sh = shared.clone();
-        let cancel = cancel.clone();
+        let reg = registry.clone();
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| service::handle(sh.clone(), req));
-            let conn = hyper::server::conn::http1::Builder::new()
+            let svc = {
+                let (reg, conn) = (reg.clone(), conn.clone());
+                hyper::service::service_fn(move |req| {
+                    // Busy from the complete head until the answer's body is sent or dropped.
+                    let busy = reg.busy(&conn);
+                    let sh = sh.clone();
+                    async move {
+                        let resp = service::handle(sh, req).await?;
+                        Ok::<_, service::Dropped>(resp.map(|b| {
+                            BodyExt::boxed(BodyExt::map_frame(b, move |f| {
+                                let _keep = &busy;
+                                f
+                            }))
+                        }))
+                    }
+                })
+            };
+            let served = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc);
             tokio::select! {
-                _ = conn => {}
-                _ = cancel.cancelled() => {}
+                _ = served => {}
+                _ = conn.closed().cancelled() => {}
+                _ = reg.expired(&conn) => {}
             }
+            reg.closed(&conn);
         });
     }
     if let Some(s) = saver {
