@@ -25,6 +25,7 @@ const GIB: u64 = 1 << 30;
 const CHUNK: usize = 1 << 20;
 const PUTS: usize = 4;
 const HALF_OPEN: usize = 25_000;
+const HOLDERS: usize = 2;
 
 struct Server {
     child: Child,
@@ -288,45 +289,40 @@ async fn bench() {
     println!("  HEAD of each: 200, 1 GiB, ETag = client-side MD5");
 
     // ---- 2. haul ls while 25,000 half-open connections are held ----
-    let limit = raise_own_fd_limit(HALF_OPEN as u64 + 4096);
-    if limit < HALF_OPEN as u64 + 1024 {
-        println!("half-open part skipped: this process may open only {limit} files (run as root or raise the hard limit)");
-        return;
-    }
+    // Held by child processes (this bench binary again, `--hold`), HOLDERS of them, so that
+    // no process needs more file descriptors than a usual hard limit (20,000 here) allows.
     let (quiet, ok) = haul_ls(&srv, home.path());
     assert!(ok, "haul ls answers before the flood");
-    let addr: std::net::SocketAddr = srv
-        .endpoint
-        .trim_start_matches("http://")
-        .parse()
-        .expect("endpoint address");
+    let addr = srv.endpoint.trim_start_matches("http://").to_string();
     let opened = Instant::now();
-    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(256));
-    let mut opens = Vec::with_capacity(HALF_OPEN);
-    for _ in 0..HALF_OPEN {
-        let sem = sem.clone();
-        opens.push(tokio::spawn(async move {
-            let _p = sem.acquire_owned().await.ok()?;
-            let mut s = tokio::time::timeout(
-                Duration::from_secs(10),
-                tokio::net::TcpStream::connect(addr),
-            )
-            .await
-            .ok()?
-            .ok()?;
-            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.ok()?;
-            Some(s)
-        }));
+    let exe = std::env::current_exe().expect("this bench's path");
+    let mut holders = Vec::new();
+    for _ in 0..HOLDERS {
+        holders.push(
+            Command::new(&exe)
+                .args(["--hold", &addr, &(HALF_OPEN / HOLDERS).to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("start a connection holder"),
+        );
     }
-    let mut held = Vec::with_capacity(HALF_OPEN);
-    for o in opens {
-        if let Ok(Some(s)) = o.await {
-            held.push(s);
-        }
+    let mut held = 0usize;
+    for h in &mut holders {
+        let out = h.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(out)
+            .read_line(&mut line)
+            .expect("read the holder's count");
+        held += line
+            .trim()
+            .strip_prefix("held ")
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
     }
     println!(
-        "opened {} of {HALF_OPEN} half-open connections in {:.1} s; server: {} fds open, RSS {} MiB",
-        held.len(),
+        "opened and holding {held} of {HALF_OPEN} half-open connections ({HOLDERS} processes) after {:.1} s; server: {} fds open, RSS {} MiB",
         opened.elapsed().as_secs_f64(),
         open_fds(pid),
         status_kib(pid, "VmRSS:") / 1024
@@ -339,18 +335,72 @@ async fn bench() {
     }
     times.sort();
     println!(
-        "haul ls latency: {:.0} ms without load; with {} half-open connections held: min {:.0} ms, median {:.0} ms, max {:.0} ms (5 runs, each a new process)",
+        "haul ls latency: {:.0} ms without load; with {held} half-open connections held: min {:.0} ms, median {:.0} ms, max {:.0} ms (5 runs, each a new process); server after: {} fds, peak RSS {} MiB",
         quiet.as_secs_f64() * 1000.0,
-        held.len(),
         times[0].as_secs_f64() * 1000.0,
         times[2].as_secs_f64() * 1000.0,
-        times[4].as_secs_f64() * 1000.0
+        times[4].as_secs_f64() * 1000.0,
+        open_fds(pid),
+        status_kib(pid, "VmHWM:") / 1024
     );
+    for mut h in holders {
+        drop(h.stdin.take());
+        let _ = h.wait();
+    }
+}
+
+/// `--hold ADDR N`: opens N connections to ADDR, sends each a partial request head, prints
+/// `held K` (how many opened) and keeps them until stdin closes.
+fn hold(addr: &str, n: usize) {
+    raise_own_fd_limit(n as u64 + 1024);
+    let addr: std::net::SocketAddr = addr.parse().expect("holder address");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let held = rt.block_on(async {
+        let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(256));
+        let mut opens = Vec::with_capacity(n);
+        for _ in 0..n {
+            let sem = sem.clone();
+            opens.push(tokio::spawn(async move {
+                let _p = sem.acquire_owned().await.ok()?;
+                let mut s = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    tokio::net::TcpStream::connect(addr),
+                )
+                .await
+                .ok()?
+                .ok()?;
+                s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await.ok()?;
+                Some(s)
+            }));
+        }
+        let mut held = Vec::with_capacity(n);
+        for o in opens {
+            if let Ok(Some(s)) = o.await {
+                held.push(s);
+            }
+        }
+        held
+    });
+    println!("held {}", held.len());
+    let mut sink = String::new();
+    let _ = std::io::stdin().read_line(&mut sink);
     drop(held);
 }
 
 fn main() {
-    if std::env::args().any(|a| a == "--list") {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--hold") {
+        let n = args
+            .get(i + 2)
+            .and_then(|n| n.parse().ok())
+            .expect("--hold ADDR N");
+        hold(&args[i + 1], n);
         return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -365,6 +365,7 @@ async fn run(
     if let Some(dir) = data {
         save(&shared, &dir).await;
     }
+    shared.spill.remove_if_temporary();
 }
 
 /// Saves a snapshot (cheap: content bytes are shared) on a blocking thread.

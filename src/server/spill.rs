@@ -100,6 +100,14 @@ impl SpillDir {
         &self.path
     }
 
+    /// Removes a temporary directory and what is in it now that the server has stopped (the
+    /// process may exit before the last content holding it is dropped).
+    pub fn remove_if_temporary(&self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+
     /// A new, empty spill file (0600) and its path.
     pub fn create(&self) -> std::io::Result<(std::fs::File, PathBuf)> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
