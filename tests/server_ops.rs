@@ -860,3 +860,421 @@ async fn what_the_server_writes_is_private_to_its_user() {
         assert_eq!(mode(&b), 0o600, "{}", b.display());
     }
 }
+
+// ---- bounded memory: sizes checked from Content-Length, bodies streamed ----
+
+/// A signed request head (no body) for a raw socket: `extra` headers are sent and signed.
+fn raw_head(
+    s: &haul::server::ServerHandle,
+    method: &str,
+    key: &str,
+    query: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> String {
+    use haul::store::sign::cos::{self as sign, KeyTime, SignRequest};
+    let (id, secret) = s.credentials[0].clone();
+    let mut headers: Vec<(String, String)> = vec![("host".into(), host(GZ_BUCKET, GZ))];
+    headers.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let params: Vec<(String, String)> = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let kt = KeyTime::new(now() - 60, now() + 3600);
+    let to_sign: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(k, _)| sign::should_sign_header(k))
+        .cloned()
+        .collect();
+    let path = format!("/{key}");
+    let signed = sign::sign(
+        &secret,
+        &kt,
+        &SignRequest {
+            method,
+            path: &path,
+            params: &params,
+            headers: &to_sign,
+        },
+    );
+    headers.push((
+        "authorization".into(),
+        sign::authorization(&id, &kt, &signed),
+    ));
+    let q: Vec<String> = query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let target = if q.is_empty() {
+        path.clone()
+    } else {
+        format!("{path}?{}", q.join("&"))
+    };
+    let mut out = format!("{method} {target} HTTP/1.1\r\n");
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    out
+}
+
+/// Sends `head` (and `body`) on a new connection and reads the answer's head and body, or
+/// panics after `within`.
+async fn raw_exchange(
+    s: &haul::server::ServerHandle,
+    head: &str,
+    body: &[u8],
+    within: Duration,
+) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut sock = tokio::net::TcpStream::connect(s.addr)
+        .await
+        .expect("connect");
+    sock.write_all(head.as_bytes()).await.expect("send head");
+    sock.write_all(body).await.expect("send body");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let read = async {
+        loop {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got);
+                    if text.contains("</Error>")
+                        || (text.contains("\r\n\r\n")
+                            && !text.contains("<?xml")
+                            && text.starts_with("HTTP/1.1 2"))
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+    };
+    tokio::time::timeout(within, read)
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "no answer within {within:?}; got {:?}",
+                String::from_utf8_lossy(&got)
+            )
+        });
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test]
+async fn upload_part_to_an_unknown_upload_is_refused_before_its_body_is_sent() {
+    let s = start_server(serve_args()).await;
+    // 100 MiB announced, none sent: the answer must not wait for the body.
+    let head = raw_head(
+        &s,
+        "PUT",
+        "k",
+        &[("partNumber", "1"), ("uploadId", "bogus")],
+        &[("content-length", "104857600")],
+    );
+    let answer = raw_exchange(&s, &head, b"", Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(answer.contains("<Code>NoSuchUpload</Code>"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_put_over_5_gb_is_refused_from_its_content_length_alone() {
+    let s = start_server(serve_args()).await;
+    let head = raw_head(&s, "PUT", "huge", &[], &[("content-length", "6000000000")]);
+    let answer = raw_exchange(&s, &head, b"", Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("<Code>EntityTooLarge</Code>"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_put_without_content_length_is_refused_with_411() {
+    let s = start_server(serve_args()).await;
+    let head = raw_head(
+        &s,
+        "PUT",
+        "chunked",
+        &[],
+        &[("transfer-encoding", "chunked")],
+    );
+    let answer = raw_exchange(
+        &s,
+        &head,
+        b"5\r\nhello\r\n0\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 411"), "{answer}");
+    assert!(
+        answer.contains("<Code>MissingContentLength</Code>"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn a_complete_body_over_the_xml_cap_is_refused_before_it_is_read() {
+    let s = start_server(serve_args()).await;
+    let c = Cos::new(&s);
+    let id = c
+        .initiate(GZ_BUCKET, GZ, "k")
+        .send()
+        .await
+        .tag("UploadId")
+        .expect("UploadId");
+    let too_big = (haul::server::service::XML_BODY_MAX + 1).to_string();
+    let head = raw_head(
+        &s,
+        "POST",
+        "k",
+        &[("uploadId", &id)],
+        &[("content-length", &too_big)],
+    );
+    let answer = raw_exchange(&s, &head, b"", Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("<Code>MaxMessageLengthExceeded</Code>"),
+        "{answer}"
+    );
+    // The cap fits 10,000 parts as the SDKs write them.
+    let part = "<Part><PartNumber>10000</PartNumber><ETag>&quot;0123456789abcdef0123456789abcdef&quot;</ETag></Part>\n";
+    assert!((part.len() * 10_000 + 200) as u64 <= haul::server::service::XML_BODY_MAX);
+}
+
+#[tokio::test]
+async fn large_bodies_stream_to_disk_and_read_back_exact_with_md5_and_crc64() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().to_str().expect("utf-8 path").to_string();
+    let s = start_server(args(&["--data", &data])).await;
+    let c = Cos::new(&s);
+    let body: Vec<u8> = (0..3 * 1024 * 1024 + 17u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let put = c
+        .obj("PUT", GZ_BUCKET, GZ, "big.bin")
+        .body(body.clone())
+        .send()
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let md5 = {
+        use md5::Digest as _;
+        hex::encode(md5::Md5::digest(&body))
+    };
+    assert_eq!(put.header("etag"), Some(format!("\"{md5}\"").as_str()));
+    let crc = haul::crc64::checksum(&body).to_string();
+    assert_eq!(put.header("x-cos-hash-crc64ecma"), Some(crc.as_str()));
+    let spilled = std::fs::read_dir(dir.path().join("spill"))
+        .expect("spill dir")
+        .count();
+    assert_eq!(spilled, 1, "the body went to a spill file, not memory");
+    let get = c.obj("GET", GZ_BUCKET, GZ, "big.bin").send().await;
+    assert_eq!(get.bytes, body);
+    let part = c
+        .obj("GET", GZ_BUCKET, GZ, "big.bin")
+        .h("range", "bytes=1048570-2097160")
+        .send()
+        .await;
+    assert_eq!(part.status, 206);
+    assert_eq!(part.bytes, &body[1_048_570..=2_097_160]);
+    // A part copy slices the file: its CRC is that of the range.
+    let id = c
+        .initiate(GZ_BUCKET, GZ, "copy")
+        .send()
+        .await
+        .tag("UploadId")
+        .expect("id");
+    let pc = c
+        .copy_part(
+            GZ_BUCKET,
+            GZ,
+            "copy",
+            &id,
+            1,
+            &copy_source(GZ_BUCKET, GZ, "big.bin"),
+        )
+        .h("x-cos-copy-source-range", "bytes=5-1048580")
+        .send()
+        .await;
+    assert_eq!(pc.status, 200, "{}", pc.text);
+    assert_eq!(
+        pc.tag("CRC64"),
+        Some(haul::crc64::checksum(&body[5..=1_048_580]).to_string())
+    );
+    s.shutdown().await;
+    // Saved with --data: hard-linked into blobs/, and served from there after a restart.
+    let s = start_server(args(&["--data", &data])).await;
+    let c = Cos::new(&s);
+    let get = c.obj("GET", GZ_BUCKET, GZ, "big.bin").send().await;
+    assert_eq!(get.bytes, body);
+    assert_eq!(get.header("etag"), Some(format!("\"{md5}\"").as_str()));
+    s.shutdown().await;
+}
+
+// ---- connections: header timeout, idle timeout, cap with eviction ----
+
+async fn closed_within(sock: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = [0u8; 1024];
+    matches!(
+        tokio::time::timeout(within, sock.read(&mut buf)).await,
+        Ok(Ok(0)) | Ok(Err(_))
+    )
+}
+
+#[tokio::test]
+async fn a_half_open_connection_is_closed_after_the_header_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let s = start_server(args(&["--header-timeout", "300ms"])).await;
+    let mut sock = tokio::net::TcpStream::connect(s.addr)
+        .await
+        .expect("connect");
+    sock.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("partial head");
+    let t = Instant::now();
+    assert!(
+        closed_within(&mut sock, Duration::from_secs(5)).await,
+        "the server still holds a connection that never finished its head"
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        t.elapsed()
+    );
+    // A complete request on a fresh connection is still served.
+    let r = Cos::new(&s).obj("HEAD", GZ_BUCKET, GZ, "").send().await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    use tokio::io::AsyncWriteExt as _;
+    let s = start_server(args(&[
+        "--idle-timeout",
+        "300ms",
+        "--header-timeout",
+        "30s",
+    ]))
+    .await;
+    let mut sock = tokio::net::TcpStream::connect(s.addr)
+        .await
+        .expect("connect");
+    sock.write_all(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("request");
+    // The answer (403: unsigned) arrives, then the connection idles and is closed.
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = vec![0u8; 8192];
+    let n = sock.read(&mut buf).await.expect("answer");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 "));
+    let mut closed = false;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(100), sock.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        closed,
+        "an idle keep-alive connection outlived the idle timeout"
+    );
+}
+
+#[tokio::test]
+async fn at_the_connection_cap_a_new_client_is_served_by_evicting_a_half_open_one() {
+    use tokio::io::AsyncWriteExt as _;
+    let s = start_server(args(&["--max-connections", "4", "--header-timeout", "60s"])).await;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let mut sock = tokio::net::TcpStream::connect(s.addr)
+            .await
+            .expect("connect");
+        sock.write_all(b"GET / HTTP/1.1\r\n")
+            .await
+            .expect("partial head");
+        held.push(sock);
+        // Accepted in this order, so the first is the oldest.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let c = Cos::new(&s);
+    let r = tokio::time::timeout(
+        Duration::from_secs(10),
+        c.obj("HEAD", GZ_BUCKET, GZ, "").send(),
+    )
+    .await
+    .expect("a new client is served at the cap");
+    assert_eq!(r.status, 200);
+    assert!(
+        closed_within(&mut held[0], Duration::from_secs(2)).await,
+        "the oldest half-open connection was evicted to make room"
+    );
+}
+
+// ---- --objects: many synthetic objects ----
+
+#[tokio::test]
+async fn objects_flag_lists_heads_and_copies_thousands_of_synthetic_objects() {
+    let s = start_server(args(&[
+        "--objects",
+        "cos://src-1250000000/small/=2500x1KiB",
+    ]))
+    .await;
+    let c = Cos::new(&s);
+    let bucket = "src-1250000000";
+    let mut keys = Vec::new();
+    let mut etags = Vec::new();
+    let mut marker = String::new();
+    let mut pages = 0;
+    loop {
+        let mut req = c
+            .obj("GET", bucket, GZ, "")
+            .q("prefix", "small/")
+            .q("max-keys", "1000");
+        if !marker.is_empty() {
+            req = req.q("marker", &marker);
+        }
+        let page = req.send().await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        pages += 1;
+        keys.extend(page.tags("Key"));
+        etags.extend(page.tags("ETag"));
+        if page.tag("IsTruncated").as_deref() != Some("true") {
+            break;
+        }
+        marker = page
+            .tag("NextMarker")
+            .expect("NextMarker on a truncated page");
+    }
+    assert_eq!(pages, 3);
+    let want: Vec<String> = (0..2500).map(|i| format!("small/{i:08}")).collect();
+    assert_eq!(keys, want);
+    assert!(etags.iter().all(|e| e.len() == 34 && e.starts_with('"')));
+    assert_ne!(etags[0], etags[1], "each object has its own content");
+
+    let head = c.obj("HEAD", bucket, GZ, "small/00001234").send().await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("1024"));
+    assert_eq!(head.header("etag"), Some(etags[1234].as_str()));
+    let get = c.obj("GET", bucket, GZ, "small/00001234").send().await;
+    assert_eq!(
+        head.header("x-cos-hash-crc64ecma"),
+        Some(haul::crc64::checksum(&get.bytes).to_string().as_str()),
+        "HEAD reports the CRC64 of the bytes GET returns"
+    );
+
+    let copy = c
+        .obj("PUT", GZ_BUCKET, GZ, "copied")
+        .h(
+            "x-cos-copy-source",
+            &copy_source(bucket, GZ, "small/00001234"),
+        )
+        .send()
+        .await;
+    assert_eq!(copy.status, 200, "{}", copy.text);
+    let copied = c.obj("HEAD", GZ_BUCKET, GZ, "copied").send().await;
+    assert_eq!(copied.header("etag"), head.header("etag"));
+    assert_eq!(
+        copied.header("x-cos-hash-crc64ecma"),
+        head.header("x-cos-hash-crc64ecma")
+    );
+}

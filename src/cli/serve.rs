@@ -35,6 +35,10 @@ pub struct Args {
     /// Create a synthetic object: cos://NAME-APPID/KEY=SIZE, e.g. =64GiB or =40TB (repeatable).
     #[arg(long = "object", value_name = "cos://NAME-APPID/KEY=SIZE")]
     pub objects: Vec<String>,
+    /// Create COUNT synthetic objects PREFIX00000000, PREFIX00000001, …:
+    /// cos://NAME-APPID/PREFIX=COUNTxSIZE, e.g. =200000x1KiB (repeatable).
+    #[arg(long = "objects", value_name = "cos://NAME-APPID/PREFIX=COUNTxSIZE")]
+    pub object_sets: Vec<String>,
     /// Load the demo data set (assets/demo.toml).
     #[arg(long)]
     pub demo: bool,
@@ -68,6 +72,16 @@ pub struct Args {
     /// How long the `timeout` fault stalls before answering 503, e.g. 60s.
     #[arg(long, value_parser = crate::units::parse_duration, default_value = "60s")]
     pub fault_stall: std::time::Duration,
+    /// Close a connection that has not sent a complete request head this long after it opened.
+    #[arg(long, value_parser = crate::units::parse_duration, default_value = "10s")]
+    pub header_timeout: std::time::Duration,
+    /// Close a keep-alive connection idle this long between requests.
+    #[arg(long, value_parser = crate::units::parse_duration, default_value = "60s")]
+    pub idle_timeout: std::time::Duration,
+    /// Most connections open at once; a new one evicts the oldest half-open or idle one.
+    /// Lowered to fit the file-descriptor limit.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_connections: usize,
 }
 
 /// A fraction 0.0–1.0 (`--jitter`, `--fault-rate`).
@@ -120,6 +134,7 @@ impl Args {
             region: self.region,
             buckets: self.buckets,
             objects: self.objects,
+            object_sets: self.object_sets,
             demo: self.demo,
             data: self.data,
             latency: self.latency,
@@ -131,6 +146,11 @@ impl Args {
             seed: self.seed,
             access_log: self.access_log,
             fault_stall: self.fault_stall,
+            limits: crate::server::ConnLimits {
+                header_timeout: self.header_timeout,
+                idle_timeout: self.idle_timeout,
+                max_connections: self.max_connections,
+            },
         };
         Ok((config, sources))
     }

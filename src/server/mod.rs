@@ -23,6 +23,9 @@ pub struct ServeConfig {
     pub buckets: Vec<String>,
     /// Synthetic objects to create: cos://NAME-APPID/KEY=SIZE.
     pub objects: Vec<String>,
+    /// Sets of synthetic objects PREFIX00000000, PREFIX00000001, …:
+    /// cos://NAME-APPID/PREFIX=COUNTxSIZE.
+    pub object_sets: Vec<String>,
     /// Load the demo data set (assets/demo.toml).
     pub demo: bool,
     /// Persist buckets and objects in this directory (locked while the server runs).
@@ -45,6 +48,30 @@ pub struct ServeConfig {
     pub access_log: Option<PathBuf>,
     /// How long the `timeout` fault stalls before answering 503.
     pub fault_stall: Duration,
+    /// Connection limits.
+    pub limits: ConnLimits,
+}
+
+/// Connection limits (`conns.rs`).
+#[derive(Debug, Clone)]
+pub struct ConnLimits {
+    /// Close a connection that has not sent a complete request head this long after it opened.
+    pub header_timeout: Duration,
+    /// Close a keep-alive connection idle this long between requests.
+    pub idle_timeout: Duration,
+    /// Most connections open at once; a new one evicts the oldest half-open or idle one.
+    /// Lowered to fit the file-descriptor limit.
+    pub max_connections: usize,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+        }
+    }
 }
 
 impl Default for ServeConfig {
@@ -55,6 +82,7 @@ impl Default for ServeConfig {
             region: "ap-guangzhou".into(),
             buckets: Vec::new(),
             objects: Vec::new(),
+            object_sets: Vec::new(),
             demo: false,
             data: None,
             latency: None,
@@ -66,6 +94,7 @@ impl Default for ServeConfig {
             seed: 1,
             access_log: None,
             fault_stall: Duration::from_secs(60),
+            limits: ConnLimits::default(),
         }
     }
 }
@@ -115,12 +144,14 @@ impl ServeCredential {
 pub mod access_log;
 pub mod auth;
 pub mod data_lock;
+pub mod conns;
 pub mod demo;
 pub mod error;
 pub mod faults;
 pub mod model;
 pub mod persist;
 pub mod service;
+pub mod spill;
 pub mod state;
 pub mod wire;
 pub mod xml;
@@ -129,6 +160,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
+use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
@@ -239,6 +271,9 @@ fn initial_state(args: &ServeConfig) -> anyhow::Result<state::State> {
     for o in &args.objects {
         demo::add_object(&mut st, o, &args.region, now)?;
     }
+    for o in &args.object_sets {
+        demo::add_objects(&mut st, o, &args.region, now)?;
+    }
     Ok(st)
 }
 
@@ -252,6 +287,20 @@ pub async fn start(args: ServeConfig) -> anyhow::Result<ServerHandle> {
         None => None,
     };
     let st = initial_state(&args)?;
+    let spill = match &args.data {
+        Some(dir) => spill::SpillDir::in_data_dir(dir).with_context(|| {
+            format!(
+                "cannot create {}: haul serve streams large uploads there",
+                dir.join("spill").display()
+            )
+        })?,
+        None => spill::SpillDir::temporary().with_context(|| {
+            format!(
+                "cannot create a directory under {} for large uploads: set TMPDIR to a writable directory",
+                std::env::temp_dir().display()
+            )
+        })?,
+    };
     let log = match &args.access_log {
         Some(p) => Some(access_log::AccessLog::open(p)?),
         None => None,
@@ -286,11 +335,26 @@ pub async fn start(args: ServeConfig) -> anyhow::Result<ServerHandle> {
         seq: AtomicU64::new(0),
         dirty: dirty.clone(),
         stall: args.fault_stall,
+        spill,
+    });
+    let fd_limit = conns::raise_fd_limit();
+    let registry = conns::Registry::new(conns::Limits {
+        header_timeout: args.limits.header_timeout,
+        idle_timeout: args.limits.idle_timeout,
+        max_connections: conns::effective_cap(args.limits.max_connections, fd_limit),
     });
     let cancel = CancellationToken::new();
     let cancel_run = cancel.clone();
     let task = tokio::spawn(async move {
-        run(listener, shared, cancel_run, args.data.clone(), dirty).await;
+        run(
+            listener,
+            shared,
+            registry,
+            cancel_run,
+            args.data.clone(),
+            dirty,
+        )
+        .await;
         // Released only after the final save.
         drop(lock);
     });
@@ -305,6 +369,7 @@ pub async fn start(args: ServeConfig) -> anyhow::Result<ServerHandle> {
 async fn run(
     listener: tokio::net::TcpListener,
     shared: Arc<service::Shared>,
+    registry: Arc<conns::Registry>,
     cancel: CancellationToken,
     data: Option<PathBuf>,
     dirty: Option<Arc<tokio::sync::Notify>>,
@@ -336,17 +401,40 @@ async fn run(
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
             continue;
         };
+        // At the cap with every connection busy: close this one at once.
+        let Some(conn) = registry.admit(&cancel) else {
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let sh = shared.clone();
-        let cancel = cancel.clone();
+        let reg = registry.clone();
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| service::handle(sh.clone(), req));
-            let conn = hyper::server::conn::http1::Builder::new()
+            let svc = {
+                let (reg, conn) = (reg.clone(), conn.clone());
+                hyper::service::service_fn(move |req| {
+                    // Busy from the complete head until the answer's body is sent or dropped.
+                    let busy = reg.busy(&conn);
+                    let sh = sh.clone();
+                    async move {
+                        let resp = service::handle(sh, req).await?;
+                        Ok::<_, service::Dropped>(resp.map(|b| {
+                            BodyExt::boxed(BodyExt::map_frame(b, move |f| {
+                                let _keep = &busy;
+                                f
+                            }))
+                        }))
+                    }
+                })
+            };
+            let served = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc);
             tokio::select! {
-                _ = conn => {}
-                _ = cancel.cancelled() => {}
+                _ = served => {}
+                _ = conn.closed().cancelled() => {}
+                _ = reg.expired(&conn) => {}
             }
+            reg.closed(&conn);
         });
     }
     if let Some(s) = saver {
@@ -355,6 +443,7 @@ async fn run(
     if let Some(dir) = data {
         save(&shared, &dir).await;
     }
+    shared.spill.remove_if_temporary();
 }
 
 /// Saves a snapshot (cheap: content bytes are shared) on a blocking thread.

@@ -7,7 +7,9 @@
 //! different bytes already hold that name: before a name is reused its file is compared with
 //! the bytes (once per process and blob, remembered in `KNOWN`), so two blobs with equal
 //! CRC-64 and length can never be mistaken for each other. State saved by older versions
-//! (plain `{crc}-{len}` names) loads unchanged. Every write is atomic (temporary file, fsync,
+//! (plain `{crc}-{len}` names) loads unchanged. Uploaded bodies that the server streamed to
+//! disk (`spill.rs`) are hard-linked into `DIR/blobs/` as they are and saved as a range of
+//! that file; a load reads them from there on demand instead of into memory. Every write is atomic (temporary file, fsync,
 //! rename), so a crash leaves the previous state or the new one, never half of each; blobs no
 //! longer referenced are removed after a successful save.
 //!
@@ -36,6 +38,8 @@ struct BlobCtx {
     dir: PathBuf,
     names: HashSet<String>,
     known: HashSet<(usize, usize)>,
+    /// File blobs opened by this load, by name, so ranges of one file share one `Blob`.
+    opened: std::collections::HashMap<String, std::sync::Arc<super::spill::Blob>>,
 }
 
 thread_local! {
@@ -64,6 +68,7 @@ fn with_ctx<T>(dir: &Path, f: impl FnOnce() -> T) -> (T, HashSet<String>) {
             dir: blobs.clone(),
             names: HashSet::new(),
             known: HashSet::new(),
+            opened: std::collections::HashMap::new(),
         })
     });
     let out = f();
@@ -173,7 +178,7 @@ pub fn save(dir: &Path, state: &State) -> anyhow::Result<()> {
     if let Ok(entries) = std::fs::read_dir(dir.join(BLOBS)) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if !used.contains(&name) {
+            if !used.contains(&name) && !super::spill::is_live(&entry.path()) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -192,9 +197,23 @@ pub mod content_ref {
     #[derive(Serialize, Deserialize)]
     #[serde(rename_all = "snake_case")]
     enum Stored {
-        Blob { name: String, len: u64 },
-        Synthetic { seed: u64, offset: u64, len: u64 },
+        Blob {
+            name: String,
+            len: u64,
+        },
+        Synthetic {
+            seed: u64,
+            offset: u64,
+            len: u64,
+        },
         Inline(Content),
+        /// `len` bytes at `offset` of the blob file `name`, whose CRC-64 is `crc`.
+        File {
+            name: String,
+            offset: u64,
+            len: u64,
+            crc: u64,
+        },
     }
 
     pub fn serialize<S: Serializer>(c: &Content, s: S) -> Result<S::Ok, S::Error> {
@@ -230,6 +249,30 @@ pub mod content_ref {
                     offset: *offset,
                     len: *len,
                 }),
+                Extent::File {
+                    blob,
+                    offset,
+                    len,
+                    crc,
+                } => {
+                    let name = blob.save_into(&dir).map_err(|e| {
+                        serde::ser::Error::custom(format!(
+                            "cannot store a blob in {}: {e}",
+                            dir.display()
+                        ))
+                    })?;
+                    BLOB_CTX.with(|ctx| {
+                        if let Some(ctx) = ctx.borrow_mut().as_mut() {
+                            ctx.names.insert(name.clone());
+                        }
+                    });
+                    out.push(Stored::File {
+                        name,
+                        offset: *offset,
+                        len: *len,
+                        crc: *crc,
+                    });
+                }
             }
         }
         out.serialize(s)
@@ -244,6 +287,56 @@ pub mod content_ref {
                 Stored::Inline(c) => c,
                 Stored::Synthetic { seed, offset, len } => {
                     Content::synthetic_range(seed, offset, len)
+                }
+                Stored::File {
+                    name,
+                    offset,
+                    len,
+                    crc,
+                } => {
+                    let dir = dir.clone().ok_or_else(|| {
+                        serde::de::Error::custom("a blob reference outside a --data load")
+                    })?;
+                    if name.contains('/') || name.contains('\\') || name.starts_with('.') {
+                        return Err(serde::de::Error::custom(format!("bad blob name {name:?}")));
+                    }
+                    let cached = BLOB_CTX.with(|ctx| {
+                        ctx.borrow()
+                            .as_ref()
+                            .and_then(|c| c.opened.get(&name).cloned())
+                    });
+                    let blob = match cached {
+                        Some(b) => b,
+                        None => {
+                            let path = dir.join(&name);
+                            let size = std::fs::metadata(&path)
+                                .map_err(|e| {
+                                    serde::de::Error::custom(format!(
+                                        "cannot read {}: {e}",
+                                        path.display()
+                                    ))
+                                })?
+                                .len();
+                            // The whole file's CRC is only known for a whole-file range.
+                            let whole_crc = if offset == 0 && len == size { crc } else { 0 };
+                            let b = crate::server::spill::Blob::saved(&dir, &name, size, whole_crc);
+                            BLOB_CTX.with(|ctx| {
+                                if let Some(c) = ctx.borrow_mut().as_mut() {
+                                    c.opened.insert(name.clone(), b.clone());
+                                }
+                            });
+                            b
+                        }
+                    };
+                    if offset.checked_add(len).is_none_or(|end| end > blob.len()) {
+                        return Err(serde::de::Error::custom(format!(
+                            "{} holds {} bytes, the state names bytes {offset}..{}",
+                            dir.join(&name).display(),
+                            blob.len(),
+                            offset.saturating_add(len)
+                        )));
+                    }
+                    Content::from_blob_range(blob, offset, len, crc)
                 }
                 Stored::Blob { name, len } => {
                     let dir = dir.clone().ok_or_else(|| {

@@ -65,6 +65,8 @@ pub struct Shared {
     pub dirty: Option<Arc<tokio::sync::Notify>>,
     /// How long the `timeout` fault stalls.
     pub stall: Duration,
+    /// Where large request bodies are streamed to (`spill.rs`).
+    pub spill: Arc<super::spill::SpillDir>,
 }
 
 impl Shared {
@@ -467,19 +469,42 @@ async fn serve(
         return Err(method_not_allowed().into());
     };
 
-    // Read the body before deciding anything, so a fault never leaves a half-read request.
-    let body = match method {
-        Method::PUT | Method::POST => body
-            .collect()
-            .await
-            .map_err(|e| {
-                CosError::bad(
-                    "IncompleteBody",
-                    format!("the request body could not be read: {e}"),
-                )
-            })?
-            .to_bytes(),
-        _ => Bytes::new(),
+    // Sizes are checked from Content-Length before a byte of the body is read: PUT Object
+    // and Upload Part stream their bodies later (after their bucket or upload is found), any
+    // other body is an XML document under `XML_BODY_MAX`.
+    let streams_body = matches!(op, Op::PutObject | Op::UploadPart);
+    let declared = declared_length(h)?;
+    if streams_body {
+        let Some(n) = declared else {
+            return Err(CosError::new(
+                StatusCode::LENGTH_REQUIRED,
+                "MissingContentLength",
+                "You must provide the Content-Length HTTP header.",
+            )
+            .into());
+        };
+        if n > MAX_SIMPLE {
+            let what = if op == Op::UploadPart {
+                "A part may be at most 5 GB"
+            } else {
+                "Your proposed upload exceeds the maximum allowed object size (5 GB); use multipart upload"
+            };
+            return Err(CosError::bad(
+                "EntityTooLarge",
+                format!("{what}; Content-Length says {n} bytes."),
+            )
+            .into());
+        }
+    } else if matches!(method, Method::PUT | Method::POST) {
+        if let Some(n) = declared.filter(|&n| n > XML_BODY_MAX) {
+            return Err(xml_too_big(n).into());
+        }
+    }
+    let mut body = Some(body);
+    let xml_body = if streams_body || !matches!(method, Method::PUT | Method::POST) {
+        Bytes::new()
+    } else {
+        read_xml_body(body.take()).await?
     };
 
     let error200_ok = matches!(
@@ -495,6 +520,8 @@ async fn serve(
     );
     if let Some(f) = sh.faults.decide(&identity, error200_ok) {
         ctx.fault = Some(f);
+        // Read (and drop) a streamed body first, so a fault never leaves a half-read request.
+        drain(body.take()).await?;
         sh.model.request().await;
         return Err(match f {
             Fault::Reset => Failure::Reset,
@@ -583,7 +610,7 @@ async fn serve(
                 }
                 Op::PutObject => {
                     sh.model.request().await;
-                    put_object(sh, &b, &key, h, body)
+                    put_object(sh, &b, &key, h, body.take(), declared.unwrap_or(0)).await
                 }
                 Op::DeleteObject => {
                     sh.model.request().await;
@@ -604,10 +631,10 @@ async fn serve(
                 }
                 Op::UploadPart => {
                     sh.model.request().await;
-                    upload_part(sh, &b, &key, &query, h, body)
+                    upload_part(sh, &b, &key, &query, h, body.take(), declared.unwrap_or(0)).await
                 }
                 Op::UploadPartCopy => upload_part_copy(sh, &b, &key, &query, h).await,
-                Op::CompleteMultipartUpload => complete(sh, &b, &key, &query, body),
+                Op::CompleteMultipartUpload => complete(sh, &b, &key, &query, xml_body),
                 Op::AbortMultipartUpload => {
                     sh.model.request().await;
                     let id = param(&query, "uploadId").unwrap_or_default().to_string();
@@ -1304,7 +1331,7 @@ fn get_object(
         empty()
     } else {
         let chunks = o.content.chunks(first, last - 1, 1 << 20);
-        let stream = futures::stream::iter(chunks.map(|b| Ok(Frame::data(b))));
+        let stream = futures::stream::iter(chunks.map(|b| b.map(Frame::data)));
         BodyExt::boxed(StreamBody::new(stream))
     };
     let mut r = Response::new(body);
@@ -1363,8 +1390,166 @@ fn meta_from_headers(h: &HeaderMap) -> Result<Meta, CosError> {
     })
 }
 
-fn check_md5(h: &HeaderMap, body: &[u8]) -> Result<String, CosError> {
-    let digest = Md5::digest(body);
+/// The largest body a request other than PUT Object and Upload Part may carry: Complete's
+/// XML for 10,000 parts at up to 256 bytes a part (a pretty-printed `<Part>` with an
+/// entity-escaped, quoted ETag takes about 125), plus 64 KiB for everything else: 2.5 MiB.
+pub const XML_BODY_MAX: u64 = MAX_PARTS as u64 * 256 + 64 * 1024;
+
+fn xml_too_big(n: u64) -> CosError {
+    CosError::bad(
+        "MaxMessageLengthExceeded",
+        format!(
+            "Your request was too big: this request's XML body may be at most {XML_BODY_MAX} bytes, and it has {n} or more."
+        ),
+    )
+}
+
+fn incomplete(e: impl std::fmt::Display) -> CosError {
+    CosError::bad(
+        "IncompleteBody",
+        format!("the request body could not be read: {e}"),
+    )
+}
+
+/// `Content-Length`, if the request has one.
+fn declared_length(h: &HeaderMap) -> Result<Option<u64>, CosError> {
+    match header(h, "content-length") {
+        None => Ok(None),
+        Some(v) => v.trim().parse().map(Some).map_err(|_| {
+            CosError::invalid_argument(format!("Content-Length {v:?} is not a number of bytes."))
+        }),
+    }
+}
+
+/// Reads an XML body, refusing it once it passes `XML_BODY_MAX` (chunked bodies have no
+/// Content-Length to check first).
+async fn read_xml_body(body: Option<Incoming>) -> Result<Bytes, CosError> {
+    let Some(mut body) = body else {
+        return Ok(Bytes::new());
+    };
+    let mut buf = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.map_err(incomplete)?.into_data() {
+            if (buf.len() + data.len()) as u64 > XML_BODY_MAX {
+                return Err(xml_too_big((buf.len() + data.len()) as u64));
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Reads a body to its end and drops it, a frame at a time.
+async fn drain(body: Option<Incoming>) -> Result<(), CosError> {
+    if let Some(mut body) = body {
+        while let Some(frame) = body.frame().await {
+            frame.map_err(incomplete)?;
+        }
+    }
+    Ok(())
+}
+
+/// A body as stored: its content (in memory up to `spill::IN_MEMORY_MAX`, else in a spill
+/// file) and the MD5 computed while it streamed in.
+struct Received {
+    content: Content,
+    md5: [u8; 16],
+}
+
+/// Removes a spill file that was not finished.
+struct Unfinished(Option<std::path::PathBuf>);
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Streams exactly `expected` bytes of `body` into content, hashing MD5 and CRC-64 on the
+/// way; large bodies go to a spill file 1 MiB at a time, never whole into memory.
+async fn receive(sh: &Shared, body: Option<Incoming>, expected: u64) -> Result<Received, Failure> {
+    let Some(mut body) = body else {
+        return Err(incomplete("the body was already consumed").into());
+    };
+    let mut md5 = Md5::new();
+    let mut got = 0u64;
+    let too_long = || {
+        CosError::bad(
+            "IncompleteBody",
+            format!("the request body is longer than its Content-Length ({expected} bytes)"),
+        )
+    };
+    let short = |got: u64| {
+        CosError::bad(
+            "IncompleteBody",
+            format!("the request body ended after {got} of its {expected} bytes"),
+        )
+    };
+    if expected <= super::spill::IN_MEMORY_MAX {
+        let mut buf = bytes::BytesMut::with_capacity(expected as usize);
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.map_err(incomplete)?.into_data() {
+                got += data.len() as u64;
+                if got > expected {
+                    return Err(too_long().into());
+                }
+                md5.update(&data);
+                buf.extend_from_slice(&data);
+            }
+        }
+        if got != expected {
+            return Err(short(got).into());
+        }
+        return Ok(Received {
+            content: Content::from_bytes(buf.freeze()),
+            md5: md5.finalize().into(),
+        });
+    }
+    use tokio::io::AsyncWriteExt as _;
+    let internal = |e: std::io::Error| {
+        CosError::internal(format!(
+            "haul serve cannot write the body to its spill directory {}: {e}",
+            sh.spill.path().display()
+        ))
+    };
+    let (file, path) = sh.spill.create().map_err(internal)?;
+    let mut guard = Unfinished(Some(path.clone()));
+    let mut file = tokio::fs::File::from_std(file);
+    let mut crc = 0u64;
+    const FLUSH_AT: usize = 1 << 20;
+    let mut buf = bytes::BytesMut::with_capacity(FLUSH_AT);
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.map_err(incomplete)?.into_data() {
+            got += data.len() as u64;
+            if got > expected {
+                return Err(too_long().into());
+            }
+            md5.update(&data);
+            crc = crate::crc64::update(crc, &data);
+            buf.extend_from_slice(&data);
+            if buf.len() >= FLUSH_AT {
+                file.write_all(&buf).await.map_err(internal)?;
+                buf.clear();
+            }
+        }
+    }
+    if got != expected {
+        return Err(short(got).into());
+    }
+    file.write_all(&buf).await.map_err(internal)?;
+    file.flush().await.map_err(internal)?;
+    drop(file);
+    guard.0 = None;
+    let blob = super::spill::Blob::spilled(&sh.spill, path, got, crc);
+    Ok(Received {
+        content: Content::from_blob(blob),
+        md5: md5.finalize().into(),
+    })
+}
+
+fn check_md5(h: &HeaderMap, digest: &[u8; 16]) -> Result<String, CosError> {
     if let Some(v) = header(h, "content-md5") {
         use base64::Engine as _;
         let Ok(want) = base64::engine::general_purpose::STANDARD.decode(v.trim()) else {
@@ -1383,17 +1568,20 @@ fn check_md5(h: &HeaderMap, body: &[u8]) -> Result<String, CosError> {
     Ok(hex::encode(digest))
 }
 
-fn put_object(sh: &Shared, b: &BucketRef, key: &str, h: &HeaderMap, body: Bytes) -> Answer {
-    if body.len() as u64 > MAX_SIMPLE {
-        return Err(CosError::bad(
-            "EntityTooLarge",
-            "Your proposed upload exceeds the maximum allowed object size (5 GB); use multipart upload.",
-        )
-        .into());
-    }
-    let etag = check_md5(h, &body)?;
+/// PUT Object: the bucket and the headers are checked before the body (whose size `serve`
+/// checked from Content-Length) is streamed in.
+async fn put_object(
+    sh: &Shared,
+    b: &BucketRef,
+    key: &str,
+    h: &HeaderMap,
+    body: Option<Incoming>,
+    len: u64,
+) -> Answer {
     let meta = meta_from_headers(h)?;
-    let content = Content::from_bytes(body);
+    with_bucket(sh, b, |_| Ok(()))?;
+    let Received { content, md5 } = receive(sh, body, len).await?;
+    let etag = check_md5(h, &md5)?;
     let o = Object {
         size: content.len(),
         crc64: content.crc64(),
@@ -1591,22 +1779,22 @@ fn upload_exists(sh: &Shared, b: &BucketRef, key: &str, id: &str) -> Result<(), 
     })
 }
 
-fn upload_part(
+/// Upload Part: the part number and the upload are checked before the body (whose size
+/// `serve` checked from Content-Length) is streamed in.
+async fn upload_part(
     sh: &Shared,
     b: &BucketRef,
     key: &str,
     q: &[(String, String)],
     h: &HeaderMap,
-    body: Bytes,
+    body: Option<Incoming>,
+    len: u64,
 ) -> Answer {
     let id = param(q, "uploadId").unwrap_or_default().to_string();
     let n = part_number(q)?;
     upload_exists(sh, b, key, &id)?;
-    if body.len() as u64 > MAX_SIMPLE {
-        return Err(CosError::bad("EntityTooLarge", "A part may be at most 5 GB.").into());
-    }
-    let etag = check_md5(h, &body)?;
-    let content = Content::from_bytes(body);
+    let Received { content, md5 } = receive(sh, body, len).await?;
+    let etag = check_md5(h, &md5)?;
     let part = Part {
         size: content.len(),
         crc64: content.crc64(),
@@ -1674,11 +1862,16 @@ async fn upload_part_copy(
         .into());
     }
     sh.model.copy(len).await;
-    let content = src.content.slice(first, last);
+    let unreadable = |e: std::io::Error| {
+        CosError::internal(format!(
+            "haul serve cannot read the source's stored bytes: {e}"
+        ))
+    };
+    let content = src.content.slice(first, last).map_err(unreadable)?;
     let part = Part {
         size: len,
         crc64: content.crc64(),
-        etag: content.etag_md5_hex(),
+        etag: content.etag_md5_hex().map_err(unreadable)?,
         content,
         last_modified: now_secs(),
     };
