@@ -330,7 +330,7 @@ mod tests {
             t0 + Duration::from_secs(2),
         );
         let l = line(&p, Some((8, 16)), t0 + Duration::from_secs(2));
-        assert!(l.starts_with("200.0 MiB / 400.0 MiB  50.0%"), "{l}");
+        assert!(l.starts_with("200 MiB / 400 MiB  50.0%"), "{l}");
         assert!(l.contains("parts 2/4 (1 in flight)"), "{l}");
         assert!(l.contains("retries 1"), "{l}");
         assert!(l.contains("concurrency 8/16"), "{l}");
