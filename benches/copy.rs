@@ -133,7 +133,9 @@ async fn copy(
     let _ = h.commands.send(Command::Shutdown);
     while h.events.recv().await.is_some() {}
     let (part_size, parts) = match plan {
-        Some(Strategy::Multipart { part_size, parts }) => (part_size, parts),
+        Some(Strategy::Multipart {
+            part_size, parts, ..
+        }) => (part_size, parts),
         Some(Strategy::Single) => (0, 1),
         None => bail!("the copy was never planned"),
     };

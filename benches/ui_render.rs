@@ -51,6 +51,7 @@ fn add_job(a: &mut App, id: u64, parts: u32, done: u32, fly: u32) {
             strategy: Strategy::Multipart {
                 part_size: part,
                 parts,
+                ramp: haul::engine::plan::Ramp::NONE,
             },
             upload_id: Some(format!("upload-{id}")),
             parts_done: vec![],

@@ -59,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
                             next_id += 1;
                             let parts = 200;
                             let _ = ev_tx.send(Event::JobAdded { id, spec, state: JobState::Queued , journaled: true});
-                            let _ = ev_tx.send(Event::JobPlanned { id, plan: PlanSummary { size: parts as u64 * part, strategy: Strategy::Multipart { part_size: part, parts }, upload_id: Some(format!("upload-{id}")), parts_done: vec![], source_etag: "e".into(), source_crc64: None } });
+                            let _ = ev_tx.send(Event::JobPlanned { id, plan: PlanSummary { size: parts as u64 * part, strategy: Strategy::Multipart { part_size: part, parts, ramp: haul::engine::plan::Ramp::NONE }, upload_id: Some(format!("upload-{id}")), parts_done: vec![], source_etag: "e".into(), source_crc64: None } });
                             let _ = ev_tx.send(Event::JobState { id, state: JobState::Running });
                             jobs.insert(id, FakeJob { parts, next: 1, in_flight: vec![], state: JobState::Running });
                         }

@@ -1,6 +1,6 @@
 //! haul: a terminal copy manager for object storage.
 //!
-//! Layers (DESIGN.md §1): `store` speaks COS, `engine` runs copy jobs on it, `ui` and `cli` are
+//! Layers (docs/architecture.md §1): `store` speaks COS, `engine` runs copy jobs on it, `ui` and `cli` are
 //! front ends on the engine, and `server` is the local COS-compatible server beside them.
 
 pub mod cli;

@@ -328,16 +328,22 @@ async fn a_40_tb_object_is_copied_with_auto_parts_and_verified() {
     )
     .await;
     assert_done(&f);
-    let Strategy::Multipart { part_size, parts } = f.strategy() else {
+    let Strategy::Multipart {
+        part_size,
+        parts,
+        ramp,
+    } = f.strategy()
+    else {
         panic!("a 40 TB object must be copied in parts")
     };
     assert!(
         parts <= 10_000 && part_size <= 5 * GIB,
         "{parts} parts of {part_size}"
     );
+    let last = haul::engine::plan::part_range(source.size, part_size, ramp, parts);
     assert!(
-        part_size * (parts as u64 - 1) < source.size && part_size * parts as u64 >= source.size,
-        "{parts} parts of {part_size} bytes do not tile {} bytes",
+        last.last + 1 == source.size && last.first < source.size,
+        "{parts} parts of {part_size} bytes ({ramp:?}) do not tile {} bytes",
         source.size
     );
     let done: BTreeSet<u32> = f

@@ -229,12 +229,12 @@ fn demo_copies_a_6gib_object_through_the_dialog_and_quits_cleanly() {
     );
     assert!(p.cooked(), "raw mode is still on");
     // The finished job left no journal behind.
-    let jobs: Vec<_> = std::fs::read_dir(state.path().join("demo").join("jobs"))
+    let jobs: Vec<_> = std::fs::read_dir(state.path().join("demo").join("transfers"))
         .map(|d| d.filter_map(|e| e.ok()).collect())
         .unwrap_or_default();
     assert!(
         jobs.iter()
-            .all(|e| !e.file_name().to_string_lossy().ends_with(".json")),
+            .all(|e| !e.file_name().to_string_lossy().ends_with(".log")),
         "journal left: {jobs:?}"
     );
     if let Some(out) = std::env::var_os("HAUL_SCREENS_OUT") {
@@ -293,11 +293,11 @@ fn pause_and_quit_then_demo_again_resumes_the_job_from_its_finished_parts() {
     p.wait_for("Quit haul?", Duration::from_secs(30));
     p.send("\r");
     assert!(p.wait_exit(Duration::from_secs(30)).success());
-    let journal = state.path().join("demo").join("jobs");
+    let journal = state.path().join("demo").join("transfers");
     let records: Vec<_> = std::fs::read_dir(&journal)
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
         .collect();
     assert_eq!(
         records.len(),

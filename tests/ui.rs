@@ -150,6 +150,7 @@ fn plan(size: u64, part: u64) -> PlanSummary {
         strategy: Strategy::Multipart {
             part_size: part,
             parts: size.div_ceil(part) as u32,
+            ramp: haul::engine::plan::Ramp::NONE,
         },
         upload_id: Some("1700000000a1b2c3d4e5f6".into()),
         parts_done: vec![],
@@ -443,7 +444,7 @@ fn copy_dialog_bucket_picker_takes_the_highlighted_pick() {
 }
 
 #[test]
-fn prefix_copy_lists_the_prefix_then_queues_its_objects() {
+fn prefix_copy_is_one_transfer_the_engine_lists() {
     let mut a = browsing();
     // Cursor on raw/; copy to backup.
     press(&mut a, &[key('c')]);
@@ -453,53 +454,15 @@ fn prefix_copy_lists_the_prefix_then_queues_its_objects() {
     for c in "backup-1250000000".chars() {
         a.handle_key(key(c));
     }
-    // Enter takes the bucket, Enter again queues.
+    // Enter takes the bucket, Enter again queues: one transfer of the prefix, no listing here.
     let cmds = press(&mut a, &[code(KeyCode::Enter), code(KeyCode::Enter)]);
     match &cmds[..] {
-        [Command::Browse(BrowseRequest::Objects {
-            bucket,
-            prefix,
-            marker: None,
-        })] => {
-            assert_eq!(bucket.as_str(), "media-1250000000");
-            assert_eq!(prefix, "raw/");
+        [Command::Enqueue(spec)] => {
+            assert_eq!(spec.source.to_string(), "cos://media-1250000000/raw/");
+            assert_eq!(spec.destination.to_string(), "cos://backup-1250000000/raw/");
         }
         other => panic!("unexpected {other:?}"),
     }
-    let mut page = objects_page("raw/", 2, true);
-    page.common_prefixes = vec!["raw/day2/".into()];
-    let cmds = a.on_event(Event::Listing(Listing::Objects {
-        bucket: bucket("media-1250000000"),
-        prefix: "raw/".into(),
-        marker: None,
-        page: Ok(page),
-    }));
-    let enq: Vec<String> = cmds
-        .iter()
-        .filter_map(|c| match c {
-            Command::Enqueue(s) => Some(s.destination.to_string()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(
-        enq,
-        vec![
-            "cos://backup-1250000000/raw/clip-00000.mov",
-            "cos://backup-1250000000/raw/clip-00001.mov"
-        ]
-    );
-    // It follows the sub-prefix and the next page.
-    let lists: Vec<(String, Option<String>)> = cmds
-        .iter()
-        .filter_map(|c| match c {
-            Command::Browse(BrowseRequest::Objects { prefix, marker, .. }) => {
-                Some((prefix.clone(), marker.clone()))
-            }
-            _ => None,
-        })
-        .collect();
-    assert!(lists.contains(&("raw/day2/".into(), None)));
-    assert!(lists.contains(&("raw/".into(), Some("raw/clip-00001.mov".into()))));
 }
 
 #[test]

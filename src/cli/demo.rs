@@ -150,7 +150,7 @@ fn demo_dir() -> PathBuf {
 
 /// Removes the demo's journal and server data (not the log).
 fn wipe(dir: &Path) -> std::io::Result<()> {
-    for sub in ["jobs", "server"] {
+    for sub in ["jobs", "transfers", "server"] {
         match std::fs::remove_dir_all(dir.join(sub)) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -110,6 +110,8 @@ fn ls(global: &GlobalArgs, json: bool) -> i32 {
                     "objects_listed": r.listed, "listing_complete": r.listing_done,
                     "objects_done": r.done, "bytes_done": r.done_bytes, "objects_skipped": r.skipped,
                     "failed_objects": failed, "uploads": uploads, "error": r.error,
+                    "parts_done": parts_done, "parts_total": parts_total,
+                    "upload_id": r.uploads.values().next().map(|u| u.upload_id.clone()),
                     "owner_pid": r.owner,
                     "created": r.created.format(&time::format_description::well_known::Rfc3339).ok(),
                 })

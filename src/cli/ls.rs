@@ -2,7 +2,7 @@
 //!
 //! A front end on `store`: one client, one listing, no retries of its own. Text for people
 //! (one line an entry), `--json` for programs (one JSON object a line). Every failure ends in
-//! one `haul: …` line and the exit code of DESIGN.md §4; a closed stdout (`| head`) ends the
+//! one `haul: …` line and the exit code of docs/architecture.md §4; a closed stdout (`| head`) ends the
 //! listing quietly.
 
 use std::io::Write;

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-/// Exit codes (DESIGN.md §4).
+/// Exit codes (docs/architecture.md §4).
 pub mod exit {
     pub const OK: i32 = 0;
     /// The operation failed.

@@ -149,7 +149,9 @@ pub fn json_event(ev: &Event) -> Option<Value> {
         Event::JobPlanned { id, plan } => {
             let (strategy, part_size, parts) = match plan.strategy {
                 Strategy::Single => ("single", plan.size, 1),
-                Strategy::Multipart { part_size, parts } => ("multipart", part_size, parts),
+                Strategy::Multipart {
+                    part_size, parts, ..
+                } => ("multipart", part_size, parts),
             };
             json!({
                 "event": "planned", "id": id, "size": plan.size, "strategy": strategy,
@@ -274,6 +276,7 @@ mod tests {
                     strategy: Strategy::Multipart {
                         part_size: 100 << 20,
                         parts: 4,
+                        ramp: crate::engine::plan::Ramp::NONE,
                     },
                     upload_id: Some("u".into()),
                     parts_done: vec![],

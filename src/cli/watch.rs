@@ -174,11 +174,9 @@ pub(crate) async fn watch(h: &mut EngineHandle, target: Target, out: &Output) ->
                 if let Some(p) = job.and_then(|j| live.get_mut(&j)) {
                     p.apply(&ev, now);
                 }
-                if out.json {
-                    if !matches!(ev, Event::JobFinished { .. }) {
-                        if let Some(v) = json_event(&ev) {
-                            json_line(&v);
-                        }
+                if out.json && !matches!(ev, Event::JobFinished { .. }) {
+                    if let Some(v) = json_event(&ev) {
+                        json_line(&v);
                     }
                 }
                 match &ev {

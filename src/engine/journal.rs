@@ -72,6 +72,9 @@ pub struct UploadRecord {
     pub upload_id: String,
     pub part_size: u64,
     pub parts: u32,
+    /// Smaller first parts (`plan::RAMP_FIRST`).
+    #[serde(default)]
+    pub ramp: super::plan::Ramp,
     pub source_etag: String,
     pub source_size: u64,
     #[serde(with = "time::serde::rfc3339::option", default)]
@@ -748,6 +751,7 @@ mod tests {
             upload_id: format!("u-{key}"),
             part_size: 8 << 20,
             parts: 3,
+            ramp: crate::engine::plan::Ramp::NONE,
             source_etag: "abc".into(),
             source_size: 20 << 20,
             source_last_modified: None,

@@ -167,7 +167,7 @@ pub struct CopySpec {
     pub options: CopyOptions,
 }
 
-/// Job lifecycle (DESIGN.md §3).
+/// Job lifecycle (docs/architecture.md §4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum JobState {
     Queued,
@@ -226,6 +226,9 @@ pub enum Strategy {
     Multipart {
         part_size: u64,
         parts: u32,
+        /// Smaller first parts (`plan::RAMP_FIRST`): `plan::part_range` knows them.
+        #[serde(default)]
+        ramp: plan::Ramp,
     },
 }
 

@@ -23,7 +23,7 @@ use crate::store::{
 };
 
 use super::journal::{Entry, JournalWriter, UploadRecord};
-use super::plan::{choose_strategy, destination_headers, part_range};
+use super::plan::{choose_strategy, destination_headers, part_range, Ramp};
 use super::region::Regions;
 use super::retry::{retry, Stop};
 use super::scheduler::{Permit, Scheduler};
@@ -49,7 +49,9 @@ pub struct Shared {
     pub tx: UnboundedSender<Internal>,
 }
 
-/// Transfer tasks → engine task.
+/// Transfer tasks → engine task. Events are the bulk of it (a few per object), so they are
+/// not boxed: one allocation each would cost more than the bytes the lint counts.
+#[allow(clippy::large_enum_variant)]
 pub enum Internal {
     Event(Event),
     Finished {
@@ -255,9 +257,11 @@ pub async fn copy(cx: &Ctx, job: ObjectJob, permit: Option<Permit>) -> ObjectEnd
                 cx.sh.config.single_copy_threshold,
                 concurrency,
             ) {
-                Ok(Strategy::Multipart { part_size, parts }) => {
-                    Multipart::start(cx, &job, meta, part_size, parts).await
-                }
+                Ok(Strategy::Multipart {
+                    part_size,
+                    parts,
+                    ramp,
+                }) => Multipart::start(cx, &job, meta, part_size, parts, ramp).await,
                 Ok(Strategy::Single) => single(cx, &job, None).await,
                 Err(e) => failed(format!("cannot copy {}: {e}", job.src), false),
             }
@@ -295,8 +299,10 @@ async fn single(cx: &Ctx, job: &ObjectJob, permit: Option<Permit>) -> ObjectEnd 
         Known::Listed(o) => (o.storage_class.clone(), None),
         Known::Head(m) => (m.storage_class.clone(), m.crc64),
     };
-    let mut headers = crate::store::ObjectHeaders::default();
-    headers.storage_class = Some(cx.options.storage_class.clone().unwrap_or(storage_class));
+    let headers = crate::store::ObjectHeaders {
+        storage_class: Some(cx.options.storage_class.clone().unwrap_or(storage_class)),
+        ..Default::default()
+    };
     let req = CopyObjectRequest {
         source: job.src.clone(),
         destination: job.dst.clone(),
@@ -474,6 +480,7 @@ async fn resume_multipart(cx: &Ctx, job: &ObjectJob, rec: UploadRecord) -> Objec
         upload_id: rec.upload_id.clone(),
         part_size: rec.part_size,
         parts: rec.parts,
+        ramp: rec.ramp,
     };
     m.run(done).await
 }
@@ -497,7 +504,7 @@ async fn reconcile(
             if p.part_number == 0 || p.part_number > rec.parts {
                 continue;
             }
-            let want = part_range(rec.source_size, rec.part_size, p.part_number).len();
+            let want = part_range(rec.source_size, rec.part_size, rec.ramp, p.part_number).len();
             if p.size == want {
                 done.insert(p.part_number, p.etag.clone());
             } else {
@@ -535,6 +542,7 @@ async fn upload_gone_on_resume(
                     Strategy::Multipart {
                         part_size: rec.part_size,
                         parts: rec.parts,
+                        ramp: rec.ramp,
                     },
                     Some(rec.upload_id.clone()),
                     (1..=rec.parts).collect(),
@@ -645,6 +653,7 @@ struct PartSource {
     etag: String,
     size: u64,
     part_size: u64,
+    ramp: Ramp,
     key: String,
 }
 
@@ -656,6 +665,7 @@ struct Multipart<'a> {
     upload_id: String,
     part_size: u64,
     parts: u32,
+    ramp: Ramp,
 }
 
 impl<'a> Multipart<'a> {
@@ -665,6 +675,7 @@ impl<'a> Multipart<'a> {
         meta: ObjectMeta,
         part_size: u64,
         parts: u32,
+        ramp: Ramp,
     ) -> ObjectEnd {
         let store = Arc::clone(&cx.sh.store);
         let headers = destination_headers(&meta, cx.options.storage_class.as_deref());
@@ -692,6 +703,7 @@ impl<'a> Multipart<'a> {
                 upload_id: upload_id.clone(),
                 part_size,
                 parts,
+                ramp,
                 source_etag: meta.etag.clone(),
                 source_size: meta.size,
                 source_last_modified: meta.last_modified,
@@ -706,6 +718,7 @@ impl<'a> Multipart<'a> {
             upload_id,
             part_size,
             parts,
+            ramp,
         };
         m.run(BTreeMap::new()).await
     }
@@ -713,12 +726,16 @@ impl<'a> Multipart<'a> {
     /// The part loop, then Complete and verification (or the clean-up a stop owes).
     async fn run(self, mut done: BTreeMap<u32, String>) -> ObjectEnd {
         let cx = self.cx;
-        let (parts, part_size) = (self.parts, self.part_size);
+        let (parts, part_size, ramp) = (self.parts, self.part_size, self.ramp);
         if cx.detailed {
             plan_event(
                 cx,
                 &self.meta,
-                Strategy::Multipart { part_size, parts },
+                Strategy::Multipart {
+                    part_size,
+                    parts,
+                    ramp,
+                },
                 Some(self.upload_id.clone()),
                 done.keys().copied().collect(),
             );
@@ -729,7 +746,7 @@ impl<'a> Multipart<'a> {
         } else {
             let resumed: u64 = done
                 .keys()
-                .map(|n| part_range(self.meta.size, part_size, *n).len())
+                .map(|n| part_range(self.meta.size, part_size, ramp, *n).len())
                 .sum();
             if resumed > 0 {
                 cx.emit(Event::Bytes {
@@ -751,6 +768,7 @@ impl<'a> Multipart<'a> {
             etag: self.meta.etag.clone(),
             size: self.meta.size,
             part_size,
+            ramp,
             key: self.job.key.clone(),
         });
         loop {
@@ -933,7 +951,7 @@ fn spawn_part(
     let id = cx.id;
     let detailed = cx.detailed;
     let policy = cx.sh.config.retry.clone();
-    let range = part_range(of.size, of.part_size, part);
+    let range = part_range(of.size, of.part_size, of.ramp, part);
     let req = UploadPartCopyRequest {
         destination: of.dst.clone(),
         upload_id: of.upload_id.clone(),

@@ -101,6 +101,7 @@ pub fn choose_strategy(
     threshold: u64,
     concurrency: usize,
 ) -> Result<Strategy, PlanError> {
+    let part_size_choice = part_size;
     if size > MAX_OBJECT_SIZE {
         return Err(PlanError::TooLarge { size });
     }
@@ -123,17 +124,88 @@ pub fn choose_strategy(
             p
         }
     };
-    let parts = size.div_ceil(part_size);
+    let ramp = match part_size_choice {
+        PartSize::Auto => ramp_for(size, part_size, concurrency),
+        PartSize::Fixed(_) => Ramp::NONE,
+    };
     Ok(Strategy::Multipart {
         part_size,
-        parts: parts as u32,
+        parts: part_count(size, part_size, ramp),
+        ramp,
     })
 }
 
-/// The byte range of part `number` (1-based) of an object of `size` bytes.
-pub fn part_range(size: u64, part_size: u64, number: u32) -> ByteRange {
-    let first = (number as u64 - 1) * part_size;
-    let last = (first + part_size).min(size) - 1;
+/// The first part of a ramp. A large auto-sized copy starts with a few small parts — 64 MiB,
+/// 128 MiB, … doubling below the part size — so its first bytes are done within a second or two
+/// even when a full part takes a minute. Each ramp part is the head of a full part whose rest is
+/// the part that ramp part's request slot takes next (the first part after the first wave), so
+/// every slot still copies one full part's bytes in the first wave and the copy takes no longer.
+pub const RAMP_FIRST: u64 = 64 * MIB;
+
+/// How the first wave is split: `parts` ramp parts (0: none) ahead of a first wave of `lead`
+/// parts (the request limit the plan was made for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Ramp {
+    pub parts: u32,
+    pub lead: u32,
+}
+
+impl Ramp {
+    pub const NONE: Ramp = Ramp { parts: 0, lead: 0 };
+}
+
+/// The ramp for a part size and request limit: one part per doubling of `RAMP_FIRST` below the
+/// part size (leaving at least 1 MiB of rest); none for parts under 4 × `RAMP_FIRST`, or when
+/// the object is not split in more parts than the ramp, or 10,000 parts would be passed.
+pub fn ramp_for(size: u64, part_size: u64, concurrency: usize) -> Ramp {
+    if part_size < 4 * RAMP_FIRST {
+        return Ramp::NONE;
+    }
+    let grid = size.div_ceil(part_size);
+    let mut k = 0u32;
+    while (RAMP_FIRST << k) + MIN_PART_SIZE <= part_size {
+        k += 1;
+    }
+    let lead = (concurrency.max(1) as u64).min(grid);
+    let k = (k as u64)
+        .min(lead)
+        .min(grid.saturating_sub(1))
+        .min(MAX_PARTS.saturating_sub(grid));
+    Ramp {
+        parts: k as u32,
+        lead: if k == 0 { 0 } else { lead as u32 },
+    }
+}
+
+/// Parts of an object of `size` bytes in parts of `part_size` with `ramp`.
+pub fn part_count(size: u64, part_size: u64, ramp: Ramp) -> u32 {
+    (size.div_ceil(part_size.max(1)) + ramp.parts as u64) as u32
+}
+
+/// The byte range of part `number` (1-based). Without a ramp, parts of `part_size` in order.
+/// With one, numbers 1..=k are the ramp parts (the heads of full parts 1..=k), then full parts
+/// k+1..=lead, then the rests of full parts 1..=k, then full parts lead+1.. (see `RAMP_FIRST`).
+pub fn part_range(size: u64, part_size: u64, ramp: Ramp, number: u32) -> ByteRange {
+    let n = number.max(1) as u64;
+    let (k, lead) = (ramp.parts as u64, ramp.lead as u64);
+    let full = |g: u64| {
+        let first = (g - 1) * part_size;
+        (first, part_size)
+    };
+    let (first, len) = if k == 0 {
+        full(n)
+    } else if n <= k {
+        ((n - 1) * part_size, RAMP_FIRST << (n - 1))
+    } else if n <= lead {
+        full(n)
+    } else if n <= lead + k {
+        let g = n - lead;
+        let head = RAMP_FIRST << (g - 1);
+        ((g - 1) * part_size + head, part_size - head)
+    } else {
+        full(n - k)
+    };
+    let last = first.saturating_add(len).min(size).max(first + 1) - 1;
     ByteRange { first, last }
 }
 
@@ -153,9 +225,14 @@ pub fn destination_headers(source: &ObjectMeta, storage_class: Option<&str>) -> 
 mod tests {
     use super::*;
 
+    /// (part size, parts on the grid: the ramp's extra heads not counted).
     fn multipart(s: Strategy) -> (u64, u32) {
         match s {
-            Strategy::Multipart { part_size, parts } => (part_size, parts),
+            Strategy::Multipart {
+                part_size,
+                parts,
+                ramp,
+            } => (part_size, parts - ramp.parts),
             Strategy::Single => panic!("expected multipart"),
         }
     }
@@ -283,12 +360,76 @@ mod tests {
         assert_eq!(n, 11);
         let mut next = 0;
         for i in 1..=n {
-            let r = part_range(size, ps, i);
+            let r = part_range(size, ps, Ramp::NONE, i);
             assert_eq!(r.first, next);
             next = r.last + 1;
         }
         assert_eq!(next, size);
-        assert_eq!(part_range(size, ps, n).len(), 5);
+        assert_eq!(part_range(size, ps, Ramp::NONE, n).len(), 5);
+    }
+
+    #[test]
+    fn a_large_auto_copy_ramps_up_and_its_parts_still_cover_it_exactly() {
+        let size = 12_000_000_000_000; // the demo's 10.9 TiB object
+        let s = choose_strategy(size, PartSize::Auto, T, 64).unwrap();
+        let Strategy::Multipart {
+            part_size,
+            parts,
+            ramp,
+        } = s
+        else {
+            panic!("{s:?}")
+        };
+        assert!(part_size > 4 * GIB && part_size <= MAX_PART_SIZE);
+        assert_eq!(ramp, Ramp { parts: 7, lead: 64 }, "64 MiB … 4 GiB");
+        assert_eq!(parts as u64, size.div_ceil(part_size) + 7);
+        assert_eq!(part_range(size, part_size, ramp, 1).len(), RAMP_FIRST);
+        assert_eq!(part_range(size, part_size, ramp, 7).len(), 4 * GIB);
+        assert_eq!(part_range(size, part_size, ramp, 8).len(), part_size);
+        // Each slot's first two parts add up to one full part: the rest follows the first wave.
+        for i in 1..=7 {
+            let head = part_range(size, part_size, ramp, i);
+            let rest = part_range(size, part_size, ramp, 64 + i);
+            assert_eq!(head.last + 1, rest.first);
+            assert_eq!(head.len() + rest.len(), part_size);
+        }
+        let mut ranges: Vec<_> = (1..=parts)
+            .map(|i| part_range(size, part_size, ramp, i))
+            .collect();
+        ranges.sort_by_key(|r| r.first);
+        let mut next = 0;
+        for r in &ranges {
+            assert_eq!(r.first, next);
+            assert!(r.len() >= MIN_PART_SIZE || r.last + 1 == size);
+            next = r.last + 1;
+        }
+        assert_eq!(next, size, "the parts tile the object exactly once");
+        assert!(parts as u64 <= MAX_PARTS);
+        // One wave (64 GiB at 64 requests: 1 GiB parts): 4 ramp parts, still 64 slots' worth.
+        let one = choose_strategy(64 * GIB, PartSize::Auto, T, 64).unwrap();
+        assert!(
+            matches!(
+                one,
+                Strategy::Multipart {
+                    parts: 68,
+                    ramp: Ramp { parts: 4, lead: 64 },
+                    ..
+                }
+            ),
+            "{one:?}"
+        );
+        // A fixed part size is the user's: no ramp. Small parts need none.
+        let fixed = choose_strategy(size, PartSize::Fixed(2 * GIB), T, 64).unwrap();
+        assert!(matches!(
+            fixed,
+            Strategy::Multipart {
+                ramp: Ramp::NONE,
+                ..
+            }
+        ));
+        assert_eq!(ramp_for(GIB, 32 * MIB, 16), Ramp::NONE);
+        // The largest object keeps 10,000 parts of 5 GiB: a ramp would not fit.
+        assert_eq!(ramp_for(MAX_OBJECT_SIZE, MAX_PART_SIZE, 64), Ramp::NONE);
     }
 
     #[test]

@@ -132,10 +132,12 @@ impl TransferProgress {
                     Strategy::Single => (1, 0),
                 };
                 self.bytes_done = match plan.strategy {
-                    Strategy::Multipart { part_size, .. } => plan
+                    Strategy::Multipart {
+                        part_size, ramp, ..
+                    } => plan
                         .parts_done
                         .iter()
-                        .map(|n| part_range(plan.size, part_size, *n).len())
+                        .map(|n| part_range(plan.size, part_size, ramp, *n).len())
                         .sum(),
                     Strategy::Single => 0,
                 };

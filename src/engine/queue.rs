@@ -223,6 +223,7 @@ impl EngineLoop {
                     strategy: Strategy::Multipart {
                         part_size: u.part_size,
                         parts: u.parts,
+                        ramp: u.ramp,
                     },
                     upload_id: Some(u.upload_id.clone()),
                     parts_done: u.done_parts.iter().map(|p| p.part_number).collect(),

@@ -1,4 +1,4 @@
-//! Signature verification as strict as COS (PROTOCOL.md §1.1 and §1.7), on top of
+//! Signature verification as strict as COS (docs/architecture.md §5), on top of
 //! `store::sign::cos`.
 //!
 //! Pure: the caller passes the request's parts and the current time. Secrets never appear in

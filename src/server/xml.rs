@@ -79,7 +79,7 @@ impl Xml {
     }
 }
 
-/// COS's error document (PROTOCOL.md §3): Code, Message, any extra elements (StringToSign,
+/// COS's error document (docs/architecture.md §5): Code, Message, any extra elements (StringToSign,
 /// FormatString), Resource, RequestId, TraceId.
 pub fn error_document(
     code: &str,

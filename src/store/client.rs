@@ -1,4 +1,4 @@
-//! The COS HTTP client: one pooled reqwest client, every request signed (PROTOCOL.md §1), COS's
+//! The COS HTTP client: one pooled reqwest client, every request signed (docs/architecture.md §5), COS's
 //! answers turned into the `ObjectStore` types and typed errors.
 //!
 //! One request per call: no retries and no policy here (the engine owns both); the only loop

@@ -1,7 +1,7 @@
 //! Percent-encoding as COS wants it, and object-key validation.
 //!
 //! Pure: no I/O. Shared by the client (building URLs, signing) and the server (verifying).
-//! COS's rule (PROTOCOL.md §1.2) differs from form encoding: only `A-Z a-z 0-9 - _ . ~` stay
+//! COS's rule (docs/architecture.md §5) differs from form encoding: only `A-Z a-z 0-9 - _ . ~` stay
 //! as they are, everything else is `%XX` with uppercase hex, a space is `%20`, never `+`.
 
 use std::fmt::Write as _;
@@ -67,7 +67,7 @@ pub enum KeyError {
     DotSegment(String),
 }
 
-/// Checks a key against COS's rules (PROTOCOL.md §3): non-empty, ≤ 850 bytes, no leading `/`
+/// Checks a key against COS's rules (docs/architecture.md §5): non-empty, ≤ 850 bytes, no leading `/`
 /// or `\`, and not `.` or `..` alone (those cannot survive URL normalisation).
 pub fn validate_key(key: &str) -> Result<(), KeyError> {
     if key.is_empty() {

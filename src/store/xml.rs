@@ -1,4 +1,4 @@
-//! COS XML bodies: parsing every response document haul reads (PROTOCOL.md §2) and writing
+//! COS XML bodies: parsing every response document haul reads (docs/architecture.md §5) and writing
 //! the one request body it sends (CompleteMultipartUpload).
 //!
 //! Pure: no I/O. Lenient where COS is sloppy — documentation samples with mismatched tags,

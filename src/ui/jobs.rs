@@ -53,6 +53,8 @@ pub struct JobModel {
     pub state: JobState,
     pub size: Option<u64>,
     pub part_size: u64,
+    /// Smaller first parts (`plan::RAMP_FIRST`).
+    pub ramp: crate::engine::plan::Ramp,
     pub upload_id: Option<String>,
     pub parts: Vec<PartCell>,
     pub in_flight: BTreeMap<u32, InFlight>,
@@ -88,6 +90,7 @@ impl JobModel {
             state,
             size: None,
             part_size: 0,
+            ramp: crate::engine::plan::Ramp::NONE,
             upload_id: None,
             parts: Vec::new(),
             in_flight: BTreeMap::new(),
@@ -117,18 +120,22 @@ impl JobModel {
         if self.part_size == 0 {
             return size;
         }
-        let first = (n.max(1) as u64 - 1) * self.part_size;
-        size.saturating_sub(first).min(self.part_size)
+        crate::engine::plan::part_range(size, self.part_size, self.ramp, n).len()
     }
 
     pub fn on_plan(&mut self, plan: &PlanSummary) {
         self.size = Some(plan.size);
         self.upload_id = plan.upload_id.clone();
-        let (part_size, parts) = match plan.strategy {
-            Strategy::Single => (plan.size.max(1), 1),
-            Strategy::Multipart { part_size, parts } => (part_size, parts),
+        let (part_size, parts, ramp) = match plan.strategy {
+            Strategy::Single => (plan.size.max(1), 1, crate::engine::plan::Ramp::NONE),
+            Strategy::Multipart {
+                part_size,
+                parts,
+                ramp,
+            } => (part_size, parts, ramp),
         };
         self.part_size = part_size;
+        self.ramp = ramp;
         self.parts = vec![PartCell::Pending; (parts as usize).min(MAX_PARTS)];
         self.in_flight.clear();
         self.bytes_done = 0;
@@ -451,6 +458,7 @@ mod tests {
             strategy: Strategy::Multipart {
                 part_size: part,
                 parts,
+                ramp: crate::engine::plan::Ramp::NONE,
             },
             upload_id: Some("u1".into()),
             parts_done: vec![],
@@ -496,6 +504,7 @@ mod tests {
             strategy: Strategy::Multipart {
                 part_size: 100,
                 parts: 3,
+                ramp: crate::engine::plan::Ramp::NONE,
             },
             upload_id: Some("u".into()),
             parts_done: vec![1, 3],

@@ -1,4 +1,4 @@
-//! COS request signatures (`q-sign-algorithm=sha1`, PROTOCOL.md §1).
+//! COS request signatures (`q-sign-algorithm=sha1`, docs/architecture.md §5).
 //!
 //! Pure: no I/O, no clock (the caller passes the key time). The client signs with it and the
 //! server verifies with it; the official SDK vectors in the tests keep both honest.
@@ -50,7 +50,7 @@ pub fn sign_key(secret_key: &str, key_time: &KeyTime) -> String {
 }
 
 /// A canonical `k=v&k=v` list and its `k;k` name list, built from decoded pairs: names are
-/// encoded then lowercased, values encoded, then sorted by name (PROTOCOL.md §1.1 step 3–4).
+/// encoded then lowercased, values encoded, then sorted by name (docs/architecture.md §5).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CanonicalList {
     pub joined: String,
@@ -141,7 +141,7 @@ pub fn authorization(secret_id: &str, key_time: &KeyTime, signed: &Signed) -> St
 }
 
 /// Whether a header is signed by haul's client: the ones COS's strict mode wants plus every
-/// `x-cos-*` header (PROTOCOL.md §1.4).
+/// `x-cos-*` header (docs/architecture.md §5).
 pub fn should_sign_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     matches!(
