@@ -8,9 +8,10 @@
 //! uploads that ended, and state changes. A finished object costs one short line (≈ 40 bytes
 //! plus its key). Never a credential.
 //!
-//! Writes go through `JournalWriter`, a thread of its own: each entry reaches the file (a
-//! `write`) as soon as the thread wakes, so a killed process loses only entries still in the
-//! channel; `fsync` runs at most every `SYNC_INTERVAL`, and at every state change and close.
+//! Writes go through `JournalWriter`: each entry reaches the file (one `write` of one line, to
+//! the page cache) before `append` returns, so a killed process loses nothing it appended; a
+//! thread of its own runs `fsync` at most every `SYNC_INTERVAL` (and at every state change and
+//! close), which is what a power loss could cost.
 //! One process per transfer: the writer holds an exclusive `flock` on the log and records its
 //! pid in it, so a second process is refused with a message naming the holder.
 //! Blocking file I/O lives only in that thread and in `read`/`load_all`.
@@ -510,7 +511,8 @@ fn lock(file: &fs::File, id: JobId, owner: Option<u32>) -> Result<(), JournalErr
 }
 
 enum Msg {
-    Entry(Vec<u8>),
+    /// Something was written since the last sync.
+    Dirty,
     /// Write and fsync now (state changes).
     Sync,
     /// Sync and close; `remove` deletes the log first (the transfer needs nothing more).
@@ -528,6 +530,8 @@ pub struct JournalWriter {
     path: PathBuf,
     tx: std::sync::Mutex<mpsc::Sender<Msg>>,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The log, for appends (the sync thread holds another handle on the same open file).
+    file: std::sync::Mutex<Option<(fs::File, bool)>>,
     /// Set for a memory journal: entries go straight into its log.
     memory: Option<MemoryLogs>,
 }
@@ -548,6 +552,7 @@ impl JournalWriter {
         file.write_all(&head)
             .and_then(|_| file.sync_data())
             .map_err(io_err("write", &path))?;
+        let appender = file.try_clone().map_err(io_err("open", &path))?;
         let (tx, rx) = mpsc::channel();
         let thread_path = path.clone();
         let thread = std::thread::Builder::new()
@@ -559,6 +564,7 @@ impl JournalWriter {
             path,
             tx: std::sync::Mutex::new(tx),
             thread: std::sync::Mutex::new(Some(thread)),
+            file: std::sync::Mutex::new(Some((appender, false))),
             memory: None,
         })
     }
@@ -579,6 +585,7 @@ impl JournalWriter {
             path,
             tx: std::sync::Mutex::new(mpsc::channel().0),
             thread: std::sync::Mutex::new(None),
+            file: std::sync::Mutex::new(None),
             memory: Some(logs),
         }
     }
@@ -602,7 +609,19 @@ impl JournalWriter {
             }
             return;
         }
-        self.send(Msg::Entry(buf));
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = file.as_mut() {
+            if let Err(e) = f.0.write_all(&buf) {
+                if !f.1 {
+                    f.1 = true;
+                    tracing::warn!(
+                        "journal {}: {e}; a crash now would lose this transfer's recent progress",
+                        self.path.display()
+                    );
+                }
+            }
+        }
+        self.send(Msg::Dirty);
     }
 
     /// Queues an entry and an fsync right after it.
@@ -628,6 +647,8 @@ impl JournalWriter {
         let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() else {
             return Ok(());
         };
+        // Appends end here; the sync thread closes the last handle (and with it the lock).
+        *self.file.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let (dtx, drx) = mpsc::channel();
         self.send(Msg::Close { remove, done: dtx });
         let r = drx
@@ -651,8 +672,7 @@ fn encode(e: &Entry, buf: &mut Vec<u8>) {
     }
 }
 
-fn writer_loop(mut file: fs::File, path: PathBuf, rx: mpsc::Receiver<Msg>) {
-    let mut pending: Vec<u8> = Vec::with_capacity(64 * 1024);
+fn writer_loop(file: fs::File, path: PathBuf, rx: mpsc::Receiver<Msg>) {
     let mut dirty = false;
     let mut last_sync = Instant::now();
     let mut failed = false;
@@ -676,7 +696,7 @@ fn writer_loop(mut file: fs::File, path: PathBuf, rx: mpsc::Receiver<Msg>) {
                 let mut next = Some(m);
                 while let Some(m) = next.take() {
                     match m {
-                        Msg::Entry(b) => pending.extend_from_slice(&b),
+                        Msg::Dirty => dirty = true,
                         Msg::Sync => sync_now = true,
                         Msg::Close { remove, done } => {
                             close = Some((remove, done));
@@ -689,14 +709,7 @@ fn writer_loop(mut file: fs::File, path: PathBuf, rx: mpsc::Receiver<Msg>) {
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => orphaned = true,
         }
-        if !pending.is_empty() {
-            if let Err(e) = file.write_all(&pending) {
-                if !failed {
-                    report(&e);
-                    failed = true;
-                }
-            }
-            pending.clear();
+        if sync_now {
             dirty = true;
         }
         if orphaned && close.is_none() {

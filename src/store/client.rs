@@ -80,7 +80,7 @@ impl ClientOptions {
             credentials,
             endpoint: None,
             connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(30),
             complete_timeout: Duration::from_secs(20 * 60),
             copy_timeout: Duration::from_secs(15 * 60),
             observer: None,
