@@ -143,8 +143,8 @@ impl ServeCredential {
 
 pub mod access_log;
 pub mod auth;
-pub mod data_lock;
 pub mod conns;
+pub mod data_lock;
 pub mod demo;
 pub mod error;
 pub mod faults;
