@@ -3,7 +3,8 @@
 //! counters (calls per op, parts in flight now and at most).
 //!
 //! Not a COS emulator (that is `server`): it models just what the engine's policies depend on.
-//! Never used by the binary's normal paths.
+//! Compiled only for tests and with the `test-double` feature (which the dev-dependency on
+//! this crate enables), never into the shipped binary.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
