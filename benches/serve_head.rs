@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo bench --bench serve_head`
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -15,6 +15,7 @@ pub mod region;
 pub mod request;
 pub mod retry;
 pub mod scheduler;
+#[cfg(any(test, feature = "test-double"))]
 #[doc(hidden)]
 pub mod testing;
 #[cfg(test)]

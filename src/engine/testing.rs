@@ -3,7 +3,8 @@
 //! counters (calls per op, parts in flight now and at most).
 //!
 //! Not a COS emulator (that is `server`): it models just what the engine's policies depend on.
-//! Never used by the binary's normal paths.
+//! Compiled only for tests and with the `test-double` feature (which the dev-dependency on
+//! this crate enables), never into the shipped binary.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +60,14 @@ struct MemUpload {
     key: String,
     headers: ObjectHeaders,
     parts: BTreeMap<u32, MemPart>,
+}
+
+impl MemUpload {
+    /// An upload id names one upload of one key, as on COS: under any other key it is
+    /// `NoSuchUpload`.
+    fn is_for(&self, obj: &ObjectRef) -> bool {
+        self.bucket == obj.bucket.as_str() && self.key == obj.key
+    }
 }
 
 /// What a fault hook sees.
@@ -488,6 +497,7 @@ impl ObjectStore for MemStore {
         let up = s
             .uploads
             .get_mut(&req.upload_id)
+            .filter(|u| u.is_for(&req.destination))
             .ok_or_else(|| service_error(Op::UploadPartCopy, 404, "NoSuchUpload"))?;
         up.parts.insert(
             req.part_number,
@@ -511,6 +521,7 @@ impl ObjectStore for MemStore {
         let up = s
             .uploads
             .get(upload_id)
+            .filter(|u| u.is_for(obj))
             .cloned()
             .ok_or_else(|| service_error(Op::CompleteMultipartUpload, 404, "NoSuchUpload"))?;
         let mut size = 0;
@@ -565,11 +576,12 @@ impl ObjectStore for MemStore {
 
     async fn abort_multipart(&self, obj: &ObjectRef, upload_id: &str) -> Result<()> {
         self.call(Op::AbortMultipartUpload, &obj.key, None)?;
-        self.lock()
-            .uploads
-            .remove(upload_id)
-            .map(|_| ())
-            .ok_or_else(|| service_error(Op::AbortMultipartUpload, 404, "NoSuchUpload"))
+        let mut s = self.lock();
+        if !s.uploads.get(upload_id).is_some_and(|u| u.is_for(obj)) {
+            return Err(service_error(Op::AbortMultipartUpload, 404, "NoSuchUpload"));
+        }
+        s.uploads.remove(upload_id);
+        Ok(())
     }
 
     async fn list_multipart_uploads(
@@ -592,7 +604,26 @@ impl ObjectStore for MemStore {
             })
             .collect();
         uploads.sort_by(|a, b| (&a.key, &a.upload_id).cmp(&(&b.key, &b.upload_id)));
+        // After (key-marker, upload-id-marker), at most max-uploads (default and cap 1000),
+        // as COS pages them; the upload-id marker counts only with a key marker.
+        let key_marker = req.key_marker.as_deref().unwrap_or("");
+        let id_marker = req
+            .upload_id_marker
+            .as_deref()
+            .filter(|_| !key_marker.is_empty());
+        uploads.retain(|u| {
+            key_marker.is_empty()
+                || u.key.as_str() > key_marker
+                || id_marker.is_some_and(|m| u.key == key_marker && u.upload_id.as_str() > m)
+        });
+        let max = req.max_uploads.unwrap_or(1000).min(1000) as usize;
+        let is_truncated = uploads.len() > max;
+        uploads.truncate(max);
+        let last = uploads.last().filter(|_| is_truncated);
         Ok(ListUploadsPage {
+            next_key_marker: last.map(|u| u.key.clone()),
+            next_upload_id_marker: last.map(|u| u.upload_id.clone()),
+            is_truncated,
             uploads,
             ..Default::default()
         })
@@ -610,6 +641,7 @@ impl ObjectStore for MemStore {
         let up = s
             .uploads
             .get(upload_id)
+            .filter(|u| u.is_for(obj))
             .ok_or_else(|| service_error(Op::ListParts, 404, "NoSuchUpload"))?;
         let max = max_parts.unwrap_or(1000).min(1000) as usize;
         let all: Vec<PartInfo> = up

@@ -14,7 +14,7 @@
 //! `Transfer-Encoding`, which cannot share a request) and keeps their extensions; `spell`
 //! gives every response a copy. A name the table lacks goes out in lower case, which is how
 //! COS spells its own `x-cos-*` headers. If hyper ever stops honouring the map, headers fall
-//! back to lower case and the raw-socket tests in tests/server_api.rs fail.
+//! back to lower case and the raw-socket tests in tests/it/server_api.rs fail.
 //!
 //! Only names: this never touches values, status codes or bodies, and does no network I/O.
 

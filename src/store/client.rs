@@ -1116,7 +1116,7 @@ impl ObjectStore for CosClient {
 mod tests {
     //! Wire-level checks against a raw TCP peer on loopback (what the bytes look like, how
     //! failures are classified). Behaviour against a COS-like server lives in
-    //! `tests/client_api.rs`.
+    //! `tests/it/client_api.rs`.
     use super::*;
     use crate::store::Secret;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
