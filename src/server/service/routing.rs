@@ -101,7 +101,7 @@ pub(super) fn header(h: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// The query parameters each operation understands: every one COS documents for it (checked
-/// against PROTOCOL.md and cos-python-sdk-v5's request builders). Any other parameter names a
+/// against COS's API documentation and cos-python-sdk-v5's request builders). Any other parameter names a
 /// sub-resource or an option haul serve does not implement (`?acl`, `?tagging`, `?cors`,
 /// `?ci-process`, …) and is answered 501 instead of being ignored, which would, say, turn
 /// `PUT /key?acl` into an overwrite with an empty body. Names compare case-insensitively, as
