@@ -23,7 +23,7 @@ use crate::store::{
 };
 
 use super::journal::{Entry, JournalWriter, UploadRecord};
-use super::plan::{choose_strategy, destination_headers, part_range, Ramp};
+use super::plan::{choose_strategy, destination_headers, dispatch_order, part_range, Ramp};
 use super::region::Regions;
 use super::retry::{retry, Stop};
 use super::scheduler::{Permit, Scheduler};
@@ -755,8 +755,10 @@ impl<'a> Multipart<'a> {
                 });
             }
         }
-        let mut pending: std::collections::VecDeque<u32> =
-            (1..=parts).filter(|n| !done.contains_key(n)).collect();
+        let mut pending: std::collections::VecDeque<u32> = dispatch_order(parts, ramp)
+            .into_iter()
+            .filter(|n| !done.contains_key(n))
+            .collect();
         let part_stop = cx.stop.child_token();
         let mut set: JoinSet<PartOutcome> = JoinSet::new();
         let mut fatal: Option<(u32, Error)> = None;

@@ -137,13 +137,15 @@ pub fn choose_strategy(
 
 /// The first part of a ramp. A large auto-sized copy starts with a few small parts — 64 MiB,
 /// 128 MiB, … doubling below the part size — so its first bytes are done within a second or two
-/// even when a full part takes a minute. Each ramp part is the head of a full part whose rest is
-/// the part that ramp part's request slot takes next (the first part after the first wave), so
-/// every slot still copies one full part's bytes in the first wave and the copy takes no longer.
+/// even when a full part takes a minute. Each ramp part is the head of a full part, split in
+/// two: parts stay in byte order (Complete joins them by number), and `dispatch_order` sends the
+/// heads first and each rest right after the first wave, so the request slot that finishes a
+/// head takes its rest next: every slot still copies one full part's bytes in the first wave,
+/// and the copy takes no longer.
 pub const RAMP_FIRST: u64 = 64 * MIB;
 
-/// How the first wave is split: `parts` ramp parts (0: none) ahead of a first wave of `lead`
-/// parts (the request limit the plan was made for).
+/// How the first parts are split: `parts` full parts split into head and rest (0: none), for a
+/// first wave of `lead` requests (the limit the plan was made for).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Ramp {
     pub parts: u32,
@@ -154,23 +156,23 @@ impl Ramp {
     pub const NONE: Ramp = Ramp { parts: 0, lead: 0 };
 }
 
-/// The ramp for a part size and request limit: one part per doubling of `RAMP_FIRST` below the
+/// The ramp for a part size and request limit: one split per doubling of `RAMP_FIRST` below the
 /// part size (leaving at least 1 MiB of rest); none for parts under 4 × `RAMP_FIRST`, or when
-/// the object is not split in more parts than the ramp, or 10,000 parts would be passed.
+/// the object has no full part after them, or 10,000 parts would be passed.
 pub fn ramp_for(size: u64, part_size: u64, concurrency: usize) -> Ramp {
     if part_size < 4 * RAMP_FIRST {
         return Ramp::NONE;
     }
-    let grid = size.div_ceil(part_size);
+    let grid = size / part_size;
     let mut k = 0u32;
     while (RAMP_FIRST << k) + MIN_PART_SIZE <= part_size {
         k += 1;
     }
-    let lead = (concurrency.max(1) as u64).min(grid);
+    let lead = (concurrency.max(1) as u64).min(size.div_ceil(part_size));
     let k = (k as u64)
         .min(lead)
-        .min(grid.saturating_sub(1))
-        .min(MAX_PARTS.saturating_sub(grid));
+        .min(grid)
+        .min(MAX_PARTS.saturating_sub(size.div_ceil(part_size)));
     Ramp {
         parts: k as u32,
         lead: if k == 0 { 0 } else { lead as u32 },
@@ -182,31 +184,41 @@ pub fn part_count(size: u64, part_size: u64, ramp: Ramp) -> u32 {
     (size.div_ceil(part_size.max(1)) + ramp.parts as u64) as u32
 }
 
-/// The byte range of part `number` (1-based). Without a ramp, parts of `part_size` in order.
-/// With one, numbers 1..=k are the ramp parts (the heads of full parts 1..=k), then full parts
-/// k+1..=lead, then the rests of full parts 1..=k, then full parts lead+1.. (see `RAMP_FIRST`).
+/// The byte range of part `number` (1-based), parts in byte order. With a ramp of k, parts
+/// 1..=2k are the heads and rests of full parts 1..=k (odd: head of `RAMP_FIRST` × 2^(i−1),
+/// even: the rest), then full parts of `part_size`.
 pub fn part_range(size: u64, part_size: u64, ramp: Ramp, number: u32) -> ByteRange {
     let n = number.max(1) as u64;
-    let (k, lead) = (ramp.parts as u64, ramp.lead as u64);
-    let full = |g: u64| {
-        let first = (g - 1) * part_size;
-        (first, part_size)
-    };
-    let (first, len) = if k == 0 {
-        full(n)
-    } else if n <= k {
-        ((n - 1) * part_size, RAMP_FIRST << (n - 1))
-    } else if n <= lead {
-        full(n)
-    } else if n <= lead + k {
-        let g = n - lead;
-        let head = RAMP_FIRST << (g - 1);
-        ((g - 1) * part_size + head, part_size - head)
+    let k = ramp.parts as u64;
+    let (first, len) = if n <= 2 * k {
+        let i = n.div_ceil(2);
+        let head = RAMP_FIRST << (i - 1);
+        if n % 2 == 1 {
+            ((i - 1) * part_size, head)
+        } else {
+            ((i - 1) * part_size + head, part_size - head)
+        }
     } else {
-        full(n - k)
+        ((n - k - 1) * part_size, part_size)
     };
     let last = first.saturating_add(len).min(size).max(first + 1) - 1;
     ByteRange { first, last }
+}
+
+/// The order parts are sent in: with a ramp, the heads, then full parts to fill the first wave
+/// of `lead` requests, then the rests (each taken by the slot whose head finished first), then
+/// the other full parts; without one, by number.
+pub fn dispatch_order(parts: u32, ramp: Ramp) -> Vec<u32> {
+    let k = ramp.parts.min(parts / 2);
+    if k == 0 {
+        return (1..=parts).collect();
+    }
+    let fill_end = (2 * k + ramp.lead.saturating_sub(k)).min(parts);
+    let mut order: Vec<u32> = (1..=k).map(|i| 2 * i - 1).collect();
+    order.extend(2 * k + 1..=fill_end);
+    order.extend((1..=k).map(|i| 2 * i));
+    order.extend(fill_end + 1..=parts);
+    order
 }
 
 /// What the destination gets: the source's content headers and `x-cos-meta-*`, and its
@@ -384,28 +396,28 @@ mod tests {
         assert_eq!(ramp, Ramp { parts: 7, lead: 64 }, "64 MiB … 4 GiB");
         assert_eq!(parts as u64, size.div_ceil(part_size) + 7);
         assert_eq!(part_range(size, part_size, ramp, 1).len(), RAMP_FIRST);
-        assert_eq!(part_range(size, part_size, ramp, 7).len(), 4 * GIB);
-        assert_eq!(part_range(size, part_size, ramp, 8).len(), part_size);
-        // Each slot's first two parts add up to one full part: the rest follows the first wave.
-        for i in 1..=7 {
-            let head = part_range(size, part_size, ramp, i);
-            let rest = part_range(size, part_size, ramp, 64 + i);
-            assert_eq!(head.last + 1, rest.first);
-            assert_eq!(head.len() + rest.len(), part_size);
-        }
-        let mut ranges: Vec<_> = (1..=parts)
-            .map(|i| part_range(size, part_size, ramp, i))
-            .collect();
-        ranges.sort_by_key(|r| r.first);
+        assert_eq!(part_range(size, part_size, ramp, 13).len(), 4 * GIB);
+        assert_eq!(part_range(size, part_size, ramp, 15).len(), part_size);
+        // Parts are in byte order and tile the object exactly once (Complete joins by number).
         let mut next = 0;
-        for r in &ranges {
-            assert_eq!(r.first, next);
-            assert!(r.len() >= MIN_PART_SIZE || r.last + 1 == size);
+        for i in 1..=parts {
+            let r = part_range(size, part_size, ramp, i);
+            assert_eq!(r.first, next, "part {i}");
+            assert!(r.len() >= MIN_PART_SIZE || i == parts);
             next = r.last + 1;
         }
-        assert_eq!(next, size, "the parts tile the object exactly once");
+        assert_eq!(next, size);
         assert!(parts as u64 <= MAX_PARTS);
-        // One wave (64 GiB at 64 requests: 1 GiB parts): 4 ramp parts, still 64 slots' worth.
+        // Heads go first, the first wave is filled, then each rest follows its head's slot.
+        let order = dispatch_order(parts, ramp);
+        assert_eq!(&order[..7], &[1, 3, 5, 7, 9, 11, 13]);
+        assert_eq!(&order[7..64], &(15..=71).collect::<Vec<_>>()[..]);
+        assert_eq!(&order[64..71], &[2, 4, 6, 8, 10, 12, 14]);
+        assert_eq!(order[71], 72);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (1..=parts).collect::<Vec<_>>(), "every part once");
+        // One wave (64 GiB at 64 requests: 1 GiB parts): 4 heads split off, 64 slots' worth.
         let one = choose_strategy(64 * GIB, PartSize::Auto, T, 64).unwrap();
         assert!(
             matches!(
@@ -428,6 +440,7 @@ mod tests {
             }
         ));
         assert_eq!(ramp_for(GIB, 32 * MIB, 16), Ramp::NONE);
+        assert_eq!(dispatch_order(5, Ramp::NONE), vec![1, 2, 3, 4, 5]);
         // The largest object keeps 10,000 parts of 5 GiB: a ramp would not fit.
         assert_eq!(ramp_for(MAX_OBJECT_SIZE, MAX_PART_SIZE, 64), Ramp::NONE);
     }
