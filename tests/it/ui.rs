@@ -1552,3 +1552,41 @@ fn snapshot_log_and_help() {
     press(&mut a, &[key('?')]);
     snap("help", &mut a);
 }
+
+#[test]
+fn a_prefix_transfer_row_counts_objects_done_in_flight_and_listed() {
+    let mut a = new_app();
+    a.start();
+    a.on_event(Event::JobAdded {
+        id: 3,
+        spec: haul::engine::CopySpec {
+            source: uri("cos://media-1250000000/thumbs/"),
+            destination: uri("cos://backup-1250000000/thumbs/"),
+            options: Default::default(),
+        },
+        state: JobState::Running,
+        journaled: true,
+    });
+    a.on_event(Event::ObjectsListed {
+        job: 3,
+        objects: 1000,
+        bytes: 1000 << 10,
+        complete: false,
+    });
+    for i in 0..3 {
+        a.on_event(Event::ObjectStarted {
+            job: 3,
+            key: format!("thumbs/{i}"),
+            size: 1024,
+        });
+    }
+    a.on_event(Event::ObjectDone {
+        job: 3,
+        key: "thumbs/0".into(),
+        bytes: 1024,
+        skipped: false,
+    });
+    press(&mut a, &[key('2')]);
+    let screen = render(&mut a, 160, 48);
+    assert!(screen.contains("1/2/1,000+"), "{screen}");
+}

@@ -190,7 +190,17 @@ fn draw_row(
     } else {
         "-".into()
     };
-    let parts = if c.wide {
+    let parts = if j.is_prefix() {
+        // A prefix transfer counts objects: done / in flight / listed (+ while listing).
+        let o = &j.objects;
+        format!(
+            "{}/{}/{}{}",
+            thousands(o.done + o.skipped),
+            j.objects_in_flight.len(),
+            thousands(o.listed),
+            if o.listing_complete { "" } else { "+" }
+        )
+    } else if c.wide {
         format!(
             "{}/{}/{}",
             thousands(j.parts_done as u64),
