@@ -10,6 +10,9 @@ use super::encode::{encode_copy_source_key, percent_decode, validate_key};
 /// The host that answers GET Service for every region.
 pub const SERVICE_HOST: &str = "service.cos.myqcloud.com";
 const DOMAIN: &str = "myqcloud.com";
+/// COS's newer domain, the default of cos-nodejs-sdk-v5 3.x (and of the Python SDK with
+/// `EnableOldDomain=False`): `<bucket>.cos.<region>.tencentcos.cn`, `service.cos.tencentcos.cn`.
+const NEW_DOMAIN: &str = "tencentcos.cn";
 
 /// A COS bucket name: `<name>-<appid>`, e.g. `media-1250000000`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -169,12 +172,15 @@ pub enum HostTarget {
 /// Parses a `Host` header value (any port is ignored).
 pub fn parse_host(host: &str) -> HostTarget {
     let host = strip_port(host).to_ascii_lowercase();
-    if host == SERVICE_HOST {
-        return HostTarget::Service;
-    }
-    let Some(front) = host.strip_suffix(&format!(".{DOMAIN}")) else {
+    let Some(front) = [DOMAIN, NEW_DOMAIN]
+        .iter()
+        .find_map(|d| host.strip_suffix(d).and_then(|f| f.strip_suffix('.')))
+    else {
         return HostTarget::Other;
     };
+    if front == "service.cos" {
+        return HostTarget::Service;
+    }
     if let Some(region) = front.strip_prefix("cos.") {
         if !region.contains('.') && !region.is_empty() {
             return HostTarget::Region(region.to_string());
@@ -224,6 +230,29 @@ pub fn parse_copy_source(value: &str) -> Option<(BucketName, String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_cos_domains_route_alike() {
+        for d in ["myqcloud.com", "tencentcos.cn"] {
+            assert_eq!(parse_host(&format!("service.cos.{d}")), HostTarget::Service);
+            assert_eq!(
+                parse_host(&format!("cos.ap-beijing.{d}:443")),
+                HostTarget::Region("ap-beijing".into())
+            );
+            assert_eq!(
+                parse_host(&format!("media-1250000000.cos.ap-beijing.{d}")),
+                HostTarget::Bucket {
+                    bucket: BucketName::parse("media-1250000000").unwrap(),
+                    region: "ap-beijing".into()
+                }
+            );
+        }
+        assert_eq!(
+            parse_host("media-1250000000.cos.ap-beijing.example.cn"),
+            HostTarget::Other
+        );
+        assert_eq!(parse_host("evilmyqcloud.com"), HostTarget::Other);
+    }
 
     #[test]
     fn parses_uris() {

@@ -114,10 +114,6 @@ async function main() {
       SecretKey: key,
       Protocol: 'http:',
       Proxy: endpoint,
-      // SDK 3 defaults to the newer <bucket>.cos.<region>.tencentcos.cn host names, which haul
-      // serve does not route yet; these are COS's myqcloud.com ones.
-      Domain: '{Bucket}.cos.{Region}.myqcloud.com',
-      ServiceDomain: 'service.cos.myqcloud.com',
       ChunkRetryTimes: 0,
       Timeout: 60000,
     });
