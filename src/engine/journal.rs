@@ -187,12 +187,6 @@ impl TransferRecord {
         }
     }
 
-    /// True when `key` needs no copy on resume (done or skipped; failed ones are retried).
-    pub fn is_finished(&self, key: &str) -> bool {
-        self.cursor.as_deref().is_some_and(|c| key <= c) && !self.failed.contains_key(key)
-            || self.finished_after_cursor.contains(key)
-    }
-
     fn apply(&mut self, e: Entry) {
         match e {
             Entry::Header { .. } => {}
@@ -817,10 +811,17 @@ mod tests {
         let r = j.read(1).unwrap();
         assert_eq!(r.source, "cos://src-1250000000/p/");
         assert_eq!((r.done, r.done_bytes), (2, 12));
-        assert!(r.is_finished("p/a"), "below the cursor");
-        assert!(!r.is_finished("p/b"), "failed objects are retried");
-        assert!(r.is_finished("p/d"), "done after the cursor");
-        assert!(!r.is_finished("p/e"));
+        assert_eq!(r.cursor.as_deref(), Some("p/b"), "p/a is below the cursor");
+        assert_eq!(
+            r.failed.get("p/b").map(String::as_str),
+            Some("boom"),
+            "failed objects are kept to retry, cursor or not"
+        );
+        assert!(
+            r.finished_after_cursor.contains("p/d"),
+            "done after the cursor"
+        );
+        assert!(!r.finished_after_cursor.contains("p/e"));
         assert_eq!(
             r.finished_after_cursor,
             HashSet::from(["p/d".to_string()]),

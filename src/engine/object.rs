@@ -241,8 +241,14 @@ pub async fn copy(cx: &Ctx, job: ObjectJob, permit: Option<Permit>) -> ObjectEnd
     };
     match strategy {
         Strategy::Single => single(cx, &job, permit).await,
-        Strategy::Multipart { .. } => {
+        Strategy::Multipart {
+            part_size,
+            parts,
+            ramp,
+        } => {
             drop(permit);
+            // A listed object is HEAD'd for its metadata and CRC64; `head_source` refuses a
+            // different ETag, so the size, and with it the plan, is the listed one.
             let meta = match &job.known {
                 Known::Head(m) => m.clone(),
                 Known::Listed(_) => match head_source(cx, &job).await {
@@ -250,21 +256,7 @@ pub async fn copy(cx: &Ctx, job: ObjectJob, permit: Option<Permit>) -> ObjectEnd
                     Err(end) => return end,
                 },
             };
-            // The plan from the HEAD: it is the version every part is pinned to.
-            match choose_strategy(
-                meta.size,
-                cx.options.part_size,
-                cx.sh.config.single_copy_threshold,
-                concurrency,
-            ) {
-                Ok(Strategy::Multipart {
-                    part_size,
-                    parts,
-                    ramp,
-                }) => Multipart::start(cx, &job, meta, part_size, parts, ramp).await,
-                Ok(Strategy::Single) => single(cx, &job, None).await,
-                Err(e) => failed(format!("cannot copy {}: {e}", job.src), false),
-            }
+            Multipart::start(cx, &job, meta, part_size, parts, ramp).await
         }
     }
 }

@@ -324,10 +324,12 @@ impl TransferProgress {
     }
 }
 
-/// `1h02m`, `4m05s`, `12s`.
+/// `4d05h` (from 100 hours), `1h02m`, `4m05s`, `12s`.
 pub fn format_eta(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 3600 {
+    if s >= 100 * 3600 {
+        format!("{}d{:02}h", s / 86400, (s % 86400) / 3600)
+    } else if s >= 3600 {
         format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
     } else if s >= 60 {
         format!("{}m{:02}s", s / 60, s % 60)
@@ -460,5 +462,6 @@ mod tests {
         assert_eq!(format_eta(Duration::from_secs(12)), "12s");
         assert_eq!(format_eta(Duration::from_secs(245)), "4m05s");
         assert_eq!(format_eta(Duration::from_secs(3720)), "1h02m");
+        assert_eq!(format_eta(Duration::from_secs(100 * 3600 + 7200)), "4d06h");
     }
 }

@@ -207,7 +207,7 @@ impl EngineLoop {
                 job: id,
                 objects: rec.listed,
                 bytes: rec.listed_bytes,
-                complete: false,
+                complete: rec.listing_done,
             });
             self.emit(Event::TransferProgress {
                 job: id,

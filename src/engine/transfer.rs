@@ -270,7 +270,6 @@ struct Counts {
     done: u64,
     done_bytes: u64,
     skipped: u64,
-    failed: u64,
 }
 
 /// A page from the listing task.
@@ -337,7 +336,6 @@ impl<'a> Prefix<'a> {
                 done: r.done,
                 done_bytes: r.done_bytes,
                 skipped: r.skipped,
-                failed: 0,
             };
             // Failed objects the listing will not return again (at or before the cursor) are
             // retried first; later ones come back with the listing.
@@ -627,7 +625,6 @@ impl<'a> Prefix<'a> {
             error,
         });
         self.failed_now += 1;
-        self.counts.failed += 1;
         self.failures_in_a_row += 1;
     }
 

@@ -335,18 +335,10 @@ pub fn format_rate(bps: f64) -> String {
     format!("{}/s", crate::units::format_size(bps as u64))
 }
 
+/// The engine's ETA format (one for the CLI and the TUI), `-` when there is none.
 pub fn format_eta(d: Option<Duration>) -> String {
-    let Some(d) = d else { return "-".into() };
-    let s = d.as_secs();
-    if s >= 100 * 3600 {
-        format!("{}d{:02}h", s / 86400, (s % 86400) / 3600)
-    } else if s >= 3600 {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    } else if s >= 60 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{s}s")
-    }
+    d.map(crate::engine::progress::format_eta)
+        .unwrap_or_else(|| "-".into())
 }
 
 /// Thousands separators: 10000 → "10,000".
