@@ -127,7 +127,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> i32 {
         let mut handle = Engine::start(store, engine);
         let _ = handle.commands.send(Command::Enqueue(spec));
         let result = watch(&mut handle, Target::New(1), &out).await;
-        result.exit_code(&out)
+        result.exit_code()
     })
 }
 

@@ -205,7 +205,7 @@ fn drive(global: &GlobalArgs, id: Option<JobId>, json: bool, quiet: bool, abort:
         }
         let result = watch(&mut h, Target::Ids(ids), &out).await;
         if !abort || result.interrupted {
-            return result.exit_code(&out);
+            return result.exit_code();
         }
         let mut code = exit::OK;
         for (id, p) in &result.ended {

@@ -35,7 +35,7 @@ pub(crate) struct WatchResult {
 
 impl WatchResult {
     /// Prints the interruption advice and returns the exit code.
-    pub fn exit_code(&self, out: &Output) -> i32 {
+    pub fn exit_code(&self) -> i32 {
         if self.interrupted {
             for (id, p) in &self.ended {
                 if p.state.is_finished() {
@@ -63,7 +63,6 @@ impl WatchResult {
             .values()
             .filter(|p| !matches!(p.state, JobState::Done | JobState::Skipped))
             .count();
-        let _ = out;
         if failed > 0 {
             exit::FAILED
         } else {
@@ -134,6 +133,8 @@ pub(crate) async fn watch(h: &mut EngineHandle, target: Target, out: &Output) ->
     };
     let mut tick = tokio::time::interval(tick_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is immediate: nothing has happened yet to report.
+    tick.tick().await;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut shutdown_sent = false;
@@ -265,7 +266,9 @@ fn report(out: &Output, p: &TransferProgress, now: Instant) {
             JobState::Done if !out.quiet => println!("copied {what}: {summary}"),
             JobState::Failed(msg) => {
                 eprintln!("haul: failed {what}: {}", escape_control(msg));
-                eprintln!("haul: {summary}");
+                if p.listed > 0 || p.done > 0 {
+                    eprintln!("haul: {summary}");
+                }
                 if !p.failures.is_empty() {
                     eprintln!("haul: failed objects:");
                     for (k, e) in &p.failures {
