@@ -86,6 +86,35 @@ fn haul(server: &Server, state: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// `haul cp -r -q cos://SRC/PREFIX cos://DST/PREFIX` with haul's defaults.
+fn cp_prefix(server: &Server, state: &Path, prefix: &str) -> Command {
+    haul(
+        server,
+        state,
+        &[
+            "cp",
+            "-r",
+            "-q",
+            &format!("cos://{SRC}/{prefix}"),
+            &format!("cos://{DST}/{prefix}"),
+        ],
+    )
+}
+
+/// A haul command's stdout, or an error with its stderr when it failed: a figure is never
+/// read from a command that did not work.
+fn stdout_of(mut cmd: Command, what: &str) -> anyhow::Result<String> {
+    let out = cmd.output()?;
+    if !out.status.success() {
+        bail!(
+            "{what} exited {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// What a finished child used: wall, CPU seconds, peak RSS (KiB), exit code.
 struct Usage {
     wall: Duration,
@@ -176,18 +205,7 @@ fn bench_a() -> anyhow::Result<()> {
     )?;
     let state = dir.path().join("state");
     let started = Instant::now();
-    let child = haul(
-        &server,
-        &state,
-        &[
-            "cp",
-            "-r",
-            "-q",
-            &format!("cos://{SRC}/small/"),
-            &format!("cos://{DST}/small/"),
-        ],
-    )
-    .spawn()?;
+    let child = cp_prefix(&server, &state, "small/").spawn()?;
     let u = wait_usage(child, started)?;
     if u.code != 0 {
         bail!("haul cp exited {}", u.code);
@@ -275,18 +293,7 @@ fn bench_b() -> anyhow::Result<()> {
     let running = Arc::new(AtomicBool::new(true));
     let files = watch_files(state.clone(), Arc::clone(&running));
     let started = Instant::now();
-    let child = haul(
-        &server,
-        &state,
-        &[
-            "cp",
-            "-r",
-            "-q",
-            &format!("cos://{SRC}/tiny/"),
-            &format!("cos://{DST}/tiny/"),
-        ],
-    )
-    .spawn()?;
+    let child = cp_prefix(&server, &state, "tiny/").spawn()?;
     let u = wait_usage(child, started)?;
     running.store(false, Ordering::Relaxed);
     let peak_files = files.join().map_err(|_| anyhow!("file watcher panicked"))?;
@@ -330,18 +337,7 @@ fn bench_c() -> anyhow::Result<()> {
         ],
     )?;
     let state = dir.path().join("state");
-    let mut child = haul(
-        &server,
-        &state,
-        &[
-            "cp",
-            "-r",
-            "-q",
-            &format!("cos://{SRC}/k/"),
-            &format!("cos://{DST}/k/"),
-        ],
-    )
-    .spawn()?;
+    let mut child = cp_prefix(&server, &state, "k/").spawn()?;
     // Kill once about half the objects are copied.
     let copies = || -> usize {
         access(&server.log)
@@ -373,26 +369,28 @@ fn bench_c() -> anyhow::Result<()> {
         }
     }
     let twice = per_key.values().filter(|c| **c > 1).count();
-    let left = haul(&server, &state, &["jobs", "ls", "--json"]).output()?;
-    let listed = haul(
-        &server,
-        &state,
-        &["ls", "--json", &format!("cos://{DST}/k/")],
-    )
-    .output()?;
-    let present = String::from_utf8_lossy(&listed.stdout)
-        .lines()
-        .filter(|l| l.contains("\"key\""))
-        .count();
+    let left = stdout_of(
+        haul(&server, &state, &["jobs", "ls", "--json"]),
+        "haul jobs ls",
+    )?;
+    let listed = stdout_of(
+        haul(
+            &server,
+            &state,
+            &["ls", "--json", &format!("cos://{DST}/k/")],
+        ),
+        "haul ls",
+    )?;
+    let present = listed.lines().filter(|l| l.contains("\"key\"")).count();
     println!("c) kill -9 in the middle of a 20,000-object transfer, then haul jobs resume --all");
     println!(
         "   {at_kill} copies before the kill; resume took {:.2} s; {present} of {n} objects present; {twice} copied twice ({:.2} %); journal after: {}",
         resume_wall.as_secs_f64(),
         twice as f64 * 100.0 / n as f64,
-        if String::from_utf8_lossy(&left.stdout).trim().is_empty() {
+        if left.trim().is_empty() {
             "empty".to_string()
         } else {
-            String::from_utf8_lossy(&left.stdout).trim().to_string()
+            left.trim().to_string()
         }
     );
     Ok(())
@@ -459,21 +457,7 @@ fn bench_d() -> anyhow::Result<()> {
             .spawn()?,
         ));
     }
-    children.push((
-        "many/".into(),
-        haul(
-            &server,
-            &state,
-            &[
-                "cp",
-                "-r",
-                "-q",
-                &format!("cos://{SRC}/many/"),
-                &format!("cos://{DST}/many/"),
-            ],
-        )
-        .spawn()?,
-    ));
+    children.push(("many/".into(), cp_prefix(&server, &state, "many/").spawn()?));
     let mut ok = 0;
     for (what, mut c) in children {
         let status = c.wait()?;
@@ -498,13 +482,15 @@ fn bench_d() -> anyhow::Result<()> {
             copied += 1;
         }
     }
-    let uploads = haul(
-        &server,
-        &state,
-        &["uploads", "ls", "--json", &format!("cos://{DST}/")],
-    )
-    .output()?;
-    let left = String::from_utf8_lossy(&uploads.stdout).lines().count();
+    let uploads = stdout_of(
+        haul(
+            &server,
+            &state,
+            &["uploads", "ls", "--json", &format!("cos://{DST}/")],
+        ),
+        "haul uploads ls",
+    )?;
+    let left = uploads.lines().count();
     let faults = access(&server.log)?
         .iter()
         .filter(|(_, _, s)| *s >= 500)
