@@ -5,7 +5,7 @@
 //! Format: JSON lines. The first line is the transfer's header (URIs, options); then entries:
 //! a cursor (every listed key up to it is finished), objects done / skipped / failed, each
 //! multipart upload started (its plan and the source's identity) and its parts as they finish,
-//! uploads that ended, and state changes. A finished object costs one short line (≈ 40 bytes
+//! uploads that ended, and state changes. A finished object costs one short line (26 bytes
 //! plus its key). Never a credential.
 //!
 //! Writes go through `JournalWriter`: each entry reaches the file (one `write` of one line, to
@@ -893,6 +893,25 @@ mod tests {
         again.close(true).unwrap();
         assert!(!j.exists(1), "closing with remove deletes the log");
         assert_eq!(j.ids(), vec![2]);
+    }
+
+    #[test]
+    fn a_finished_object_costs_one_line_of_26_bytes_plus_its_key() {
+        let key = "photos/00001234";
+        let mut line = Vec::new();
+        encode(
+            &Entry::Done {
+                k: key.into(),
+                b: 1024,
+            },
+            &mut line,
+        );
+        assert_eq!(
+            line.len(),
+            26 + key.len(),
+            "{}",
+            String::from_utf8_lossy(&line)
+        );
     }
 
     #[test]
