@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::shared::{runtime, setup, Output};
+use super::shared::{headless_runtime, setup, Output};
 use super::watch::{watch, Target};
 use super::{exit, fail, GlobalArgs};
 use crate::engine::request::{self, parse_part_size, parse_storage_class, CopyRequest};
@@ -109,7 +109,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> i32 {
         },
         None => None,
     };
-    let rt = match runtime() {
+    let rt = match headless_runtime() {
         Ok(r) => r,
         Err(e) => return fail(exit::FAILED, e),
     };
