@@ -160,6 +160,9 @@ pub struct CosClient {
     credential_source: CredentialSource,
     /// Server time minus local time, in seconds, learnt from `correct_clock`.
     clock_offset: AtomicI64,
+    /// Parsed `scheme://host` of each host asked so far: a request then sets only its path and
+    /// query instead of parsing (and IDNA-checking) a whole URL every time.
+    bases: std::sync::Mutex<std::collections::HashMap<String, reqwest::Url>>,
 }
 
 impl std::fmt::Debug for CosClient {
@@ -199,6 +202,9 @@ impl CosClient {
             // One Host header we control and sign, on HTTP/1.1 as COS speaks it.
             .http1_only()
             .redirect(reqwest::redirect::Policy::none())
+            // The engine retries (engine::retry) with its own policy and messages; reqwest's own
+            // retry layer would also clone every request's headers in case it retries.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .user_agent(concat!("haul/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
@@ -212,6 +218,7 @@ impl CosClient {
             observer: opts.observer,
             credential_source: opts.credential_source,
             clock_offset: AtomicI64::new(0),
+            bases: Default::default(),
         })
     }
 
@@ -266,6 +273,21 @@ impl CosClient {
         result
     }
 
+    /// `https://HOST` (or the endpoint override), parsed once per host.
+    fn base_url(&self, host: &str) -> std::result::Result<reqwest::Url, String> {
+        let mut bases = self.bases.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(u) = bases.get(host) {
+            return Ok(u.clone());
+        }
+        let url = match &self.endpoint {
+            Some(e) => reqwest::Url::parse(&e.base),
+            None => reqwest::Url::parse(&format!("https://{host}")),
+        }
+        .map_err(|e| e.to_string())?;
+        bases.insert(host.to_string(), url.clone());
+        Ok(url)
+    }
+
     async fn exchange(&self, req: Req<'_>) -> Result<Answer> {
         let Req {
             op,
@@ -291,18 +313,11 @@ impl CosClient {
             })
             .collect::<Vec<_>>()
             .join("&");
-        let base = match &self.endpoint {
-            Some(e) => e.base.clone(),
-            None => format!("https://{host}"),
-        };
-        let url = if query.is_empty() {
-            format!("{base}{path}")
-        } else {
-            format!("{base}{path}?{query}")
-        };
-        let url = reqwest::Url::parse(&url).map_err(|e| {
+        let mut url = self.base_url(&host).map_err(|e| {
             Error::InvalidInput(format!("{op} {resource}: cannot build the URL: {e}"))
         })?;
+        url.set_path(&path);
+        url.set_query((!query.is_empty()).then_some(query.as_str()));
 
         headers.push(("host".to_string(), host.clone()));
         if let Some(token) = &self.credentials.token {
@@ -373,9 +388,9 @@ impl CosClient {
             kind: network_kind(&e),
             message: error_chain(&e),
         };
-        let response = builder.send().await.map_err(net)?;
+        let mut response = builder.send().await.map_err(net)?;
         let status = response.status();
-        let headers = response.headers().clone();
+        let headers = std::mem::take(response.headers_mut());
         let cap = if status.is_success() {
             body_cap
         } else {
@@ -546,8 +561,8 @@ struct Answer {
 }
 
 impl Answer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
     }
 
     fn protocol(&self, e: XmlError) -> Error {
