@@ -9,6 +9,7 @@ pub mod crc64;
 pub mod engine;
 pub mod private_files;
 pub mod server;
+pub mod sigv4;
 pub mod store;
 pub mod text;
 pub mod ui;
