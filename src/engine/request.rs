@@ -5,7 +5,7 @@
 //!
 //! Pure: no I/O.
 
-use crate::store::CosUri;
+use crate::store::{CosUri, Dialect};
 use crate::units::parse_size;
 
 use super::plan::{self, PlanError, MAX_PARTS};
@@ -13,6 +13,8 @@ use super::{CopyOptions, CopySpec, PartSize};
 
 /// Requests in flight a user may ask for (globally or per transfer).
 pub const MAX_CONCURRENCY: usize = 1024;
+/// S3's smallest part (all but the last); COS takes 1 MiB.
+pub const S3_MIN_PART_SIZE: u64 = 5 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
@@ -20,6 +22,15 @@ pub enum RequestError {
     OntoItself(String),
     #[error("the destination {to} is inside the source {from}: the copies would be listed and copied again; choose a destination outside it")]
     InsideSource { from: String, to: String },
+    #[error("{from} and {to} are in different stores ({} and {}): a copy between two providers or endpoints cannot be server-side, and haul copies only server-side (it never downloads and uploads); copy within one store", .from_dialect.scheme(), .to_dialect.scheme())]
+    AcrossStores {
+        from: String,
+        to: String,
+        from_dialect: Dialect,
+        to_dialect: Dialect,
+    },
+    #[error("part size {0} is under S3's 5 MiB minimum for every part but the last: use auto or at least 5MiB")]
+    S3PartTooSmall(u64),
     #[error("{0} is a prefix: copy it recursively (haul cp --recursive) or name one object")]
     PrefixWithoutRecursive(String),
     #[error("{what} must be a whole number from 1 to {MAX_CONCURRENCY}, not {given}")]
@@ -56,6 +67,21 @@ pub fn check(req: CopyRequest) -> Result<CopySpec, RequestError> {
         options,
         known_size,
     } = req;
+    // One engine talks to one store: cos:// and s3:// are different endpoints (and an S3
+    // profile's one endpoint serves every s3:// URI of the copy).
+    if source.dialect() != destination.dialect() {
+        return Err(RequestError::AcrossStores {
+            from: source.to_string(),
+            to: destination.to_string(),
+            from_dialect: source.dialect(),
+            to_dialect: destination.dialect(),
+        });
+    }
+    if let (Dialect::S3, PartSize::Fixed(p)) = (source.dialect(), options.part_size) {
+        if p < S3_MIN_PART_SIZE {
+            return Err(RequestError::S3PartTooSmall(p));
+        }
+    }
     if recursive {
         as_prefix(&mut source);
         as_prefix(&mut destination);
@@ -173,6 +199,54 @@ mod tests {
 
     fn uri(s: &str) -> CosUri {
         CosUri::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_copy_between_cos_and_s3_is_refused_as_not_server_side() {
+        for (from, to) in [
+            ("cos://a-1250000000/k", "s3://b-bucket/k"),
+            ("s3://a-bucket/k", "cos://b-1250000000/k"),
+        ] {
+            let e = check(CopyRequest {
+                source: uri(from),
+                destination: uri(to),
+                recursive: false,
+                options: CopyOptions::default(),
+                known_size: None,
+            })
+            .unwrap_err();
+            assert!(matches!(e, RequestError::AcrossStores { .. }), "{e}");
+            assert!(e.to_string().contains("cannot be server-side"), "{e}");
+        }
+        let ok = check(CopyRequest {
+            source: uri("s3://a-bucket/k"),
+            destination: uri("s3://b-bucket/"),
+            recursive: false,
+            options: CopyOptions::default(),
+            known_size: None,
+        })
+        .unwrap();
+        assert_eq!(ok.destination.to_string(), "s3://b-bucket/k");
+    }
+
+    #[test]
+    fn s3_refuses_parts_under_five_mib_that_cos_takes() {
+        let opts = CopyOptions {
+            part_size: PartSize::Fixed(2 << 20),
+            ..CopyOptions::default()
+        };
+        let req = |from: &str, to: &str| CopyRequest {
+            source: uri(from),
+            destination: uri(to),
+            recursive: false,
+            options: opts.clone(),
+            known_size: None,
+        };
+        assert!(matches!(
+            check(req("s3://a-bucket/k", "s3://b-bucket/k")),
+            Err(RequestError::S3PartTooSmall(_))
+        ));
+        assert!(check(req("cos://a-1250000000/k", "cos://b-1250000000/k")).is_ok());
     }
 
     fn req(src: &str, dst: &str, recursive: bool) -> CopyRequest {
