@@ -34,10 +34,10 @@ use super::encode::{cos_encode, encode_copy_source_key, validate_key};
 use super::xml::{self, XmlError};
 use super::{
     BucketInfo, BucketName, ByteRange, CompleteResult, CompletedPart, CopyObjectRequest,
-    CopyResult, CopySourceConditions, CredentialSource, Credentials, Error, ListObjectsPage,
-    ListObjectsRequest, ListPartsPage, ListUploadsPage, ListUploadsRequest, MetadataDirective,
-    ObjectHeaders, ObjectMeta, ObjectRef, ObjectStore, Op, PartResult, PutResult, RequestObserver,
-    RequestRecord, Result, UploadPartCopyRequest,
+    CopyResult, CopySourceConditions, CredentialSource, Credentials, Dialect, Error,
+    ListObjectsPage, ListObjectsRequest, ListPartsPage, ListUploadsPage, ListUploadsRequest,
+    MetadataDirective, ObjectHeaders, ObjectMeta, ObjectRef, ObjectStore, Op, PartResult,
+    PutResult, RequestObserver, RequestRecord, Result, UploadPartCopyRequest,
 };
 use crate::sigv4::{self, Scope, SigningKey};
 
@@ -269,14 +269,16 @@ impl S3Client {
         method: Method,
         bucket: &'a BucketName,
         region: &str,
-    ) -> Req<'a> {
+    ) -> Result<Req<'a>> {
+        s3_bucket(op, bucket)?;
         let mut r = self.req(op, method, format!("s3://{bucket}/"));
         r.bucket = Some(bucket.as_str());
         r.region = region.to_string();
-        r
+        Ok(r)
     }
 
     fn object_req<'a>(&self, op: Op, method: Method, obj: &'a ObjectRef) -> Result<Req<'a>> {
+        s3_bucket(op, &obj.bucket)?;
         validate_key(&obj.key).map_err(|e| Error::InvalidInput(format!("{op} {obj}: {e}")))?;
         let mut r = self.req(op, method, obj.to_string());
         r.bucket = Some(obj.bucket.as_str());
@@ -467,6 +469,17 @@ impl S3Client {
     }
 }
 
+/// Refuses a `cos://` bucket (a journaled COS job resumed on an S3 profile, say): it lives
+/// behind another endpoint and another signature.
+fn s3_bucket(op: Op, bucket: &BucketName) -> Result<()> {
+    match bucket.dialect() {
+        Dialect::S3 => Ok(()),
+        Dialect::Cos => Err(Error::InvalidInput(format!(
+            "{op} cos://{bucket}/: a cos:// bucket cannot be reached with an S3 profile: use a profile with provider = \"cos\""
+        ))),
+    }
+}
+
 fn protocol(a: &Answer, message: String) -> Error {
     Error::Protocol {
         op: a.op,
@@ -630,7 +643,7 @@ impl ObjectStore for S3Client {
     }
 
     async fn head_bucket(&self, bucket: &BucketName, region: &str) -> Result<String> {
-        let mut r = self.bucket_req(Op::HeadBucket, Method::HEAD, bucket, region);
+        let mut r = self.bucket_req(Op::HeadBucket, Method::HEAD, bucket, region)?;
         // AWS names the bucket's region even when the request went to the wrong one.
         r.also_accept = &[301, 400, 403];
         let answer = self.send(r).await?;
@@ -667,7 +680,7 @@ impl ObjectStore for S3Client {
             marker: marker.to_string(),
         };
         let mut r = self
-            .bucket_req(Op::ListObjects, Method::GET, bucket, region)
+            .bucket_req(Op::ListObjects, Method::GET, bucket, region)?
             .param("list-type", "2")
             .param("prefix", req.prefix.clone())
             .opt_param("delimiter", req.delimiter.clone())
@@ -728,6 +741,7 @@ impl ObjectStore for S3Client {
     }
 
     async fn copy_object(&self, req: &CopyObjectRequest) -> Result<CopyResult> {
+        s3_bucket(Op::PutObjectCopy, &req.source.bucket)?;
         validate_key(&req.source.key).map_err(|e| {
             Error::InvalidInput(format!("PutObjectCopy source {}: {e}", req.source))
         })?;
@@ -791,6 +805,7 @@ impl ObjectStore for S3Client {
     async fn upload_part_copy(&self, req: &UploadPartCopyRequest) -> Result<PartResult> {
         let op = Op::UploadPartCopy;
         check_part_number(op, &req.destination, req.part_number)?;
+        s3_bucket(op, &req.source.bucket)?;
         validate_key(&req.source.key)
             .map_err(|e| Error::InvalidInput(format!("{op} source {}: {e}", req.source)))?;
         if let Some(range) = req.range {
@@ -862,7 +877,7 @@ impl ObjectStore for S3Client {
         req: &ListUploadsRequest,
     ) -> Result<ListUploadsPage> {
         let r = self
-            .bucket_req(Op::ListMultipartUploads, Method::GET, bucket, region)
+            .bucket_req(Op::ListMultipartUploads, Method::GET, bucket, region)?
             .flag("uploads")
             .opt_param("prefix", Some(req.prefix.clone()).filter(|p| !p.is_empty()))
             .opt_param("delimiter", req.delimiter.clone())

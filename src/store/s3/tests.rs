@@ -77,3 +77,26 @@ fn a_client_needs_both_halves_of_the_key_pair() {
     let e = S3Client::new(S3Options::new(creds, "us-east-1")).unwrap_err();
     assert!(e.to_string().contains("AWS_SECRET_ACCESS_KEY"), "{e}");
 }
+
+#[tokio::test]
+async fn a_cos_bucket_is_refused_before_any_request() {
+    let creds = Credentials {
+        secret_id: "AKID".into(),
+        secret_key: crate::store::Secret::new("secret"),
+        token: None,
+    };
+    let mut opts = S3Options::new(creds, "us-east-1");
+    // Nothing listens there: a request sent would fail as a network error instead.
+    opts.base.endpoint = Some("http://127.0.0.1:1".into());
+    let client = S3Client::new(opts).unwrap();
+    let cos = ObjectRef::new(
+        BucketName::parse("media-1250000000").unwrap(),
+        "ap-guangzhou",
+        "k",
+    );
+    let e = client.head_object(&cos).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidInput(m) if m.contains("provider = \"cos\"")),
+        "{e}"
+    );
+}
