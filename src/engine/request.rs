@@ -15,6 +15,8 @@ use super::{CopyOptions, CopySpec, PartSize};
 pub const MAX_CONCURRENCY: usize = 1024;
 /// S3's smallest part (all but the last); COS takes 1 MiB.
 pub const S3_MIN_PART_SIZE: u64 = 5 << 20;
+/// S3's largest object (COS takes 48.82 TB).
+pub const S3_MAX_OBJECT_SIZE: u64 = 5 << 40;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
@@ -31,6 +33,8 @@ pub enum RequestError {
     },
     #[error("part size {0} is under S3's 5 MiB minimum for every part but the last: use auto or at least 5MiB")]
     S3PartTooSmall(u64),
+    #[error("the source is {0} bytes, over S3's 5 TiB object limit: it cannot be copied in the S3 dialect")]
+    S3TooLarge(u64),
     #[error("{0} is a prefix: copy it recursively (haul cp --recursive) or name one object")]
     PrefixWithoutRecursive(String),
     #[error("{what} must be a whole number from 1 to {MAX_CONCURRENCY}, not {given}")]
@@ -80,6 +84,11 @@ pub fn check(req: CopyRequest) -> Result<CopySpec, RequestError> {
     if let (Dialect::S3, PartSize::Fixed(p)) = (source.dialect(), options.part_size) {
         if p < S3_MIN_PART_SIZE {
             return Err(RequestError::S3PartTooSmall(p));
+        }
+    }
+    if let (Dialect::S3, Some(size)) = (source.dialect(), known_size) {
+        if size > S3_MAX_OBJECT_SIZE {
+            return Err(RequestError::S3TooLarge(size));
         }
     }
     if recursive {
@@ -247,6 +256,12 @@ mod tests {
             Err(RequestError::S3PartTooSmall(_))
         ));
         assert!(check(req("cos://a-1250000000/k", "cos://b-1250000000/k")).is_ok());
+        let huge = CopyRequest {
+            known_size: Some(S3_MAX_OBJECT_SIZE + 1),
+            options: CopyOptions::default(),
+            ..req("s3://a-bucket/k", "s3://b-bucket/k")
+        };
+        assert!(matches!(check(huge), Err(RequestError::S3TooLarge(_))));
     }
 
     fn req(src: &str, dst: &str, recursive: bool) -> CopyRequest {
