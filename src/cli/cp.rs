@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::shared::{runtime, setup_for, Output};
 use super::watch::{watch, Target};
 use super::{exit, fail, GlobalArgs};
-use crate::engine::request::{self, parse_part_size, parse_storage_class, CopyRequest};
+use crate::engine::request::{self, parse_part_size, CopyRequest};
 use crate::engine::{Command, CopyOptions, CopySpec, Engine, Overwrite, PartSize};
 use crate::store::{CosUri, ObjectStore};
 
@@ -64,7 +64,7 @@ pub(crate) fn check_args(
     let storage_class = args
         .storage_class
         .as_deref()
-        .map(|s| parse_storage_class("--storage-class", s))
+        .map(|s| request::parse_storage_class_in(source.dialect(), "--storage-class", s))
         .transpose()
         .map_err(|e| e.to_string())?;
     let concurrency = args

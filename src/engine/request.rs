@@ -35,6 +35,8 @@ pub enum RequestError {
     S3PartTooSmall(u64),
     #[error("the source is {0} bytes, over S3's 5 TiB object limit: it cannot be copied in the S3 dialect")]
     S3TooLarge(u64),
+    #[error("{what}: {given:?} is not an S3 storage class: use one of {}", crate::store::s3::STORAGE_CLASSES.join(", "))]
+    S3StorageClass { what: &'static str, given: String },
     #[error("{0} is a prefix: copy it recursively (haul cp --recursive) or name one object")]
     PrefixWithoutRecursive(String),
     #[error("{what} must be a whole number from 1 to {MAX_CONCURRENCY}, not {given}")]
@@ -115,7 +117,11 @@ pub fn check(req: CopyRequest) -> Result<CopySpec, RequestError> {
             return Err(RequestError::OntoItself(source.to_string()));
         }
     }
-    check_options(&options, known_size.filter(|_| !recursive))?;
+    check_options_in(
+        source.dialect(),
+        &options,
+        known_size.filter(|_| !recursive),
+    )?;
     Ok(CopySpec {
         source,
         destination,
@@ -129,8 +135,17 @@ fn as_prefix(uri: &mut CosUri) {
     }
 }
 
-/// The options on their own (and the part count when the size is known).
+/// The options on their own (and the part count when the size is known), for COS.
 pub fn check_options(o: &CopyOptions, known_size: Option<u64>) -> Result<(), RequestError> {
+    check_options_in(Dialect::Cos, o, known_size)
+}
+
+/// `check_options` in one dialect: the storage class is checked against that dialect's list.
+pub fn check_options_in(
+    dialect: Dialect,
+    o: &CopyOptions,
+    known_size: Option<u64>,
+) -> Result<(), RequestError> {
     if let PartSize::Fixed(p) = o.part_size {
         plan::check_part_size(p).map_err(|error| RequestError::Plan {
             what: "part size",
@@ -155,10 +170,7 @@ pub fn check_options(o: &CopyOptions, known_size: Option<u64>) -> Result<(), Req
         check_concurrency("concurrency", n)?;
     }
     if let Some(c) = &o.storage_class {
-        plan::check_storage_class(c).map_err(|error| RequestError::Plan {
-            what: "storage class",
-            error,
-        })?;
+        parse_storage_class_in(dialect, "storage class", c)?;
     }
     Ok(())
 }
@@ -196,9 +208,31 @@ pub fn parse_part_size(what: &'static str, s: &str) -> Result<PartSize, RequestE
     Ok(PartSize::Fixed(n))
 }
 
-/// Normalises a storage class name typed by a user.
+/// Normalises a storage class name typed by a user (COS's classes).
 pub fn parse_storage_class(what: &'static str, s: &str) -> Result<String, RequestError> {
     plan::check_storage_class(s).map_err(|error| RequestError::Plan { what, error })
+}
+
+/// `parse_storage_class` in one dialect: COS's classes, or S3's (`x-amz-storage-class`).
+pub fn parse_storage_class_in(
+    dialect: Dialect,
+    what: &'static str,
+    s: &str,
+) -> Result<String, RequestError> {
+    match dialect {
+        Dialect::Cos => parse_storage_class(what, s),
+        Dialect::S3 => {
+            let upper = s.trim().to_ascii_uppercase();
+            if crate::store::s3::STORAGE_CLASSES.contains(&upper.as_str()) {
+                Ok(upper)
+            } else {
+                Err(RequestError::S3StorageClass {
+                    what,
+                    given: s.to_string(),
+                })
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -262,6 +296,39 @@ mod tests {
             ..req("s3://a-bucket/k", "s3://b-bucket/k")
         };
         assert!(matches!(check(huge), Err(RequestError::S3TooLarge(_))));
+    }
+
+    #[test]
+    fn storage_classes_are_checked_against_the_dialects_own_list() {
+        let with = |from: &str, to: &str, class: &str| CopyRequest {
+            source: uri(from),
+            destination: uri(to),
+            recursive: false,
+            options: CopyOptions {
+                storage_class: Some(class.into()),
+                ..CopyOptions::default()
+            },
+            known_size: None,
+        };
+        assert!(check(with("s3://a-bucket/k", "s3://b-bucket/k", "GLACIER_IR")).is_ok());
+        let e = check(with("s3://a-bucket/k", "s3://b-bucket/k", "ARCHIVE")).unwrap_err();
+        assert!(e.to_string().contains("not an S3 storage class"), "{e}");
+        assert!(check(with(
+            "cos://a-1250000000/k",
+            "cos://b-1250000000/k",
+            "ARCHIVE"
+        ))
+        .is_ok());
+        assert!(check(with(
+            "cos://a-1250000000/k",
+            "cos://b-1250000000/k",
+            "GLACIER_IR"
+        ))
+        .is_err());
+        assert_eq!(
+            parse_storage_class_in(Dialect::S3, "s", "onezone_ia").unwrap(),
+            "ONEZONE_IA"
+        );
     }
 
     fn req(src: &str, dst: &str, recursive: bool) -> CopyRequest {

@@ -47,6 +47,21 @@ pub const MAX_COPY_PART: u64 = 5 << 30;
 pub const MAX_COPY_OBJECT: u64 = 5 << 30;
 pub const MAX_PARTS: u32 = 10_000;
 pub const MAX_OBJECT_SIZE: u64 = 5 << 40;
+/// S3's storage classes, as `x-amz-storage-class` spells them (AWS's list; other stores take
+/// a subset, usually STANDARD).
+pub const STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "GLACIER_IR",
+    "OUTPOSTS",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+];
 /// Bodies up to this size are signed with their SHA-256; larger ones (object data) are sent
 /// as `UNSIGNED-PAYLOAD` with a Content-MD5 instead, so no body is hashed twice.
 const HASHED_BODY_MAX: usize = 1 << 20;
