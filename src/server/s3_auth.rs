@@ -374,3 +374,147 @@ fn verify_presigned(
     compare(&auth, &incoming, secret)?;
     Ok(Payload::Unchecked)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::auth::Credential;
+    use crate::sigv4::Scope;
+
+    /// AWS's published streaming example ("Signature Calculations for the Authorization
+    /// Header: Transferring Payload in Multiple Chunks"): a 66,560-byte body of `a` in a
+    /// 65,536-byte chunk, a 1,024-byte chunk and the final empty one.
+    #[test]
+    fn chunk_signatures_match_the_aws_streaming_example() {
+        let scope = Scope::new("20130524T000000Z", "us-east-1", "s3");
+        let mut signer = ChunkSigner {
+            key: SigningKey::derive("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &scope),
+            amz_date: "20130524T000000Z".into(),
+            previous: "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9".into(),
+        };
+        let first = sigv4::sha256_hex(&[b'a'; 65536]);
+        let second = sigv4::sha256_hex(&[b'a'; 1024]);
+        assert!(signer.check_chunk(
+            &first,
+            "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648"
+        ));
+        assert!(signer.check_chunk(
+            &second,
+            "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497"
+        ));
+        assert!(signer.check_chunk(
+            sigv4::EMPTY_PAYLOAD_SHA256,
+            "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9"
+        ));
+    }
+
+    #[test]
+    fn a_chunk_signed_for_other_data_or_out_of_order_is_refused() {
+        let scope = Scope::new("20130524T000000Z", "us-east-1", "s3");
+        let fresh = || ChunkSigner {
+            key: SigningKey::derive("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", &scope),
+            amz_date: "20130524T000000Z".into(),
+            previous: "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9".into(),
+        };
+        let mut s = fresh();
+        assert!(!s.check_chunk(
+            &sigv4::sha256_hex(&[b'b'; 65536]),
+            "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648"
+        ));
+        // The second chunk's signature is chained to the first: it fails first.
+        let mut s = fresh();
+        assert!(!s.check_chunk(
+            &sigv4::sha256_hex(&[b'a'; 1024]),
+            "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497"
+        ));
+    }
+
+    fn creds() -> Credentials {
+        let mut c = Credentials::new();
+        c.insert(
+            "AKIDx".into(),
+            Credential {
+                secret_key: "secret".into(),
+                token: None,
+            },
+        );
+        c
+    }
+
+    /// A signed GET of `/b/k` at `t`, with `extra` headers signed or not.
+    fn request(
+        t: i64,
+        signed_extra: &[(&str, &str)],
+        unsigned_extra: &[(&str, &str)],
+    ) -> Vec<(String, String)> {
+        let amz_date = sigv4::amz_date(t);
+        let key = SigningKey::derive("secret", &Scope::new(&amz_date, "us-east-1", "s3"));
+        let mut headers = sigv4::standard_headers(
+            "127.0.0.1:9000",
+            &amz_date,
+            sigv4::EMPTY_PAYLOAD_SHA256,
+            None,
+        );
+        headers.extend(
+            signed_extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let signed = sigv4::sign(
+            &sigv4::Request {
+                method: "GET",
+                path: "/b/k",
+                query: &[],
+                headers: &headers,
+                payload_hash: sigv4::EMPTY_PAYLOAD_SHA256,
+            },
+            "AKIDx",
+            &key,
+            &amz_date,
+        );
+        headers.extend(
+            unsigned_extra
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        headers.push(("authorization".into(), signed.authorization));
+        headers
+    }
+
+    fn check(headers: &[(String, String)], now: i64) -> Result<Payload, CosError> {
+        verify(
+            &creds(),
+            &S3Request {
+                method: "GET",
+                path: "/b/k",
+                query: &[],
+                headers,
+            },
+            now,
+        )
+    }
+
+    #[test]
+    fn skew_beyond_fifteen_minutes_is_refused_either_way() {
+        let t = 1_700_000_000;
+        assert!(matches!(
+            check(&request(t, &[], &[]), t + 899),
+            Ok(Payload::Sha256(_))
+        ));
+        for now in [t + 901, t - 901] {
+            let e = check(&request(t, &[], &[]), now).expect_err("skewed");
+            assert_eq!(e.code, "RequestTimeTooSkewed");
+        }
+    }
+
+    #[test]
+    fn an_x_amz_header_sent_but_not_signed_is_refused() {
+        let t = 1_700_000_000;
+        let signed = request(t, &[("x-amz-copy-source", "b/secret")], &[]);
+        assert!(check(&signed, t).is_ok());
+        let unsigned = request(t, &[], &[("x-amz-copy-source", "b/secret")]);
+        let e = check(&unsigned, t).expect_err("unsigned x-amz header");
+        assert_eq!(e.code, "AccessDenied");
+        assert!(e.message.contains("x-amz-copy-source"), "{}", e.message);
+    }
+}

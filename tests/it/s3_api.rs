@@ -81,6 +81,27 @@ async fn one_port_answers_cos_and_s3_on_the_same_objects_and_logs_the_dialect() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_virtual_hosted_request_names_its_bucket_in_the_host() {
+    let h = common::start_server(common::args(&["--object", "cos://beta-1250000000/v/k=7"])).await;
+    let s3 = S3::new(&h);
+    let r = s3.req_virtual("GET", SH_BUCKET, "v/k").send().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.bytes.len(), 7);
+    let r = s3
+        .req_virtual("GET", SH_BUCKET, "")
+        .q("list-type", "2")
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.tag("Name").as_deref(), Some(SH_BUCKET));
+    assert_eq!(r.tags("Key"), ["v/k"]);
+    // The same path on the other bucket's host is the other bucket: no such key there.
+    let r = s3.req_virtual("GET", GZ_BUCKET, "v/k").send().await;
+    assert_eq!((r.status, r.code().as_deref()), (404, Some("NoSuchKey")));
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_errors_are_s3_error_documents() {
     let h = common::start_server(common::serve_args()).await;
     let s3 = S3::new(&h);

@@ -45,6 +45,7 @@ impl S3 {
         S3Req {
             s3: self.clone(),
             method: method.to_string(),
+            host: self.host.clone(),
             path,
             query: Vec::new(),
             headers: Vec::new(),
@@ -57,6 +58,21 @@ impl S3 {
             unsigned_headers: Vec::new(),
             corrupt_chunk_byte: false,
         }
+    }
+
+    /// A virtual-hosted request: Host `BUCKET.localhost:PORT`, path `/KEY` (sent to the
+    /// server's address, so no name is resolved).
+    pub fn req_virtual(&self, method: &str, bucket: &str, key: &str) -> S3Req {
+        let mut r = self.req(method, bucket, key);
+        r.path = r.path[1 + bucket.len()..].to_string();
+        if r.path.is_empty() {
+            r.path = "/".to_string();
+        }
+        r.host = format!(
+            "{bucket}.localhost:{}",
+            self.host.rsplit(':').next().unwrap_or("")
+        );
+        r
     }
 
     /// A presigned URL for `METHOD /BUCKET/KEY`, signed as of `t`, valid `expires` seconds.
@@ -104,6 +120,8 @@ impl S3 {
 pub struct S3Req {
     pub s3: S3,
     pub method: String,
+    /// The Host header sent and signed.
+    pub host: String,
     /// Encoded path, as sent.
     pub path: String,
     pub query: Vec<(String, String)>,
@@ -192,7 +210,7 @@ impl S3Req {
             ));
         }
         headers.extend(sigv4::standard_headers(
-            &self.s3.host,
+            &self.host,
             &amz_date,
             &payload_hash,
             None,
@@ -239,7 +257,10 @@ impl S3Req {
         let method = reqwest::Method::from_bytes(self.method.as_bytes())
             .unwrap_or_else(|e| panic!("bad method {}: {e}", self.method));
         let mut rb = self.s3.http.request(method, &url);
-        for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
+        for (k, v) in headers
+            .iter()
+            .filter(|(k, v)| k != "host" || *v != self.s3.host)
+        {
             rb = rb.header(k, v);
         }
         rb = rb.header("authorization", authorization);
