@@ -351,6 +351,9 @@ fn verify_presigned(
             .with("Expires", sigv4::amz_date(time + expires))
             .with("ServerTime", sigv4::amz_date(now)));
     }
+    // As in the header form: an added x-amz-copy-source must not turn a presigned PUT into a
+    // copy of something the URL never named.
+    check_headers_signed(&auth, req)?;
     let query: Vec<(String, String)> = req
         .query
         .iter()

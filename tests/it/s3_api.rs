@@ -459,6 +459,25 @@ async fn a_presigned_url_works_until_it_expires() {
         .await
         .unwrap_or_default()
         .contains("Request has expired"));
+    // A presigned PUT stores its body, but an added x-amz-copy-source it never signed
+    // cannot make it a copy.
+    let put = s3.presigned_url("PUT", GZ_BUCKET, "uploaded", now, 300);
+    let r = http.put(&put).body("via URL").send().await.expect("PUT");
+    assert_eq!(r.status(), 200);
+    let r = http
+        .put(&put)
+        .header("x-amz-copy-source", format!("{GZ_BUCKET}/shared"))
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(r.status(), 403);
+    assert!(r
+        .text()
+        .await
+        .unwrap_or_default()
+        .contains("x-amz-copy-source"));
+    let r = s3.req("GET", GZ_BUCKET, "uploaded").send().await;
+    assert_eq!(r.text, "via URL");
     // Another key on the same signature.
     let moved = url.replace("/shared?", "/other?");
     let r = http.get(&moved).send().await.expect("GET");
