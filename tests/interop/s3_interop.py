@@ -168,6 +168,24 @@ def main():
         expect_eq(len(parts), -(-BIG_SIZE // (8 * MIB)), "UploadPartCopy requests of aws s3 cp")
         copies.append(("aws s3 cp", BIG_KEY, key))
 
+    def aws_s3_cp_upload_and_download():
+        # A local file over aws-cli's 8 MiB threshold: CreateMultipartUpload, UploadPart x3,
+        # Complete; then downloaded with ranged GETs and compared.
+        work = ENV["HAUL_S3_WORK"]
+        local = os.path.join(work, "upload.bin")
+        data = os.urandom(20 * MIB + 123)
+        with open(local, "wb") as f:
+            f.write(data)
+        key = "aws-cli/uploaded 20MiB.bin"
+        run([AWS, "--endpoint-url", ENDPOINT, "s3", "cp", "--only-show-errors", local, "s3://%s/%s" % (SRC, key)])
+        parts = [l for l in log_lines() if l["key"] == key and l["op"] == "UploadPart" and l["status"] == 200]
+        expect_eq(len(parts), 3, "UploadPart requests of aws s3 cp (upload)")
+        back = os.path.join(work, "downloaded.bin")
+        run([AWS, "--endpoint-url", ENDPOINT, "s3", "cp", "--only-show-errors", "s3://%s/%s" % (SRC, key), back])
+        with open(back, "rb") as f:
+            got = f.read()
+        expect_eq(hashlib.sha256(got).hexdigest(), hashlib.sha256(data).hexdigest(), "SHA-256 of the download")
+
     def boto3_managed_copy():
         key = "boto3/" + MID_KEY
         cfg = TransferConfig(multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB)
@@ -266,6 +284,7 @@ def main():
 
     check("aws s3 ls", aws_s3_ls)
     check("aws s3 cp s3://A/obj s3://B/obj (%d MiB, multipart copy)" % (BIG_SIZE // MIB), aws_s3_cp_multipart_copy)
+    check("aws s3 cp local -> s3 -> local (20 MiB, multipart upload)", aws_s3_cp_upload_and_download)
     check("boto3 copy() with an 8 MiB threshold", boto3_managed_copy)
     check("boto3 copy() below the threshold is one CopyObject", boto3_small_copy_is_one_copy_object)
     check("boto3 list_objects_v2 pagination", boto3_list_objects_v2_pagination)

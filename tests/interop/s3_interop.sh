@@ -3,7 +3,8 @@
 # when installed) against `haul serve`'s S3 dialect on loopback (tests/interop/s3_interop.py).
 #
 # Builds haul, starts `haul serve` on 127.0.0.1:0 with two buckets in two regions, a 100 MiB
-# and a 20 MiB synthetic object and 2,500 small ones, and an access log; runs the referees;
+# and a 20 MiB synthetic object and 2,500 small ones, and an access log; runs the referees
+# (s3_interop.py: copies, an upload and download, listings, errors, every copy compared);
 # stops the server; exits non-zero on any failure. Needs Python 3 with venv and pip, and
 # network access to PyPI the first time only. Without rclone (`apt-get install -y rclone`)
 # its case is skipped with a notice. Takes well under a minute once the venv exists.
@@ -105,6 +106,7 @@ env -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u http_proxy -u https_proxy -u al
   HAUL_S3_PAGE_PREFIX="$PAGE_PREFIX" \
   HAUL_S3_PAGE_COUNT="$PAGE_COUNT" \
   HAUL_S3_ACCESS_LOG="$WORK/access.log" \
+  HAUL_S3_WORK="$WORK" \
   HAUL_S3_AWS="$VENV/bin/aws" \
   HAUL_S3_RCLONE="$RCLONE" \
   "$PY" tests/interop/s3_interop.py || status=$?
