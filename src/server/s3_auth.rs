@@ -164,7 +164,7 @@ pub fn verify(creds: &Credentials, req: &S3Request<'_>, now: i64) -> Result<Payl
         payload_hash: content_sha,
     };
     let signed = compare(&auth, &incoming, secret)?;
-    payload(content_sha, &auth, secret, signed)
+    payload(content_sha, &auth, secret, &sigv4::amz_date(time), signed)
 }
 
 /// The secret of the credential `auth` names, once its token (if any) matches.
@@ -255,25 +255,22 @@ fn compare(
 }
 
 /// What `x-amz-content-sha256` promises about the body.
+/// `amz_date` is the request time as signed (`x-amz-date`, or `Date` in that form): chunk
+/// signatures carry it too.
 fn payload(
     content_sha: &str,
     auth: &Authorization,
     secret: &str,
+    amz_date: &str,
     signed: sigv4::Signed,
 ) -> Result<Payload, CosError> {
     let v = content_sha.trim();
-    let amz_date = signed
-        .string_to_sign
-        .lines()
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
     match v {
         sigv4::UNSIGNED_PAYLOAD => Ok(Payload::Unchecked),
         "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" | "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER" => {
             Ok(Payload::Chunked(Some(ChunkSigner {
                 key: SigningKey::derive(secret, &auth.scope),
-                amz_date,
+                amz_date: amz_date.to_string(),
                 previous: signed.signature,
             })))
         }

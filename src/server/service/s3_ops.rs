@@ -39,8 +39,8 @@ pub(super) fn bucket_location(sh: &Shared, b: &BucketRef) -> Answer {
     let region = with_bucket(sh, b, |bk| Ok(bk.region.clone()))?;
     let doc = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<LocationConstraint xmlns=\"{}\">{}</LocationConstraint>",
-        super::super::dialect::S3_NAMESPACE,
-        super::super::xml::escape(&region)
+        crate::server::dialect::S3_NAMESPACE,
+        crate::server::xml::escape(&region)
     );
     Ok(xml_response(StatusCode::OK, doc))
 }
