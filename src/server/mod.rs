@@ -145,6 +145,7 @@ impl ServeCredential {
 pub mod access_log;
 pub mod auth;
 pub mod aws_chunked;
+pub mod checksum;
 pub mod conns;
 pub mod data_lock;
 pub mod demo;

@@ -489,3 +489,57 @@ async fn a_presigned_url_works_until_it_expires() {
         .contains("<Code>SignatureDoesNotMatch</Code>"));
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x_amz_checksums_in_headers_and_trailers_are_verified_and_echoed() {
+    let h = common::start_server(common::serve_args()).await;
+    let s3 = S3::new(&h);
+    // CRC32 of "hello", as botocore sends it.
+    let r = s3
+        .req("PUT", GZ_BUCKET, "crc/ok")
+        .h("x-amz-checksum-crc32", "NhCmhg==")
+        .body("hello")
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("x-amz-checksum-crc32"), Some("NhCmhg=="));
+    let r = s3
+        .req("PUT", GZ_BUCKET, "crc/bad")
+        .h("x-amz-checksum-crc32", "AAAAAA==")
+        .body("hello")
+        .send()
+        .await;
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (400, Some("BadDigest")),
+        "{}",
+        r.text
+    );
+    assert_eq!(
+        s3.req("HEAD", GZ_BUCKET, "crc/bad").send().await.status,
+        404
+    );
+
+    let chunked = |crc: &str| {
+        s3.req("PUT", GZ_BUCKET, "crc/trailer")
+            .payload_hash("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+            .h("content-encoding", "aws-chunked")
+            .h("x-amz-decoded-content-length", "5")
+            .h("x-amz-trailer", "x-amz-checksum-crc32")
+            .body(format!(
+                "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:{crc}\r\n\r\n"
+            ))
+    };
+    let r = chunked("AAAAAA==").send().await;
+    assert_eq!(
+        (r.status, r.code().as_deref()),
+        (400, Some("BadDigest")),
+        "{}",
+        r.text
+    );
+    let r = chunked("NhCmhg==").send().await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = s3.req("GET", GZ_BUCKET, "crc/trailer").send().await;
+    assert_eq!(got.text, "hello");
+    h.shutdown().await;
+}

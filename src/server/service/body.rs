@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use sha2::{Digest as _, Sha256};
 
 use crate::server::aws_chunked::{Decoder, Piece};
+use crate::server::checksum::Check;
 use crate::server::s3_auth::ChunkSigner;
 
 use super::*;
@@ -54,10 +55,12 @@ pub(super) fn declared_length(h: &HeaderMap, payload: &Payload) -> Result<Option
 
 /// A request body on its way in: the bytes as stored, after the checks its payload promise
 /// asks for. Plain bodies pass through (hashed when `x-amz-content-sha256` names a hash);
-/// `aws-chunked` ones are decoded and each chunk's signature checked as it completes.
+/// `aws-chunked` ones are decoded and each chunk's signature checked as it completes. S3's
+/// `x-amz-checksum-*` (headers or trailers) are checked at the end.
 pub(super) struct Inflow {
     body: Incoming,
     payload: Payload,
+    checks: Vec<Check>,
     decoder: Option<Decoder>,
     ready: VecDeque<Bytes>,
     whole: Sha256,
@@ -92,11 +95,12 @@ fn malformed_chunks(e: crate::server::aws_chunked::FramingError) -> CosError {
 }
 
 impl Inflow {
-    pub(super) fn new(body: Incoming, payload: Payload) -> Self {
+    pub(super) fn new(body: Incoming, payload: Payload, checks: Vec<Check>) -> Self {
         let decoder = matches!(payload, Payload::Chunked(_)).then(Decoder::new);
         Inflow {
             body,
             payload,
+            checks,
             decoder,
             ready: VecDeque::new(),
             whole: Sha256::new(),
@@ -138,6 +142,9 @@ impl Inflow {
             if matches!(self.payload, Payload::Sha256(_)) {
                 self.whole.update(&data);
             }
+            for c in &mut self.checks {
+                c.update(&data);
+            }
             self.ready.push_back(data);
             return Ok(());
         };
@@ -157,6 +164,9 @@ impl Inflow {
                 }
                 Piece::Data(b) => {
                     self.chunk.update(&b);
+                    for c in &mut self.checks {
+                        c.update(&b);
+                    }
                     self.ready.push_back(b);
                 }
                 Piece::Trailer { name, value } if name == "x-amz-trailer-signature" => {
@@ -197,9 +207,48 @@ impl Inflow {
     }
 
     fn finish(&mut self) -> Result<(), CosError> {
+        self.finish_framing()?;
+        for c in &self.checks {
+            let sent = c.promised.clone().or_else(|| {
+                self.trailers
+                    .iter()
+                    .find(|(n, _)| n == c.algorithm.header())
+                    .map(|(_, v)| v.clone())
+            });
+            let Some(sent) = sent else {
+                return Err(CosError::bad(
+                    "InvalidRequest",
+                    format!(
+                        "x-amz-trailer names {} but the body carried no such trailer.",
+                        c.algorithm.header()
+                    ),
+                ));
+            };
+            if sent != c.value() {
+                return Err(CosError::bad(
+                    "BadDigest",
+                    format!(
+                        "The {} you specified did not match the calculated checksum.",
+                        c.algorithm.label()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The checksums checked, as headers to echo in the answer (as S3 does).
+    pub(super) fn checksums(&self) -> Vec<(&'static str, String)> {
+        self.checks
+            .iter()
+            .map(|c| (c.algorithm.header(), c.value()))
+            .collect()
+    }
+
+    fn finish_framing(&mut self) -> Result<(), CosError> {
         if let Some(decoder) = &self.decoder {
             decoder.finish().map_err(malformed_chunks)?;
-            let trailers = std::mem::take(&mut self.trailers);
+            let trailers = self.trailers.clone();
             let claimed = self.trailer_signature.take();
             if let Some(signer) = self.signer() {
                 if let Some(claimed) = claimed {
@@ -259,6 +308,8 @@ pub(super) async fn drain(body: Option<Inflow>) -> Result<(), CosError> {
 pub(super) struct Received {
     pub(super) content: Content,
     pub(super) md5: [u8; 16],
+    /// S3's `x-amz-checksum-*` the body was checked against, to echo.
+    pub(super) checksums: Vec<(&'static str, String)>,
 }
 
 /// Removes a spill file that was not finished.
@@ -312,6 +363,7 @@ pub(super) async fn receive(
         return Ok(Received {
             content: Content::from_bytes(buf.freeze()),
             md5: md5.finalize().into(),
+            checksums: body.checksums(),
         });
     }
     use tokio::io::AsyncWriteExt as _;
@@ -351,6 +403,7 @@ pub(super) async fn receive(
     Ok(Received {
         content: Content::from_blob(blob),
         md5: md5.finalize().into(),
+        checksums: body.checksums(),
     })
 }
 

@@ -486,7 +486,11 @@ async fn serve(
             return Err(xml_too_big(n).into());
         }
     }
-    let mut body = Some(Inflow::new(body, payload));
+    let checks = match d {
+        Dialect::Cos => Vec::new(),
+        Dialect::S3 => super::checksum::promised(|name| header(h, name)),
+    };
+    let mut body = Some(Inflow::new(body, payload, checks));
     let xml_body = if streams_body || !matches!(method, Method::PUT | Method::POST) {
         Bytes::new()
     } else {

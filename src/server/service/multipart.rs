@@ -134,7 +134,11 @@ pub(super) async fn upload_part(
     let id = param(q, "uploadId").unwrap_or_default().to_string();
     let n = part_number(q)?;
     upload_exists(sh, b, key, &id)?;
-    let Received { content, md5 } = receive(sh, body, len).await?;
+    let Received {
+        content,
+        md5,
+        checksums,
+    } = receive(sh, body, len).await?;
     let etag = check_md5(h, &md5)?;
     let part = Part {
         size: content.len(),
@@ -149,6 +153,9 @@ pub(super) async fn upload_part(
     if b.dialect == Dialect::Cos {
         r.headers_mut()
             .insert("x-cos-hash-crc64ecma", hv(&part.crc64.to_string()));
+    }
+    for (name, value) in checksums {
+        r.headers_mut().insert(name, hv(&value));
     }
     store_part(sh, b, key, &id, n, part)?;
     Ok(r)

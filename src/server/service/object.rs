@@ -240,7 +240,11 @@ pub(super) async fn put_object(
 ) -> Answer {
     let meta = meta_from_headers(h, b.dialect)?;
     with_bucket(sh, b, |_| Ok(()))?;
-    let Received { content, md5 } = receive(sh, body, len).await?;
+    let Received {
+        content,
+        md5,
+        checksums,
+    } = receive(sh, body, len).await?;
     let etag = check_md5(h, &md5)?;
     let o = Object {
         size: content.len(),
@@ -256,6 +260,9 @@ pub(super) async fn put_object(
     if b.dialect == Dialect::Cos {
         r.headers_mut()
             .insert("x-cos-hash-crc64ecma", hv(&o.crc64.to_string()));
+    }
+    for (name, value) in checksums {
+        r.headers_mut().insert(name, hv(&value));
     }
     with_bucket(sh, b, |bk| {
         bk.objects.insert(key.to_string(), o);
