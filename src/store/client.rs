@@ -517,7 +517,7 @@ impl Req<'_> {
 /// anything when `check_length` and the declared Content-Length is already over it), so memory
 /// stays under the cap plus one chunk. `Err(None)` means over the cap; `Err(Some(_))` is the
 /// network failing mid-body. Dropping the response closes the connection.
-async fn read_capped(
+pub(super) async fn read_capped(
     mut response: reqwest::Response,
     cap: u64,
     check_length: bool,
@@ -536,13 +536,13 @@ async fn read_capped(
 }
 
 /// A successful (2xx) answer, body read to the end.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-    op: Op,
-    resource: String,
-    credential_source: CredentialSource,
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Bytes,
+    pub(super) op: Op,
+    pub(super) resource: String,
+    pub(super) credential_source: CredentialSource,
 }
 
 impl Answer {
@@ -559,7 +559,10 @@ impl Answer {
     }
 
     /// Parses a document that may instead be an `<Error>` inside the 200.
-    fn parse<T>(&self, parse: impl Fn(&str) -> std::result::Result<T, XmlError>) -> Result<T> {
+    pub(super) fn parse<T>(
+        &self,
+        parse: impl Fn(&str) -> std::result::Result<T, XmlError>,
+    ) -> Result<T> {
         let text = self.text();
         if xml::root_name(&text).as_deref() == Some("Error") {
             return Err(service_error(
@@ -575,7 +578,7 @@ impl Answer {
         parse(&text).map_err(|e| self.protocol(e))
     }
 
-    fn header(&self, name: &str) -> Option<String> {
+    pub(super) fn header(&self, name: &str) -> Option<String> {
         header_str(&self.headers, name)
     }
 
@@ -584,7 +587,7 @@ impl Answer {
             .and_then(|v| v.trim().parse().ok())
     }
 
-    fn etag(&self) -> Result<String> {
+    pub(super) fn etag(&self) -> Result<String> {
         self.header("etag")
             .map(|e| xml::unquote_etag(&e))
             .filter(|e| !e.is_empty())
@@ -596,14 +599,14 @@ impl Answer {
     }
 }
 
-fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.trim().to_string())
 }
 
-fn method_name(m: &Method) -> &'static str {
+pub(super) fn method_name(m: &Method) -> &'static str {
     match *m {
         Method::GET => "GET",
         Method::HEAD => "HEAD",
@@ -643,7 +646,7 @@ fn code_for_status(op: Op, status: StatusCode) -> &'static str {
     }
 }
 
-fn service_error(
+pub(super) fn service_error(
     op: Op,
     resource: &str,
     status: StatusCode,
@@ -680,7 +683,10 @@ fn service_error(
         status: status.as_u16(),
         code,
         message,
-        request_id: body_rid.or_else(|| header_str(headers, "x-cos-request-id")),
+        // COS sends x-cos-request-id; the S3 dialect (store::s3) x-amz-request-id.
+        request_id: body_rid
+            .or_else(|| header_str(headers, "x-cos-request-id"))
+            .or_else(|| header_str(headers, "x-amz-request-id")),
         in_200,
         server_date: header_str(headers, "date").and_then(|d| httpdate::parse_http_date(&d).ok()),
         credential_source: (*credential_source != CredentialSource::default())
@@ -688,7 +694,7 @@ fn service_error(
     })
 }
 
-fn network_kind(e: &reqwest::Error) -> NetworkKind {
+pub(super) fn network_kind(e: &reqwest::Error) -> NetworkKind {
     if e.is_timeout() {
         return NetworkKind::Timeout;
     }
@@ -724,7 +730,7 @@ fn network_kind(e: &reqwest::Error) -> NetworkKind {
     NetworkKind::Other
 }
 
-fn error_chain(e: &reqwest::Error) -> String {
+pub(super) fn error_chain(e: &reqwest::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -737,7 +743,7 @@ fn error_chain(e: &reqwest::Error) -> String {
     parts.join(": ")
 }
 
-fn http_date(t: OffsetDateTime) -> String {
+pub(super) fn http_date(t: OffsetDateTime) -> String {
     httpdate::fmt_http_date(SystemTime::from(t))
 }
 
