@@ -94,7 +94,10 @@ else
 fi
 
 t0=$(date +%s.%N)
-if "$HAUL" cp "s3://$SRC/$OBJ" "s3://$DST/haul-$OBJ" --endpoint "$ENDPOINT" >"$WORK/haul.out" 2>&1; then
+# haul with a HOME of its own: no config of the user's, its journal under $WORK.
+mkdir -p "$WORK/home"
+if env HOME="$WORK/home" XDG_CONFIG_HOME="$WORK/home/.config" XDG_STATE_HOME="$WORK/home/.state" \
+  "$HAUL" cp "s3://$SRC/$OBJ" "s3://$DST/haul-$OBJ" --endpoint "$ENDPOINT" >"$WORK/haul.out" 2>&1; then
   t1=$(date +%s.%N)
   report "haul cp" "$(echo "$t1 - $t0" | bc)" "haul-$OBJ"
 else
