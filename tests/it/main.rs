@@ -12,6 +12,7 @@ mod client_api;
 mod conformance;
 mod copy_engine;
 mod demo_e2e;
+mod s3_api;
 mod server_api;
 mod server_ops;
 mod ui;
