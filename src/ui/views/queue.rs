@@ -44,8 +44,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         states.push("no jobs".into());
     }
     let mut line2 = format!("{} jobs: {}", app.jobs.len(), states.join(", "));
-    if app.queue_filter != StateFilter::All {
-        line2.push_str(&format!(" · showing {}", app.queue_filter.label()));
+    if app.queue.filter != StateFilter::All {
+        line2.push_str(&format!(" · showing {}", app.queue.filter.label()));
     }
     put(buf, area.x, area.y + 1, &line2, area.width, t.dim());
 
@@ -70,11 +70,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         );
         return;
     }
-    let off = scroll_offset(app.queue_cursor, height);
+    let off = scroll_offset(app.queue.cursor, height);
     for (i, id) in ids.iter().enumerate().skip(off).take(height) {
         let Some(j) = app.jobs.get(id) else { continue };
         let y = top + (i - off) as u16;
-        let selected = i == app.queue_cursor;
+        let selected = i == app.queue.cursor;
         draw_row(app, j, &cols, area.x, y, area.width, selected, buf);
     }
 }
