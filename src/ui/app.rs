@@ -13,18 +13,18 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use tui_input::Input;
 
-use super::browse::BucketEntry;
 use super::clock::Clock;
 use super::dialogs::copy::input_request;
 use super::jobs::JobModel;
 use super::keymap::{Action, Context, Key, Keymap};
 use super::screens::Ctx;
 use super::theme::Theme;
+use super::views::count;
 use crate::engine::{BrowseRequest, Command, CopyOptions, JobId, JobState, LogLevel};
 use crate::store::{BucketName, CosUri};
 
 // The types screens and dialogs own, under the names the views and tests use.
-pub use super::dialogs::confirm::{Confirm, ConfirmKind};
+pub use super::dialogs::confirm::{Button, Confirm, ConfirmKind};
 pub use super::dialogs::copy::{storage_class_label, CopyDialog, CopyField, STORAGE_CLASS_CHOICES};
 pub use super::dialogs::details::Details;
 pub use super::dialogs::{Dialog, Reply};
@@ -109,6 +109,8 @@ pub struct App {
     pub control: Control,
     /// Set when something visible changed; the run loop redraws and clears it.
     pub dirty: bool,
+    /// What the run loop prints once the terminal is restored (what became of the jobs).
+    pub exit_note: Option<String>,
 }
 
 /// Runs `$body` with a `Ctx` over the App's shared state, then applies what it asked for (a
@@ -185,10 +187,11 @@ impl App {
             size: Rect::new(0, 0, 80, 24),
             control: Control::None,
             dirty: true,
+            exit_note: None,
         };
         for n in notes {
             app.push_log(LogLevel::Warn, n.clone());
-            app.set_status(n);
+            app.set_error(n);
         }
         app
     }
@@ -276,6 +279,9 @@ impl App {
         if ev.kind == crossterm::event::KeyEventKind::Release {
             return vec![];
         }
+        // A note answers the key before: the next key replaces it (or clears it), so "open a
+        // bucket first" does not outlive opening one. Errors stay their time.
+        self.clear_note();
         if self.filter_input.is_some() {
             return self.filter_key(ev);
         }
@@ -299,6 +305,9 @@ impl App {
 
     pub fn handle_mouse(&mut self, ev: MouseEvent) -> Vec<Command> {
         self.dirty = true;
+        if !matches!(ev.kind, MouseEventKind::Moved) {
+            self.clear_note();
+        }
         if self.dialog.is_some() {
             return vec![];
         }
@@ -457,7 +466,11 @@ impl App {
             self.control = Control::Quit;
             return vec![Command::Shutdown];
         }
-        self.dialog = Some(Dialog::Confirm(Confirm::quit(running.len())));
+        let lost = running
+            .iter()
+            .filter(|id| !self.queue.journaled.contains(id))
+            .count();
+        self.dialog = Some(Dialog::Confirm(Confirm::quit(running.len(), lost)));
         vec![]
     }
 
@@ -473,30 +486,51 @@ impl App {
     }
 
     /// Does what the answer to a confirmation says.
-    fn confirmed(&mut self, kind: ConfirmKind, button: usize) -> Vec<Command> {
+    fn confirmed(&mut self, kind: ConfirmKind, button: Button) -> Vec<Command> {
         match (kind, button) {
-            (ConfirmKind::AbortJob(id), 1) => {
+            (ConfirmKind::AbortJob(id), Button::Abort) => {
                 self.set_status(format!("aborting job {id}"));
                 vec![Command::Abort(id)]
             }
-            (ConfirmKind::AbortUploads { bucket, uploads }, 1) => {
-                self.set_status(format!("aborting {} upload(s) in {bucket}", uploads.len()));
+            (ConfirmKind::AbortJob(id), _) => {
+                self.set_status(format!("job {id} not aborted"));
+                vec![]
+            }
+            (
+                ConfirmKind::AbortUploads {
+                    bucket,
+                    uploads,
+                    jobs,
+                },
+                Button::Abort,
+            ) => {
+                self.set_status(format!(
+                    "aborting {} in {bucket}",
+                    count(uploads.len(), "upload", "uploads")
+                ));
                 self.uploads.loading = true;
+                self.queue.upload_gone.extend(jobs);
                 vec![Command::AbortUploads { bucket, uploads }]
             }
-            (ConfirmKind::Quit, 0 | 1) => {
-                let stop = if button == 0 {
+            (ConfirmKind::AbortUploads { .. }, _) => {
+                self.set_status("no upload aborted");
+                vec![]
+            }
+            (ConfirmKind::Quit, b @ (Button::PauseAndQuit | Button::AbortAndQuit)) => {
+                let jobs = self.unfinished_jobs();
+                self.exit_note = Some(exit_note(b, &jobs, &self.queue.journaled));
+                let stop = if b == Button::PauseAndQuit {
                     Command::Pause
                 } else {
                     Command::Abort
                 };
-                let mut cmds: Vec<Command> = self.unfinished_jobs().into_iter().map(stop).collect();
+                let mut cmds: Vec<Command> = jobs.into_iter().map(stop).collect();
                 cmds.push(Command::Shutdown);
                 self.control = Control::Quit;
                 cmds
             }
-            _ => {
-                self.set_status("nothing done");
+            (ConfirmKind::Quit, _) => {
+                self.set_status("not quitting");
                 vec![]
             }
         }
@@ -505,9 +539,7 @@ impl App {
     fn switch(&mut self, screen: Screen) -> Vec<Command> {
         self.screen = screen;
         // A note belongs to the screen it was made on; errors and sticky messages stay.
-        if self.status_ttl == Some(STATUS_TTL) {
-            self.status = None;
-        }
+        self.clear_note();
         self.filter_input = None;
         if screen == Screen::Uploads {
             let fallback = self.job_destination_buckets().into_iter().next();
@@ -531,70 +563,6 @@ impl App {
         with_ctx!(self, ctx => self.uploads.cycle(&all, browse, forward, &mut ctx))
     }
 
-    // ----- cursor --------------------------------------------------------------------------
-
-    /// Rows of the current list and the cursor into them.
-    fn list_len_cursor(&self) -> (usize, usize) {
-        match self.screen {
-            Screen::Browse => self.browse.len_cursor(&self.access_paths),
-            Screen::Queue => (self.visible_jobs().len(), self.queue.cursor),
-            Screen::Uploads => (self.uploads.rows.len(), self.uploads.cursor),
-            Screen::Log => self.log.len_cursor(),
-        }
-    }
-
-    pub fn set_cursor(&mut self, c: usize) {
-        let (len, _) = self.list_len_cursor();
-        let c = c.min(len.saturating_sub(1));
-        match self.screen {
-            Screen::Browse => self.browse.set_cursor(c),
-            Screen::Queue => self.queue.cursor = c,
-            Screen::Uploads => self.uploads.cursor = c,
-            Screen::Log => self.log.set_cursor(c),
-        }
-    }
-
-    fn move_by(&mut self, delta: isize) -> Vec<Command> {
-        if self.screen == Screen::Queue && self.queue.detail.is_some() {
-            return vec![];
-        }
-        if self.screen == Screen::Queue {
-            // Moving over the jobs: the status line shows the selected job (its full route or
-            // why it failed) instead of the last feedback.
-            self.status = None;
-        }
-        let (len, cur) = self.list_len_cursor();
-        let c = (cur as isize)
-            .saturating_add(delta)
-            .clamp(0, len.saturating_sub(1) as isize);
-        self.set_cursor(c as usize);
-        self.after_move()
-    }
-
-    /// Loads the next page when the cursor nears the end of what is loaded.
-    pub(super) fn after_move(&mut self) -> Vec<Command> {
-        if self.screen != Screen::Browse {
-            return vec![];
-        }
-        self.browse.after_move()
-    }
-
-    // ----- what the views ask ---------------------------------------------------------------
-
-    /// The bucket screen's entries (see `BrowseState::bucket_entries`).
-    pub fn bucket_entries(&self) -> Vec<BucketEntry> {
-        self.browse.bucket_entries(&self.access_paths)
-    }
-
-    /// Job ids the Queue shows, in order.
-    pub fn visible_jobs(&self) -> Vec<JobId> {
-        self.queue.visible(&self.jobs)
-    }
-
-    pub fn selected_job(&self) -> Option<JobId> {
-        self.queue.selected(&self.jobs)
-    }
-
     /// Asks for the uploads of the current target again (after an abort).
     pub(super) fn relist_uploads(&mut self) -> Vec<Command> {
         match self.uploads.target.clone() {
@@ -605,4 +573,29 @@ impl App {
             None => vec![],
         }
     }
+}
+
+/// The line printed after the terminal is restored when quitting left jobs behind.
+fn exit_note(b: Button, jobs: &[JobId], journaled: &std::collections::BTreeSet<JobId>) -> String {
+    let ids: Vec<String> = jobs.iter().map(|j| j.to_string()).collect();
+    let lost = jobs.iter().filter(|j| !journaled.contains(j)).count();
+    let what = count(jobs.len(), "job", "jobs");
+    if b == Button::AbortAndQuit {
+        return format!(
+            "haul: aborted {what} ({}); their uploads are deleted",
+            ids.join(", ")
+        );
+    }
+    let mut s = format!(
+        "haul: paused {what} ({}); `haul jobs resume` continues them, or start haul again \
+         (the Queue lists them as interrupted)",
+        ids.join(", ")
+    );
+    if lost > 0 {
+        s.push_str(&format!(
+            "; {} not journaled and cannot be resumed",
+            count(lost, "was", "were")
+        ));
+    }
+    s
 }

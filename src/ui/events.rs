@@ -8,6 +8,7 @@ use super::app::App;
 use super::dialogs::Dialog;
 use super::jobs::JobModel;
 use super::screens::log::LogEntry;
+use super::views::count;
 use crate::engine::{Command, Event, Listing, LogLevel};
 
 impl App {
@@ -23,8 +24,14 @@ impl App {
         let now = self.now();
         match ev {
             Event::JobAdded {
-                id, spec, state, ..
+                id,
+                spec,
+                state,
+                journaled,
             } => {
+                if journaled {
+                    self.queue.journaled.insert(id);
+                }
                 self.jobs.insert(id, JobModel::new(id, spec, state));
             }
             Event::Rejected { error, .. } => {
@@ -174,7 +181,7 @@ impl App {
             Event::Request(record) => self.log.push(LogEntry::Request { at: now, record }),
             Event::Log { level, message } => self.push_log(level, message),
             Event::UploadsAborted { aborted, failed } => {
-                let mut note = format!("aborted {aborted} upload(s)");
+                let mut note = format!("aborted {}", count(aborted, "upload", "uploads"));
                 if !failed.is_empty() {
                     note.push_str(&format!("; {} failed: {}", failed.len(), failed.join("; ")));
                     self.push_log(LogLevel::Error, note.clone());

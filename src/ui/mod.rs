@@ -8,6 +8,7 @@
 pub mod app;
 pub mod browse;
 pub mod clock;
+mod lists;
 pub mod dialogs;
 mod events;
 pub mod jobs;
@@ -115,6 +116,9 @@ pub async fn run(
     .await?;
     drop(terminal);
     restore();
+    if let Some(note) = &app.exit_note {
+        eprintln!("{note}");
+    }
     Ok(())
 }
 

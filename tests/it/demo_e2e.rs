@@ -205,7 +205,7 @@ fn demo_copies_a_6gib_object_through_the_dialog_and_quits_cleanly() {
     p.wait_for("Part map", long);
     p.shot("Job detail");
     p.send("\x1b");
-    p.wait_for("1 jobs: 1 done", Duration::from_secs(90));
+    p.wait_for("1 job: 1 done", Duration::from_secs(90));
     let queue = p.contents();
     assert!(queue.contains("100.0%"), "{queue}");
     assert!(queue.contains("64/0/64"), "all 64 parts done:\n{queue}");
@@ -313,7 +313,7 @@ fn pause_and_quit_then_demo_again_resumes_the_job_from_its_finished_parts() {
     let before = parts_done(&p.contents()).expect("the interrupted job's row");
     assert!(before >= 8, "finished parts were kept: {}", p.contents());
     p.send("r");
-    p.wait_for("1 jobs: 1 done", Duration::from_secs(90));
+    p.wait_for("1 job: 1 done", Duration::from_secs(90));
     assert!(p.contents().contains("64/0/64"), "{}", p.contents());
     p.send("q");
     assert!(p.wait_exit(Duration::from_secs(30)).success());

@@ -20,6 +20,8 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use time::OffsetDateTime;
 
+mod defects;
+
 const T0: u64 = 1_795_000_000; // 2026-11-18, a fixed "now"
 
 fn t0() -> SystemTime {

@@ -11,7 +11,7 @@ pub mod help;
 
 use crossterm::event::KeyEvent;
 
-use self::confirm::{Confirm, ConfirmKind};
+use self::confirm::{Button, Confirm, ConfirmKind};
 use self::copy::CopyDialog;
 use self::details::Details;
 use super::keymap::Action;
@@ -32,8 +32,8 @@ pub enum Reply {
     Keep,
     /// Close; nothing else happens.
     Close,
-    /// A confirmation was answered with button `usize`.
-    Answer(ConfirmKind, usize),
+    /// A confirmation was answered with a button.
+    Answer(ConfirmKind, Button),
     /// The copy dialog was left without copying.
     CopyCancelled,
     /// The copy dialog checked its fields: queue these copies.

@@ -60,8 +60,11 @@ impl LogState {
         (n, n.saturating_sub(1 + self.back))
     }
 
-    /// Puts the cursor (the newest row shown) on row `c`.
-    pub fn set_cursor(&mut self, c: usize) {
-        self.back = self.entries.len().saturating_sub(1).saturating_sub(c);
+    /// Puts the cursor (the newest row shown) on row `c`, but never above the last row of the
+    /// first screenful: scrolled to the top, a full `page` of the oldest rows shows.
+    pub fn set_cursor(&mut self, c: usize, page: usize) {
+        let n = self.entries.len();
+        let c = c.max(page.min(n).saturating_sub(1));
+        self.back = n.saturating_sub(1).saturating_sub(c);
     }
 }

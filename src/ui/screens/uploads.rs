@@ -154,7 +154,9 @@ impl UploadsState {
                 if chosen.is_empty() {
                     return vec![];
                 }
-                ctx.open(Dialog::Confirm(Confirm::abort_uploads(bucket, &chosen)));
+                ctx.open(Dialog::Confirm(Confirm::abort_uploads(
+                    bucket, &chosen, ctx.jobs,
+                )));
                 vec![]
             }
             _ => vec![],

@@ -40,15 +40,43 @@ fn title(ctx: Context) -> &'static str {
     }
 }
 
+/// Help's lines wrapped to `w` columns: a description that does not fit continues under
+/// itself (hanging indent), nothing is cut.
+pub fn wrapped(keymap: &Keymap, w: usize) -> Vec<(bool, String)> {
+    let indent = 2 + 18 + 1;
+    let mut out = Vec::new();
+    for (is_title, l) in lines(keymap) {
+        if is_title || l.chars().count() <= w || w <= indent + 8 {
+            out.push((is_title, l));
+            continue;
+        }
+        let head: String = l.chars().take(indent).collect();
+        let rest: String = l.chars().skip(indent).collect();
+        for (i, part) in super::dialog::wrap(&rest, w - indent)
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if i == 0 {
+                head.clone()
+            } else {
+                " ".repeat(indent)
+            };
+            out.push((false, format!("{lead}{part}")));
+        }
+    }
+    out
+}
+
 pub fn render(keymap: &Keymap, t: &Theme, scroll: usize, area: Rect, buf: &mut Buffer) {
-    let r = popup(area, 76, area.height.saturating_sub(2).max(3), buf);
+    let w = super::dialog::dialog_width(area).saturating_sub(2);
+    let r = popup(area, w, area.height.saturating_sub(2).max(3), buf);
     let block = Block::default()
         .borders(Borders::ALL)
         .title(" Help · j/k scroll · Esc closes ")
         .border_style(t.accent());
     let inner = block.inner(r);
     block.render(r, buf);
-    let all = lines(keymap);
+    let all = wrapped(keymap, inner.width.saturating_sub(1) as usize);
     let h = inner.height as usize;
     let scroll = scroll.min(all.len().saturating_sub(h));
     for (i, (is_title, l)) in all.iter().skip(scroll).take(h).enumerate() {

@@ -107,7 +107,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         );
         return;
     }
-    let end = app.log.len().saturating_sub(app.log.back);
+    // Scrolled near the top (or a date row more than expected): fill the screen downwards.
+    let mut end = app.log.len().saturating_sub(app.log.back);
+    while end < app.log.len() && rows(app, end, height).len() < height {
+        end += 1;
+    }
     for (i, row) in rows(app, end, height).into_iter().enumerate() {
         let y = area.y + 1 + i as u16;
         let e = match row {

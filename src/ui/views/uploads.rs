@@ -97,7 +97,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         put(buf, area.x + 2, top, &m, area.width.saturating_sub(2), st);
         return;
     }
-    let off = scroll_offset(u.cursor, height);
+    let off = scroll_offset(u.cursor, height, u.rows.len());
     for (i, (s, m)) in u.rows.iter().enumerate().skip(off).take(height) {
         let y = top + (i - off) as u16;
         let mark = if *m {
