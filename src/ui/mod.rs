@@ -8,11 +8,11 @@
 pub mod app;
 pub mod browse;
 pub mod clock;
-mod lists;
 pub mod dialogs;
 mod events;
 pub mod jobs;
 pub mod keymap;
+mod lists;
 pub mod screens;
 mod status;
 pub mod theme;
