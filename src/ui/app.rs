@@ -14,7 +14,6 @@ use ratatui::layout::Rect;
 use tui_input::Input;
 
 use super::clock::Clock;
-use super::dialogs::copy::input_request;
 use super::jobs::JobModel;
 use super::keymap::{Action, Context, Key, Keymap};
 use super::screens::Ctx;
@@ -225,6 +224,9 @@ impl App {
 
     /// The key context for the current screen and dialog.
     pub fn context(&self) -> Context {
+        if self.filter_input.is_some() {
+            return Context::Input;
+        }
         match &self.dialog {
             Some(Dialog::Help { .. }) => Context::Help,
             Some(_) => Context::Dialog,
@@ -253,13 +255,12 @@ impl App {
                 Screen::Uploads | Screen::Log => false,
             },
             Action::Back => match self.screen {
+                _ if !self.search().is_empty() => true,
                 Screen::Browse => in_bucket,
                 Screen::Queue => detail,
                 Screen::Uploads | Screen::Log => false,
             },
-            Action::Filter => {
-                self.screen == Screen::Browse || (self.screen == Screen::Queue && !detail)
-            }
+            Action::Filter => !(self.screen == Screen::Queue && detail),
             Action::Refresh => matches!(self.screen, Screen::Browse | Screen::Uploads),
             Action::Copy | Action::Info | Action::Mark | Action::MarkAll | Action::Sort => {
                 self.screen != Screen::Browse || in_bucket
@@ -283,7 +284,7 @@ impl App {
         // bucket first" does not outlive opening one. Errors stay their time.
         self.clear_note();
         if self.filter_input.is_some() {
-            return self.filter_key(ev);
+            return self.search_key(ev);
         }
         if let Some(d) = self.dialog.as_mut().filter(|d| d.takes_keys()) {
             let reply = d.on_key(ev);
@@ -338,46 +339,13 @@ impl App {
         self.dirty = true;
     }
 
-    fn filter_key(&mut self, ev: KeyEvent) -> Vec<Command> {
-        let Some(input) = self.filter_input.as_mut() else {
-            return vec![];
-        };
-        match ev.code {
-            KeyCode::Enter => {
-                self.filter_input = None;
-                return vec![];
-            }
-            KeyCode::Esc => {
-                self.filter_input = None;
-                self.set_filter(String::new());
-                return vec![];
-            }
-            _ => {
-                if let Some(req) = input_request(&ev) {
-                    input.handle(req);
-                }
-            }
-        }
-        let text = input.value().to_string();
-        self.set_filter(text);
-        self.after_move()
-    }
-
-    fn set_filter(&mut self, text: String) {
-        match self.screen {
-            Screen::Browse => self.browse.set_filter(text),
-            _ => {
-                self.set_status(
-                    "filtering works on the Browse screen; on the Queue, f filters by state",
-                );
-            }
-        }
-    }
-
     /// Turns an action into state changes and commands: the open dialog takes it, else the
     /// App's own keys (tabs, help, quit, cursor), else the current screen.
     pub fn update(&mut self, action: Action) -> Vec<Command> {
         self.dirty = true;
+        if self.search_first(action) {
+            return vec![];
+        }
         if let Some(d) = self.dialog.as_mut() {
             let reply = d.on_action(action);
             return self.on_reply(reply);
@@ -396,7 +364,10 @@ impl App {
             Action::TabUploads => self.switch(Screen::Uploads),
             Action::TabLog => self.switch(Screen::Log),
             Action::Help => {
-                self.dialog = Some(Dialog::Help { scroll: 0 });
+                self.dialog = Some(Dialog::Help {
+                    scroll: 0,
+                    search: String::new(),
+                });
                 vec![]
             }
             Action::Quit => self.quit(),
@@ -405,10 +376,8 @@ impl App {
                 vec![]
             }
             Action::Filter => {
-                if self.screen == Screen::Browse {
-                    self.filter_input = Some(Input::new(self.browse.filter()));
-                } else if self.screen == Screen::Queue {
-                    return self.update(Action::StateFilter);
+                if self.action_applies(Action::Filter) {
+                    self.filter_input = Some(Input::new(self.search()));
                 }
                 vec![]
             }

@@ -12,7 +12,7 @@ impl App {
         match self.screen {
             Screen::Browse => self.browse.len_cursor(&self.access_paths),
             Screen::Queue => (self.visible_jobs().len(), self.queue.cursor),
-            Screen::Uploads => (self.uploads.rows.len(), self.uploads.cursor),
+            Screen::Uploads => (self.uploads.visible().len(), self.uploads.cursor),
             Screen::Log => self.log.len_cursor(),
         }
     }

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod keymap;
 mod lists;
 pub mod screens;
+mod search;
 mod status;
 pub mod theme;
 pub mod views;

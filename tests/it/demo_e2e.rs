@@ -209,6 +209,21 @@ fn demo_copies_a_6gib_object_through_the_dialog_and_quits_cleanly() {
     let queue = p.contents();
     assert!(queue.contains("100.0%"), "{queue}");
     assert!(queue.contains("64/0/64"), "all 64 parts done:\n{queue}");
+    // Search the Queue and the Log: the text shows while it filters, Esc clears it.
+    p.send("/sensor\r");
+    p.wait_for("/sensor (1 shown)", long);
+    p.send("\x1b");
+    p.wait_until("the Queue's search is cleared", long, |s| {
+        !s.contains("/sensor (1 shown)")
+    });
+    p.send("4/post");
+    p.wait_for("· /post (", long);
+    p.wait_for("POST", long);
+    p.shot("Log, searched while typing");
+    p.send("\x1b");
+    p.wait_until("the Log's search is cleared", long, |s| {
+        !s.contains("· /post (")
+    });
     p.send("q");
     let status = p.wait_exit(Duration::from_secs(30));
     let raw = String::from_utf8_lossy(&p.raw.lock().unwrap()).into_owned();

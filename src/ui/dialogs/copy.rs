@@ -237,6 +237,12 @@ impl CopyDialog {
             KeyCode::BackTab => {
                 d.focus_on(CopyField::ALL[(idx + CopyField::ALL.len() - 1) % CopyField::ALL.len()])
             }
+            // The bucket picker is searched by typing; `/` (never part of a bucket name) starts
+            // a new search, as on every list.
+            KeyCode::Char('/') if d.focus == CopyField::Bucket => {
+                d.bucket = Input::default();
+                d.pick = d.first_other_pick();
+            }
             KeyCode::Down | KeyCode::Up if d.focus == CopyField::Bucket => {
                 let n = d.bucket_choices().len();
                 if n > 0 {

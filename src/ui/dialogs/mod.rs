@@ -22,7 +22,11 @@ pub enum Dialog {
     Copy(Box<CopyDialog>),
     Confirm(Confirm),
     Details(Details),
-    Help { scroll: usize },
+    /// Help, scrolled by `scroll` lines, showing only the bindings that contain `search`.
+    Help {
+        scroll: usize,
+        search: String,
+    },
 }
 
 /// What a dialog asks the App to do after a key.
@@ -59,7 +63,7 @@ impl Dialog {
     /// A key-map action.
     pub fn on_action(&mut self, action: Action) -> Reply {
         match self {
-            Dialog::Help { scroll } => help::handle(scroll, action),
+            Dialog::Help { scroll, .. } => help::handle(scroll, action),
             Dialog::Details(d) => d.handle(action),
             Dialog::Confirm(c) => c.handle(action),
             Dialog::Copy(_) => Reply::Keep,

@@ -73,6 +73,8 @@ pub struct QueueState {
     pub detail: Option<JobId>,
     /// Jobs the journal holds (resumable after haul exits).
     pub journaled: BTreeSet<JobId>,
+    /// Text the rows must contain (`/`): id, source, destination, state or failure.
+    pub search: String,
     /// Jobs whose upload was aborted from the Uploads screen: their next run starts a new
     /// upload from zero, and `r` says so.
     pub upload_gone: BTreeSet<JobId>,
@@ -86,15 +88,17 @@ impl Default for QueueState {
             detail: None,
             journaled: BTreeSet::new(),
             upload_gone: BTreeSet::new(),
+            search: String::new(),
         }
     }
 }
 
 impl QueueState {
-    /// Job ids the Queue shows, in order.
+    /// Job ids the Queue shows, in order: the state filter (`f`) and the search (`/`).
     pub fn visible(&self, jobs: &BTreeMap<JobId, JobModel>) -> Vec<JobId> {
+        let q = self.search.to_lowercase();
         jobs.values()
-            .filter(|j| self.filter.accepts(&j.state))
+            .filter(|j| self.filter.accepts(&j.state) && (q.is_empty() || job_matches(j, &q)))
             .map(|j| j.id)
             .collect()
     }
@@ -196,6 +200,23 @@ impl QueueState {
             _ => job_action(selected, action, ctx),
         }
     }
+}
+
+/// Whether a job's row contains `q` (lowercase): its id, URIs, state or failure.
+fn job_matches(j: &JobModel, q: &str) -> bool {
+    let reason = match &j.state {
+        JobState::Failed(r) => r.as_str(),
+        _ => "",
+    };
+    format!(
+        "{} {} {} {} {reason}",
+        j.id,
+        j.spec.source,
+        j.spec.destination,
+        j.state.label()
+    )
+    .to_lowercase()
+    .contains(q)
 }
 
 /// Whether `r` does something for a job in `state`.

@@ -71,7 +71,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     render_status(app, a.status, buf);
     render_footer(app, a.footer, buf);
     match &app.dialog {
-        Some(Dialog::Help { scroll }) => help::render(&app.keymap, &app.theme, *scroll, area, buf),
+        Some(Dialog::Help { scroll, search }) => {
+            help::render(&app.keymap, &app.theme, *scroll, search, area, buf)
+        }
         Some(Dialog::Confirm(c)) => dialog::render_confirm(c, &app.theme, area, buf),
         Some(Dialog::Copy(d)) => dialog::render_copy(d, &app.theme, area, buf),
         Some(Dialog::Details(d)) => dialog::render_details(d, &app.theme, area, buf),
@@ -194,10 +196,8 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
             ("Esc".into(), "cancel".into(), 3),
         ],
         Some(c) => app.keymap.hints_where(c, |a| app.action_applies(a)),
-        None => vec![
-            ("Enter".into(), "keep filter".into(), 0),
-            ("Esc".into(), "clear".into(), 1),
-        ],
+        // Typing a search: the keys that end it, from the key map's `input` context.
+        None => app.keymap.hints(Context::Input),
     };
     // Take hints in priority order while they fit; drop the rest.
     let mut x = area.x;

@@ -36,6 +36,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if app.queue.filter != StateFilter::All {
         line2.push_str(&format!(" · showing {}", app.queue.filter.label()));
     }
+    if !app.queue.search.is_empty() {
+        line2.push_str(&format!(
+            " · /{} ({} shown)",
+            app.queue.search,
+            thousands(app.visible_jobs().len() as u64)
+        ));
+    }
     put(buf, area.x, area.y + 1, &line2, area.width, t.dim());
 
     let cols = Columns::for_width(area.width as usize);
@@ -45,15 +52,24 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let ids = app.visible_jobs();
     if ids.is_empty() {
         let m = if app.jobs.is_empty() {
-            "No copies yet: mark objects on the Browse screen (1) and press c."
+            "No copies yet: mark objects on the Browse screen (1) and press c.".to_string()
+        } else if !app.queue.search.is_empty() {
+            let which = match app.queue.filter {
+                StateFilter::All => String::new(),
+                f => format!("{} ", f.label()),
+            };
+            format!(
+                "No {which}job matches /{} (Esc clears the search).",
+                app.queue.search
+            )
         } else {
-            "No jobs in this state (f changes the filter)."
+            "No jobs in this state (f changes the filter).".to_string()
         };
         put(
             buf,
             area.x + 2,
             top,
-            m,
+            &m,
             area.width.saturating_sub(2),
             t.dim(),
         );
