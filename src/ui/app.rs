@@ -110,6 +110,8 @@ pub struct App {
     pub dirty: bool,
     /// What the run loop prints once the terminal is restored (what became of the jobs).
     pub exit_note: Option<String>,
+    /// Counts engine events and keys: what the Queue's remembered rows are valid for.
+    pub rev: u64,
 }
 
 /// Runs `$body` with a `Ctx` over the App's shared state, then applies what it asked for (a
@@ -187,6 +189,7 @@ impl App {
             control: Control::None,
             dirty: true,
             exit_note: None,
+            rev: 0,
         };
         for n in notes {
             app.push_log(LogLevel::Warn, n.clone());
@@ -277,6 +280,7 @@ impl App {
 
     pub fn handle_key(&mut self, ev: KeyEvent) -> Vec<Command> {
         self.dirty = true;
+        self.rev += 1;
         if ev.kind == crossterm::event::KeyEventKind::Release {
             return vec![];
         }
@@ -306,6 +310,7 @@ impl App {
 
     pub fn handle_mouse(&mut self, ev: MouseEvent) -> Vec<Command> {
         self.dirty = true;
+        self.rev += 1;
         if !matches!(ev.kind, MouseEventKind::Moved) {
             self.clear_note();
         }

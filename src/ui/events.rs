@@ -21,6 +21,7 @@ impl App {
     /// prefix being expanded into copies).
     pub fn on_event(&mut self, ev: Event) -> Vec<Command> {
         self.dirty = true;
+        self.rev += 1;
         let now = self.now();
         match ev {
             Event::JobAdded {
@@ -32,7 +33,9 @@ impl App {
                 if journaled {
                     self.queue.journaled.insert(id);
                 }
-                self.jobs.insert(id, JobModel::new(id, spec, state));
+                let job = JobModel::new(id, spec, state);
+                self.queue.on_added(&job);
+                self.jobs.insert(id, job);
             }
             Event::Rejected { error, .. } => {
                 self.push_log(LogLevel::Error, error.clone());

@@ -66,10 +66,13 @@ impl App {
 
     /// Job ids the Queue shows, in order.
     pub fn visible_jobs(&self) -> Vec<JobId> {
-        self.queue.visible(&self.jobs)
+        self.queue.visible_at(&self.jobs, self.rev)
     }
 
     pub fn selected_job(&self) -> Option<JobId> {
-        self.queue.selected(&self.jobs)
+        match self.queue.detail {
+            Some(id) => Some(id),
+            None => self.visible_jobs().get(self.queue.cursor).copied(),
+        }
     }
 }

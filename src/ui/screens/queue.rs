@@ -5,7 +5,8 @@
 //! Owns the cursor, the filter and which job is open; the jobs themselves are the App's
 //! (`Ctx::jobs`), folded from engine events.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Ctx;
 use crate::engine::{Command, JobId, JobState};
@@ -64,6 +65,11 @@ impl StateFilter {
     }
 }
 
+/// A remembered `visible` answer: (jobs revision, filter, search, ids).
+type Memo = (u64, StateFilter, String, Vec<JobId>);
+/// Ids whose text matched, for (jobs added or removed, number of jobs, search).
+type TextMemo = ((u64, usize, String), Vec<JobId>);
+
 /// The Queue screen's own state.
 #[derive(Debug, Clone)]
 pub struct QueueState {
@@ -75,6 +81,15 @@ pub struct QueueState {
     pub journaled: BTreeSet<JobId>,
     /// Text the rows must contain (`/`): id, source, destination, state or failure.
     pub search: String,
+    /// Each job's id and URIs in lowercase, made once when it is added, so a search over
+    /// 10,000 jobs allocates nothing per frame.
+    hay: HashMap<JobId, String>,
+    /// The last `visible` answer and what it was for (jobs revision, filter, search): a frame
+    /// asks several times (rows, status line, footer) and computes it once.
+    memo: RefCell<Option<Memo>>,
+    /// Jobs added or removed so far, and the ids whose text matched the last search.
+    members: u64,
+    text_memo: RefCell<Option<TextMemo>>,
     /// Jobs whose upload was aborted from the Uploads screen: their next run starts a new
     /// upload from zero, and `r` says so.
     pub upload_gone: BTreeSet<JobId>,
@@ -89,6 +104,10 @@ impl Default for QueueState {
             journaled: BTreeSet::new(),
             upload_gone: BTreeSet::new(),
             search: String::new(),
+            hay: HashMap::new(),
+            memo: RefCell::new(None),
+            members: 0,
+            text_memo: RefCell::new(None),
         }
     }
 }
@@ -97,10 +116,67 @@ impl QueueState {
     /// Job ids the Queue shows, in order: the state filter (`f`) and the search (`/`).
     pub fn visible(&self, jobs: &BTreeMap<JobId, JobModel>) -> Vec<JobId> {
         let q = self.search.to_lowercase();
+        if q.is_empty() {
+            return jobs
+                .values()
+                .filter(|j| self.filter.accepts(&j.state))
+                .map(|j| j.id)
+                .collect();
+        }
+        // Walk the jobs and the (sorted) ids whose text matches side by side: per job only the
+        // state is looked at, so a search over 10,000 jobs costs little per frame.
+        let hits = self.text_hits(jobs, &q);
+        let mut k = 0;
         jobs.values()
-            .filter(|j| self.filter.accepts(&j.state) && (q.is_empty() || job_matches(j, &q)))
+            .filter(|j| {
+                while k < hits.len() && hits[k] < j.id {
+                    k += 1;
+                }
+                let text = hits.get(k) == Some(&j.id);
+                self.filter.accepts(&j.state) && (text || state_matches(&j.state, &q))
+            })
             .map(|j| j.id)
             .collect()
+    }
+
+    /// `visible`, remembered for `rev` (the App's count of engine events and keys, which is all
+    /// that changes the jobs).
+    pub fn visible_at(&self, jobs: &BTreeMap<JobId, JobModel>, rev: u64) -> Vec<JobId> {
+        if let Some((r, f, s, ids)) = self.memo.borrow().as_ref() {
+            if *r == rev && *f == self.filter && *s == self.search {
+                return ids.clone();
+            }
+        }
+        let ids = self.visible(jobs);
+        *self.memo.borrow_mut() = Some((rev, self.filter, self.search.clone(), ids.clone()));
+        ids
+    }
+
+    /// Ids of the jobs whose id or URIs contain `q`, ascending; remembered until the search
+    /// or the set of jobs changes.
+    fn text_hits(&self, jobs: &BTreeMap<JobId, JobModel>, q: &str) -> Vec<JobId> {
+        let key = (self.members, jobs.len(), q.to_string());
+        if let Some((k, ids)) = self.text_memo.borrow().as_ref() {
+            if *k == key {
+                return ids.clone();
+            }
+        }
+        let ids: Vec<JobId> = jobs
+            .values()
+            .filter(|j| match self.hay.get(&j.id) {
+                Some(h) => h.contains(q),
+                None => haystack(j).contains(q),
+            })
+            .map(|j| j.id)
+            .collect();
+        *self.text_memo.borrow_mut() = Some((key, ids.clone()));
+        ids
+    }
+
+    /// A job was added: remember what its row is searched by.
+    pub fn on_added(&mut self, job: &JobModel) {
+        self.hay.insert(job.id, haystack(job));
+        self.members += 1;
     }
 
     /// The job the keys act on: the one open, else the one under the cursor.
@@ -120,6 +196,8 @@ impl QueueState {
 
     /// A job went away: close its detail and keep the cursor on a row.
     pub fn on_removed(&mut self, id: JobId, jobs: &BTreeMap<JobId, JobModel>) {
+        self.hay.remove(&id);
+        self.members += 1;
         self.journaled.remove(&id);
         self.upload_gone.remove(&id);
         if self.detail == Some(id) {
@@ -202,21 +280,14 @@ impl QueueState {
     }
 }
 
-/// Whether a job's row contains `q` (lowercase): its id, URIs, state or failure.
-fn job_matches(j: &JobModel, q: &str) -> bool {
-    let reason = match &j.state {
-        JobState::Failed(r) => r.as_str(),
-        _ => "",
-    };
-    format!(
-        "{} {} {} {} {reason}",
-        j.id,
-        j.spec.source,
-        j.spec.destination,
-        j.state.label()
-    )
-    .to_lowercase()
-    .contains(q)
+/// Whether a job's state (or why it failed) contains `q` (lowercase).
+fn state_matches(s: &JobState, q: &str) -> bool {
+    s.label().contains(q) || matches!(s, JobState::Failed(r) if r.to_lowercase().contains(q))
+}
+
+/// What a job's row is searched by besides its state: id and both URIs, in lowercase.
+fn haystack(j: &JobModel) -> String {
+    format!("{} {} {}", j.id, j.spec.source, j.spec.destination).to_lowercase()
 }
 
 /// Whether `r` does something for a job in `state`.

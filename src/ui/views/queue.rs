@@ -28,6 +28,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if states.is_empty() {
         states.push("no jobs".into());
     }
+    let ids = app.visible_jobs();
     let mut line2 = format!(
         "{}: {}",
         super::count(app.jobs.len(), "job", "jobs"),
@@ -40,7 +41,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         line2.push_str(&format!(
             " · /{} ({} shown)",
             app.queue.search,
-            thousands(app.visible_jobs().len() as u64)
+            thousands(ids.len() as u64)
         ));
     }
     put(buf, area.x, area.y + 1, &line2, area.width, t.dim());
@@ -49,7 +50,6 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     put(buf, area.x, area.y + 2, &cols.header(), area.width, t.dim());
     let top = area.y + 3;
     let height = area.height.saturating_sub(3) as usize;
-    let ids = app.visible_jobs();
     if ids.is_empty() {
         let m = if app.jobs.is_empty() {
             "No copies yet: mark objects on the Browse screen (1) and press c.".to_string()
