@@ -8,8 +8,14 @@
 pub mod app;
 pub mod browse;
 pub mod clock;
+pub mod dialogs;
+mod events;
 pub mod jobs;
 pub mod keymap;
+mod lists;
+pub mod screens;
+mod search;
+mod status;
 pub mod theme;
 pub mod views;
 
@@ -111,6 +117,9 @@ pub async fn run(
     .await?;
     drop(terminal);
     restore();
+    if let Some(note) = &app.exit_note {
+        eprintln!("{note}");
+    }
     Ok(())
 }
 

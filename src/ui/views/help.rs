@@ -12,17 +12,29 @@ use crate::ui::keymap::{Context, Keymap};
 use crate::ui::theme::Theme;
 
 pub fn lines(keymap: &Keymap) -> Vec<(bool, String)> {
+    searched(keymap, "")
+}
+
+/// Help's lines whose binding (keys or description) contains `search` (case-insensitive),
+/// under their section titles; every line when it is empty.
+pub fn searched(keymap: &Keymap, search: &str) -> Vec<(bool, String)> {
+    let q = search.to_lowercase();
     let mut out = Vec::new();
     for ctx in Context::ALL {
-        let b = keymap.bindings(ctx);
-        if b.is_empty() {
+        let rows: Vec<String> = keymap
+            .bindings(ctx)
+            .iter()
+            .map(|binding| {
+                let keys: Vec<String> = binding.keys.iter().map(|k| k.label()).collect();
+                format!("  {:18} {}", keys.join(" "), binding.desc)
+            })
+            .filter(|l| q.is_empty() || l.to_lowercase().contains(&q))
+            .collect();
+        if rows.is_empty() {
             continue;
         }
         out.push((true, title(ctx).to_string()));
-        for binding in b {
-            let keys: Vec<String> = binding.keys.iter().map(|k| k.label()).collect();
-            out.push((false, format!("  {:18} {}", keys.join(" "), binding.desc)));
-        }
+        out.extend(rows.into_iter().map(|l| (false, l)));
     }
     out
 }
@@ -37,18 +49,64 @@ fn title(ctx: Context) -> &'static str {
         Context::Log => "Log",
         Context::Dialog => "Dialogs",
         Context::Help => "Help",
+        Context::Input => "Search (after /)",
     }
 }
 
-pub fn render(keymap: &Keymap, t: &Theme, scroll: usize, area: Rect, buf: &mut Buffer) {
-    let r = popup(area, 76, area.height.saturating_sub(2).max(3), buf);
+/// Help's lines wrapped to `w` columns: a description that does not fit continues under
+/// itself (hanging indent), nothing is cut.
+pub fn wrapped(keymap: &Keymap, search: &str, w: usize) -> Vec<(bool, String)> {
+    let indent = 2 + 18 + 1;
+    let mut out = Vec::new();
+    for (is_title, l) in searched(keymap, search) {
+        if is_title || l.chars().count() <= w || w <= indent + 8 {
+            out.push((is_title, l));
+            continue;
+        }
+        let head: String = l.chars().take(indent).collect();
+        let rest: String = l.chars().skip(indent).collect();
+        for (i, part) in super::dialog::wrap(&rest, w - indent)
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if i == 0 {
+                head.clone()
+            } else {
+                " ".repeat(indent)
+            };
+            out.push((false, format!("{lead}{part}")));
+        }
+    }
+    out
+}
+
+pub fn render(
+    keymap: &Keymap,
+    t: &Theme,
+    scroll: usize,
+    search: &str,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let w = super::dialog::dialog_width(area).saturating_sub(2);
+    let r = popup(area, w, area.height.saturating_sub(2).max(3), buf);
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(" Help · j/k scroll · Esc closes ")
+        .title(if search.is_empty() {
+            " Help · j/k scroll · / search · Esc closes ".to_string()
+        } else {
+            format!(" Help · /{search} · j/k scroll · Esc clears the search ")
+        })
         .border_style(t.accent());
     let inner = block.inner(r);
     block.render(r, buf);
-    let all = lines(keymap);
+    let mut all = wrapped(keymap, search, inner.width.saturating_sub(1) as usize);
+    if all.is_empty() {
+        all.push((
+            false,
+            format!("No key matches /{search} (Esc clears the search)."),
+        ));
+    }
     let h = inner.height as usize;
     let scroll = scroll.min(all.len().saturating_sub(h));
     for (i, (is_title, l)) in all.iter().skip(scroll).take(h).enumerate() {

@@ -20,7 +20,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Clear, Widget};
 
 use super::app::{App, CopyField, Dialog, Screen};
-use super::keymap::Context;
+use super::keymap::{Action, Context};
 use super::theme::Theme;
 
 /// Smallest area the views lay out; below it they draw a note instead.
@@ -61,7 +61,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     render_tabs(app, a.tabs, buf);
     match app.screen {
         Screen::Browse => browse::render(app, a.body, buf),
-        Screen::Queue => match app.job_detail.and_then(|id| app.jobs.get(&id)) {
+        Screen::Queue => match app.queue.detail.and_then(|id| app.jobs.get(&id)) {
             Some(job) => job::render(job, &app.theme, app.now(), a.body, buf),
             None => queue::render(app, a.body, buf),
         },
@@ -71,7 +71,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     render_status(app, a.status, buf);
     render_footer(app, a.footer, buf);
     match &app.dialog {
-        Some(Dialog::Help { scroll }) => help::render(&app.keymap, &app.theme, *scroll, area, buf),
+        Some(Dialog::Help { scroll, search }) => {
+            help::render(&app.keymap, &app.theme, *scroll, search, area, buf)
+        }
         Some(Dialog::Confirm(c)) => dialog::render_confirm(c, &app.theme, area, buf),
         Some(Dialog::Copy(d)) => dialog::render_copy(d, &app.theme, area, buf),
         Some(Dialog::Details(d)) => dialog::render_details(d, &app.theme, area, buf),
@@ -138,7 +140,12 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     if app.screen == Screen::Queue && app.dialog.is_none() {
         if let Some(j) = app.selected_job().and_then(|id| app.jobs.get(&id)) {
             if let crate::engine::JobState::Failed(reason) = &j.state {
-                let text = format!("job {} failed: {reason} (r retries)", j.id);
+                let then = if app.queue.starts_from_zero(j) {
+                    "r starts a new upload from zero"
+                } else {
+                    "r retries"
+                };
+                let text = format!("job {} failed: {reason} ({then})", j.id);
                 put(
                     buf,
                     area.x,
@@ -147,7 +154,7 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
                     area.width,
                     t.error(),
                 );
-            } else if app.job_detail.is_none() {
+            } else if app.queue.detail.is_none() {
                 // The full route of the selected job: the name column cuts it to fit.
                 let head = format!("job {}: ", j.id);
                 let room = (area.width as usize).saturating_sub(head.chars().count());
@@ -178,6 +185,10 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
                 ("Esc".into(), "cancel".into(), 2),
             ]
         }
+        Some(_) if matches!(app.dialog, Some(Dialog::Confirm(_))) => match &app.dialog {
+            Some(Dialog::Confirm(c)) => confirm_hints(app, c),
+            _ => vec![],
+        },
         Some(_) if matches!(app.dialog, Some(Dialog::Copy(_))) => vec![
             ("Enter".into(), "queue".into(), 0),
             ("Tab".into(), "next field".into(), 1),
@@ -185,10 +196,8 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
             ("Esc".into(), "cancel".into(), 3),
         ],
         Some(c) => app.keymap.hints_where(c, |a| app.action_applies(a)),
-        None => vec![
-            ("Enter".into(), "keep filter".into(), 0),
-            ("Esc".into(), "clear".into(), 1),
-        ],
+        // Typing a search: the keys that end it, from the key map's `input` context.
+        None => app.keymap.hints(Context::Input),
     };
     // Take hints in priority order while they fit; drop the rest.
     let mut x = area.x;
@@ -210,6 +219,26 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
         x += w;
     }
     let _ = Context::Global;
+}
+
+/// A confirmation's footer: what `y`, `n` and Enter do in this dialog, by its buttons' names.
+fn confirm_hints(app: &App, c: &crate::ui::app::Confirm) -> Vec<(String, String, u8)> {
+    let key = |a: Action, d: &str| {
+        app.keymap
+            .key_for(Context::Dialog, a)
+            .unwrap_or_else(|| d.to_string())
+    };
+    let lower = |b: crate::ui::app::Button| b.label().to_lowercase();
+    vec![
+        (key(Action::Yes, "y"), lower(c.yes()), 0),
+        (key(Action::No, "n"), lower(c.no()), 1),
+        (
+            key(Action::Confirm, "Enter"),
+            format!("{} (highlighted)", lower(c.highlighted())),
+            2,
+        ),
+        ("←→".into(), "choose".into(), 3),
+    ]
 }
 
 // ----- drawing helpers -------------------------------------------------------------------
@@ -257,12 +286,13 @@ pub fn right(s: &str, w: usize) -> String {
 }
 
 /// First visible row for a cursor: the list scrolls a page at a time, so it is a pure
-/// function of the cursor and the height (mouse hits agree with the drawing).
-pub fn scroll_offset(cursor: usize, height: usize) -> usize {
+/// function of the cursor, the height and the length (mouse hits agree with the drawing). The
+/// last page ends at the last row: a list never scrolls past its end into blank rows.
+pub fn scroll_offset(cursor: usize, height: usize, len: usize) -> usize {
     if height == 0 {
         return 0;
     }
-    (cursor / height) * height
+    ((cursor / height) * height).min(len.saturating_sub(height))
 }
 
 /// Where each screen's list rows start (relative to the body's top).
@@ -277,7 +307,7 @@ pub fn list_top(app: &App) -> u16 {
 
 /// Which list row is drawn at terminal row `y`, if any.
 pub fn row_at(app: &App, y: u16) -> Option<usize> {
-    if app.screen == Screen::Queue && app.job_detail.is_some() {
+    if app.screen == Screen::Queue && app.queue.detail.is_some() {
         return None;
     }
     let a = areas(app.size);
@@ -291,16 +321,11 @@ pub fn row_at(app: &App, y: u16) -> Option<usize> {
         return None;
     }
     let height = (bottom - top) as usize;
-    let cursor = match app.screen {
-        Screen::Browse => match app.browse.stack.last() {
-            Some(l) => l.cursor,
-            None => app.browse.buckets.cursor,
-        },
-        Screen::Queue => app.queue_cursor,
-        Screen::Uploads => app.uploads.cursor,
-        Screen::Log => return None,
-    };
-    Some(scroll_offset(cursor, height) + (y - top) as usize)
+    if app.screen == Screen::Log {
+        return None;
+    }
+    let (len, cursor) = app.list_len_cursor();
+    Some(scroll_offset(cursor, height, len) + (y - top) as usize)
 }
 
 /// A progress bar of `w` cells: exact part solid, estimated part shaded.
@@ -339,6 +364,15 @@ pub fn format_rate(bps: f64) -> String {
 pub fn format_eta(d: Option<Duration>) -> String {
     d.map(crate::engine::progress::format_eta)
         .unwrap_or_else(|| "-".into())
+}
+
+/// A count and its noun: `count(1, "job", "jobs")` → "1 job", 3,000 → "3,000 jobs".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!(
+        "{} {}",
+        thousands(n as u64),
+        if n == 1 { one } else { many }
+    )
 }
 
 /// Thousands separators: 10000 → "10,000".
