@@ -1843,6 +1843,7 @@ impl App {
                     j.on_state(state, now);
                 }
             }
+            Event::JobHistory { .. } => {}
             Event::JobRemoved { id } => {
                 self.jobs.remove(&id);
                 if self.job_detail == Some(id) {
