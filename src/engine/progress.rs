@@ -328,9 +328,10 @@ impl TransferProgress {
 
     /// Bytes per second over the last `RATE_WINDOW` (or since the start, if shorter), smoothed
     /// for bursts: bytes arrive when parts and objects end, so while the next burst is not
-    /// overdue (1.5 × the longest gap in the window, at least 1 s) the window ends at the last
-    /// burst and the quiet time since is not read as a slowdown; once it is overdue the window
-    /// ends now and a stall shows as a falling rate. Zero before any bytes.
+    /// overdue (1.5 × the longest gap in the window, at least 1 s, at least half the window
+    /// while requests are in flight) the window ends at the last burst and the quiet time since
+    /// is not read as a slowdown; once it is overdue the window ends now and a stall shows as a
+    /// falling rate. Zero before any bytes.
     pub fn rate(&self, now: Instant) -> f64 {
         let (Some(&(first, _)), Some(&(last, last_bytes))) =
             (self.samples.front(), self.samples.back())
@@ -344,7 +345,11 @@ impl TransferProgress {
             .map(|((a, _), (b, _))| b.saturating_duration_since(*a))
             .max()
             .unwrap_or_default();
-        let patience = gap.mul_f64(1.5).max(Duration::from_secs(1));
+        let mut patience = gap.mul_f64(1.5).max(Duration::from_secs(1));
+        if self.parts_in_flight > 0 || !self.in_flight.is_empty() {
+            // Requests are at work: a first long gap is not yet a stall.
+            patience = patience.max(RATE_WINDOW / 2);
+        }
         let end = if now.saturating_duration_since(last) > patience {
             now
         } else {

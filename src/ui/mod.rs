@@ -8,8 +8,12 @@
 pub mod app;
 pub mod browse;
 pub mod clock;
+pub mod dialogs;
+mod events;
 pub mod jobs;
 pub mod keymap;
+pub mod screens;
+mod status;
 pub mod theme;
 pub mod views;
 

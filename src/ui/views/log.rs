@@ -107,7 +107,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         );
         return;
     }
-    let end = app.log.len().saturating_sub(app.log_back);
+    let end = app.log.len().saturating_sub(app.log.back);
     for (i, row) in rows(app, end, height).into_iter().enumerate() {
         let y = area.y + 1 + i as u16;
         let e = match row {

@@ -61,7 +61,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     render_tabs(app, a.tabs, buf);
     match app.screen {
         Screen::Browse => browse::render(app, a.body, buf),
-        Screen::Queue => match app.job_detail.and_then(|id| app.jobs.get(&id)) {
+        Screen::Queue => match app.queue.detail.and_then(|id| app.jobs.get(&id)) {
             Some(job) => job::render(job, &app.theme, app.now(), a.body, buf),
             None => queue::render(app, a.body, buf),
         },
@@ -147,7 +147,7 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
                     area.width,
                     t.error(),
                 );
-            } else if app.job_detail.is_none() {
+            } else if app.queue.detail.is_none() {
                 // The full route of the selected job: the name column cuts it to fit.
                 let head = format!("job {}: ", j.id);
                 let room = (area.width as usize).saturating_sub(head.chars().count());
@@ -277,7 +277,7 @@ pub fn list_top(app: &App) -> u16 {
 
 /// Which list row is drawn at terminal row `y`, if any.
 pub fn row_at(app: &App, y: u16) -> Option<usize> {
-    if app.screen == Screen::Queue && app.job_detail.is_some() {
+    if app.screen == Screen::Queue && app.queue.detail.is_some() {
         return None;
     }
     let a = areas(app.size);
@@ -296,7 +296,7 @@ pub fn row_at(app: &App, y: u16) -> Option<usize> {
             Some(l) => l.cursor,
             None => app.browse.buckets.cursor,
         },
-        Screen::Queue => app.queue_cursor,
+        Screen::Queue => app.queue.cursor,
         Screen::Uploads => app.uploads.cursor,
         Screen::Log => return None,
     };

@@ -1,0 +1,232 @@
+//! The Queue screen: the jobs in order, filtered by state (`f`), and the Job detail of one job
+//! (Enter). Keys pause, resume, cancel, retry, abort (through a confirmation) and change a
+//! job's concurrency.
+//!
+//! Owns the cursor, the filter and which job is open; the jobs themselves are the App's
+//! (`Ctx::jobs`), folded from engine events.
+
+use std::collections::BTreeMap;
+
+use super::Ctx;
+use crate::engine::{Command, JobId, JobState};
+use crate::ui::dialogs::confirm::Confirm;
+use crate::ui::dialogs::Dialog;
+use crate::ui::jobs::JobModel;
+use crate::ui::keymap::Action;
+
+/// Which jobs the Queue shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFilter {
+    All,
+    Active,
+    Queued,
+    Stopped,
+    Failed,
+    Finished,
+}
+
+impl StateFilter {
+    pub fn next(self) -> StateFilter {
+        match self {
+            StateFilter::All => StateFilter::Active,
+            StateFilter::Active => StateFilter::Queued,
+            StateFilter::Queued => StateFilter::Stopped,
+            StateFilter::Stopped => StateFilter::Failed,
+            StateFilter::Failed => StateFilter::Finished,
+            StateFilter::Finished => StateFilter::All,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            StateFilter::All => "all",
+            StateFilter::Active => "active",
+            StateFilter::Queued => "queued",
+            StateFilter::Stopped => "paused/cancelled/interrupted",
+            StateFilter::Failed => "failed",
+            StateFilter::Finished => "finished",
+        }
+    }
+    pub fn accepts(self, s: &JobState) -> bool {
+        match self {
+            StateFilter::All => true,
+            StateFilter::Active => s.is_active(),
+            StateFilter::Queued => *s == JobState::Queued,
+            StateFilter::Stopped => {
+                matches!(
+                    s,
+                    JobState::Paused | JobState::Cancelled | JobState::Interrupted
+                )
+            }
+            StateFilter::Failed => matches!(s, JobState::Failed(_)),
+            StateFilter::Finished => s.is_finished(),
+        }
+    }
+}
+
+/// The Queue screen's own state.
+#[derive(Debug, Clone)]
+pub struct QueueState {
+    pub cursor: usize,
+    pub filter: StateFilter,
+    /// The job whose detail is open.
+    pub detail: Option<JobId>,
+}
+
+impl Default for QueueState {
+    fn default() -> Self {
+        QueueState {
+            cursor: 0,
+            filter: StateFilter::All,
+            detail: None,
+        }
+    }
+}
+
+impl QueueState {
+    /// Job ids the Queue shows, in order.
+    pub fn visible(&self, jobs: &BTreeMap<JobId, JobModel>) -> Vec<JobId> {
+        jobs.values()
+            .filter(|j| self.filter.accepts(&j.state))
+            .map(|j| j.id)
+            .collect()
+    }
+
+    /// The job the keys act on: the one open, else the one under the cursor.
+    pub fn selected(&self, jobs: &BTreeMap<JobId, JobModel>) -> Option<JobId> {
+        if let Some(id) = self.detail {
+            return Some(id);
+        }
+        self.visible(jobs).get(self.cursor).copied()
+    }
+
+    /// A job went away: close its detail and keep the cursor on a row.
+    pub fn on_removed(&mut self, id: JobId, jobs: &BTreeMap<JobId, JobModel>) {
+        if self.detail == Some(id) {
+            self.detail = None;
+        }
+        let n = self.visible(jobs).len();
+        self.cursor = self.cursor.min(n.saturating_sub(1));
+    }
+
+    pub fn handle(&mut self, action: Action, ctx: &mut Ctx) -> Vec<Command> {
+        let selected = self.selected(ctx.jobs);
+        match action {
+            Action::Open => {
+                if selected.is_some() {
+                    self.detail = selected;
+                }
+                vec![]
+            }
+            Action::Back => {
+                self.detail = None;
+                vec![]
+            }
+            Action::StateFilter => {
+                self.filter = self.filter.next();
+                self.cursor = 0;
+                ctx.note(format!("showing {} jobs", self.filter.label()));
+                vec![]
+            }
+            Action::PauseAll => {
+                ctx.note("pausing all jobs");
+                vec![Command::PauseAll]
+            }
+            Action::ResumeAll => {
+                ctx.note("resuming all jobs");
+                vec![Command::ResumeAll]
+            }
+            Action::RetryFailed => {
+                let ids: Vec<JobId> = ctx
+                    .jobs
+                    .values()
+                    .filter(|j| matches!(j.state, JobState::Failed(_)))
+                    .map(|j| j.id)
+                    .collect();
+                ctx.note(format!("retrying {} failed job(s)", ids.len()));
+                ids.into_iter().map(Command::Retry).collect()
+            }
+            Action::ClearFinished => {
+                let ids: Vec<JobId> = ctx
+                    .jobs
+                    .values()
+                    .filter(|j| j.state.is_finished())
+                    .map(|j| j.id)
+                    .collect();
+                ctx.note(format!("clearing {} finished job(s)", ids.len()));
+                ids.into_iter().map(Command::Remove).collect()
+            }
+            Action::Refresh => vec![],
+            _ => match selected {
+                Some(id) if ctx.jobs.contains_key(&id) => job_action(id, action, ctx),
+                _ => vec![],
+            },
+        }
+    }
+}
+
+/// A key on one job (the selected row or the open detail).
+fn job_action(id: JobId, action: Action, ctx: &mut Ctx) -> Vec<Command> {
+    let Some(job) = ctx.jobs.get(&id) else {
+        return vec![];
+    };
+    let state = job.state.clone();
+    match action {
+        Action::PauseResume => match state {
+            JobState::Paused | JobState::Cancelled | JobState::Interrupted => {
+                vec![Command::Resume(id)]
+            }
+            s if s.is_active() || s == JobState::Queued => vec![Command::Pause(id)],
+            s => {
+                ctx.note(format!("job {id} is {}: nothing to pause", s.label()));
+                vec![]
+            }
+        },
+        Action::Cancel => {
+            if state.is_finished() || state == JobState::Cancelled {
+                ctx.note(format!("job {id} is {}: nothing to cancel", state.label()));
+                return vec![];
+            }
+            ctx.note(format!(
+                "cancelling job {id}; its upload is kept, r resumes"
+            ));
+            vec![Command::Cancel(id)]
+        }
+        Action::Resume => match state {
+            JobState::Failed(_) => vec![Command::Retry(id)],
+            JobState::Paused | JobState::Cancelled | JobState::Interrupted => {
+                vec![Command::Resume(id)]
+            }
+            s => {
+                ctx.note(format!("job {id} is {}: nothing to resume", s.label()));
+                vec![]
+            }
+        },
+        Action::Abort => {
+            if state.is_finished() {
+                ctx.note(format!("job {id} is {}: nothing to abort", state.label()));
+                return vec![];
+            }
+            let c = Confirm::abort_job(job);
+            ctx.open(Dialog::Confirm(c));
+            vec![]
+        }
+        Action::ConcurrencyUp | Action::ConcurrencyDown => {
+            let current = job
+                .concurrency
+                .or(job.spec.options.concurrency)
+                .or(ctx.concurrency.map(|(g, _)| g))
+                .unwrap_or(job.in_flight.len().max(1));
+            let n = if action == Action::ConcurrencyUp {
+                current + 1
+            } else {
+                current.saturating_sub(1).max(1)
+            };
+            if let Some(j) = ctx.jobs.get_mut(&id) {
+                j.concurrency = Some(n);
+            }
+            ctx.note(format!("job {id}: up to {n} parts in flight"));
+            vec![Command::SetConcurrency { job: Some(id), n }]
+        }
+        _ => vec![],
+    }
+}
