@@ -112,9 +112,11 @@ pub struct App {
     pub control: Control,
     /// Set when something visible changed; the run loop redraws and clears it.
     pub dirty: bool,
-    /// `[ui] bell`: ring when a transfer ends; `ring_bell` asks the run loop to (it clears it).
+    /// `[ui] bell`: ring when a transfer ends.
     pub bell: bool,
-    pub ring_bell: bool,
+    /// Bytes for the terminal itself (the bell, an OSC 52 clipboard copy); the run loop writes
+    /// and clears them.
+    pub to_terminal: Vec<u8>,
     /// Interrupted transfers restored from the journal at start (announced on the status line).
     pub interrupted_found: usize,
 }
@@ -194,7 +196,7 @@ impl App {
             control: Control::None,
             dirty: true,
             bell: opts.bell,
-            ring_bell: false,
+            to_terminal: Vec::new(),
             interrupted_found: 0,
         };
         for n in notes {
@@ -318,7 +320,10 @@ impl App {
             MouseEventKind::ScrollUp => self.update(Action::Up),
             MouseEventKind::Down(MouseButton::Left) => {
                 if ev.row == 0 {
-                    for (screen, x0, x1) in super::views::tab_spans(self.size.width) {
+                    for (screen, x0, x1) in super::views::tab_spans_badged(
+                        self.size.width,
+                        &super::views::queue_badge(self),
+                    ) {
                         if ev.column >= x0 && ev.column < x1 {
                             return self.switch(screen);
                         }
@@ -494,6 +499,10 @@ impl App {
                 self.set_status(format!("aborting {} upload(s) in {bucket}", uploads.len()));
                 self.uploads.loading = true;
                 vec![Command::AbortUploads { bucket, uploads }]
+            }
+            (ConfirmKind::ClearFinished, 1) => {
+                self.set_status("clearing finished transfers");
+                vec![Command::ClearFinished]
             }
             (ConfirmKind::Quit, 0 | 1) => {
                 let stop = if button == 0 {

@@ -108,7 +108,7 @@ impl App {
                 self.set_status(note);
             }
             if self.bell {
-                self.ring_bell = true;
+                self.to_terminal.push(0x07);
             }
         }
     }

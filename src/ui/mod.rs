@@ -204,6 +204,16 @@ where
             app.dirty = false;
             last_draw = Instant::now();
         }
+        if !app.to_terminal.is_empty() {
+            let bytes = std::mem::take(&mut app.to_terminal);
+            // Only a real terminal (the one `run` set up, with its signals) gets them.
+            if signals.is_some() {
+                use std::io::Write as _;
+                let mut out = io::stdout().lock();
+                let _ = out.write_all(&bytes);
+                let _ = out.flush();
+            }
+        }
         match app.control {
             Control::Quit => break,
             Control::Suspend if signals.is_none() => app.control = Control::None,

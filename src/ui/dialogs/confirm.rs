@@ -31,6 +31,8 @@ pub enum ConfirmKind {
     },
     /// Buttons: Pause and quit, Abort and quit, Stay.
     Quit,
+    /// Buttons: No, Clear.
+    ClearFinished,
 }
 
 impl Confirm {
@@ -38,6 +40,7 @@ impl Confirm {
     pub fn new(title: &str, lines: Vec<String>, kind: ConfirmKind) -> Confirm {
         let buttons = match kind {
             ConfirmKind::Quit => vec!["Pause and quit", "Abort and quit", "Stay"],
+            ConfirmKind::ClearFinished => vec!["No", "Clear"],
             _ => vec!["No", "Abort"],
         };
         Confirm {
@@ -99,6 +102,27 @@ impl Confirm {
             lines,
             ConfirmKind::AbortUploads { bucket, uploads },
         )
+    }
+
+    /// The confirmation `C` opens on the Queue: what clearing removes, by state.
+    pub fn clear_finished(jobs: &[&JobModel]) -> Confirm {
+        let count = |f: &dyn Fn(&JobModel) -> bool| jobs.iter().filter(|j| f(j)).count();
+        let done = count(&|j| matches!(j.state, crate::engine::JobState::Done));
+        let failed = count(&|j| matches!(j.state, crate::engine::JobState::Failed(_)));
+        let other = jobs.len() - done - failed;
+        let mut lines = vec![format!(
+            "Clear {} finished transfer{} from the Queue and the history? {done} done, {failed} failed, {other} aborted or skipped.",
+            jobs.len(),
+            if jobs.len() == 1 { "" } else { "s" }
+        )];
+        if failed > 0 {
+            lines.push(
+                "A failed transfer the journal still holds stays resumable with `haul jobs resume`."
+                    .into(),
+            );
+        }
+        lines.push("Nothing changes on the server.".into());
+        Confirm::new("Clear finished", lines, ConfirmKind::ClearFinished)
     }
 
     /// The confirmation `q` opens while `unfinished` jobs are not finished.

@@ -146,14 +146,18 @@ impl QueueState {
                 ids.into_iter().map(Command::Retry).collect()
             }
             Action::ClearFinished => {
-                let ids: Vec<JobId> = ctx
+                let finished: Vec<&JobModel> = ctx
                     .jobs
                     .values()
                     .filter(|j| j.state.is_finished())
-                    .map(|j| j.id)
                     .collect();
-                ctx.note(format!("clearing {} finished job(s)", ids.len()));
-                ids.into_iter().map(Command::Remove).collect()
+                if finished.is_empty() {
+                    ctx.note("no finished transfers to clear");
+                } else {
+                    let c = Confirm::clear_finished(&finished);
+                    ctx.open(Dialog::Confirm(c));
+                }
+                vec![]
             }
             Action::Refresh => vec![],
             _ => match selected {

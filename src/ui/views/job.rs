@@ -441,11 +441,8 @@ fn render_prefix(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &mut
     );
     let info = match &j.fold.waiting {
         Some(wt) => wt.describe(j.instant_of(now)),
-        None if j.journaled => {
-            "journaled: resumable after a restart · part maps are drawn for one-object transfers"
-                .into()
-        }
-        None => "part maps are drawn for one-object transfers".into(),
+        None if j.journaled => "journaled: resumable after a restart".into(),
+        None => "not journaled: a restart loses its progress".into(),
     };
     line(buf, 3, &info, t.dim());
     let rest = Rect::new(area.x, area.y + 4, w, area.height - 4);

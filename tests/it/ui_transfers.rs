@@ -1,0 +1,306 @@
+//! UI tests of transfers: a prefix transfer's Queue row and Job detail, the notice (and bell)
+//! when a transfer ends, the Queue tab's running / failed counts, transfers restored from the
+//! history and the journal at start, clearing finished ones behind a confirmation, and the
+//! live global limit. The App is driven by keys and engine `Event`s with a manual clock and
+//! rendered to `TestBackend` (insta snapshots at 80×24 and 160×48).
+
+use std::time::{Duration, SystemTime};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use haul::engine::history::Record;
+use haul::engine::{Command, CopySpec, Event, JobState};
+use haul::store::CosUri;
+use haul::ui::{App, Clock, UiOptions};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+const T0: u64 = 1_795_000_000;
+const MIB: u64 = 1 << 20;
+
+fn t0() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(T0)
+}
+
+fn app_with(bell: bool) -> App {
+    let mut o = UiOptions::new("test");
+    o.clock = Clock::manual(t0());
+    o.no_color = false;
+    o.bell = bell;
+    let mut a = App::new(&o);
+    a.resize(80, 24);
+    a
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+}
+
+fn code(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+fn press(app: &mut App, keys: &[KeyEvent]) -> Vec<Command> {
+    keys.iter().flat_map(|k| app.handle_key(*k)).collect()
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> String {
+    app.resize(w, h);
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| app.render(f.area(), f.buffer_mut())).unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        let mut line = String::new();
+        for x in 0..w {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn snap(name: &str, app: &mut App) {
+    let small = render(app, 80, 24);
+    insta::assert_snapshot!(format!("{name}_80x24"), small);
+    let large = render(app, 160, 48);
+    insta::assert_snapshot!(format!("{name}_160x48"), large);
+}
+
+fn prefix_spec(src: &str, dst: &str) -> CopySpec {
+    CopySpec {
+        source: CosUri::parse(&format!("cos://media-1250000000/{src}")).unwrap(),
+        destination: CosUri::parse(&format!("cos://backup-1250000000/{dst}")).unwrap(),
+        options: Default::default(),
+    }
+}
+
+fn advance(a: &mut App, ms: u64) {
+    a.clock.advance(Duration::from_millis(ms));
+}
+
+/// A prefix transfer 10 s in: 3,000 objects listed so far (listing goes on), 1,200 done,
+/// 2 failed, 3 in flight.
+fn prefix_running(bell: bool) -> App {
+    let mut a = app_with(bell);
+    a.on_event(Event::JobAdded {
+        id: 7,
+        spec: prefix_spec("thumbs/", "thumbs/"),
+        state: JobState::Queued,
+        journaled: true,
+    });
+    a.on_event(Event::JobState {
+        id: 7,
+        state: JobState::Preparing,
+    });
+    a.on_event(Event::JobState {
+        id: 7,
+        state: JobState::Running,
+    });
+    a.on_event(Event::ObjectsListed {
+        job: 7,
+        objects: 3000,
+        bytes: 3000 * MIB,
+        complete: false,
+    });
+    for i in 0..1202u64 {
+        let key = format!("thumbs/img-{i:05}.jpg");
+        a.on_event(Event::ObjectStarted {
+            job: 7,
+            key: key.clone(),
+            size: MIB,
+        });
+        if i == 17 || i == 409 {
+            a.on_event(Event::ObjectFailed {
+                job: 7,
+                key,
+                error: "AccessDenied: no READ permission on the source (request 5f1c)".into(),
+            });
+        } else {
+            a.on_event(Event::ObjectDone {
+                job: 7,
+                key,
+                bytes: MIB,
+                skipped: false,
+            });
+        }
+        if i % 120 == 119 {
+            advance(&mut a, 1000);
+        }
+    }
+    for i in 1202..1205u64 {
+        a.on_event(Event::ObjectStarted {
+            job: 7,
+            key: format!("thumbs/img-{i:05}.jpg"),
+            size: MIB,
+        });
+    }
+    a
+}
+
+#[test]
+fn a_prefix_transfer_is_one_row_with_object_counts_and_its_detail_lists_objects() {
+    let mut a = prefix_running(false);
+    press(&mut a, &[key('2')]);
+    let screen = render(&mut a, 160, 48);
+    assert!(screen.contains("1,200/3/3,000+ ✗2"), "{screen}");
+    // The Queue tab says one transfer runs, from any screen.
+    assert!(
+        screen.lines().next().unwrap().contains("2 Queue ▶1"),
+        "{screen}"
+    );
+    snap("transfer_prefix_queue", &mut a);
+    press(&mut a, &[code(KeyCode::Enter)]);
+    let screen = render(&mut a, 160, 48);
+    assert!(
+        screen.contains(
+            "objects: 1,200 done, 0 skipped, 2 failed, 3 in flight of 3,000+ listed so far"
+        ),
+        "{screen}"
+    );
+    assert!(screen.contains("thumbs/img-01204.jpg"), "{screen}");
+    assert!(
+        screen.contains("✗ thumbs/img-00017.jpg: AccessDenied: no READ permission"),
+        "{screen}"
+    );
+    snap("transfer_prefix_detail", &mut a);
+}
+
+#[test]
+fn a_transfer_that_ends_says_so_with_elapsed_and_average_rate_and_rings_when_asked() {
+    for bell in [false, true] {
+        let mut a = prefix_running(bell);
+        press(&mut a, &[key('1')]);
+        a.on_event(Event::ObjectsListed {
+            job: 7,
+            objects: 1205,
+            bytes: 1205 * MIB,
+            complete: true,
+        });
+        for i in 1202..1205u64 {
+            a.on_event(Event::ObjectDone {
+                job: 7,
+                key: format!("thumbs/img-{i:05}.jpg"),
+                bytes: MIB,
+                skipped: false,
+            });
+        }
+        a.on_event(Event::JobFinished {
+            id: 7,
+            state: JobState::Failed(
+                "2 of 1,205 objects failed; `haul jobs resume 7` retries them".into(),
+            ),
+            verification: None,
+        });
+        let status = a.status_line().unwrap_or_default().to_string();
+        assert_eq!(
+            status,
+            "job 7 failed: 2 of 1,205 objects failed; `haul jobs resume 7` retries them \
+             (1,203 objects, 2 failed, 1.17 GiB in 10s (120 MiB/s average); r retries)"
+        );
+        assert_eq!(a.to_terminal, if bell { vec![0x07] } else { vec![] });
+        let screen = render(&mut a, 160, 48);
+        assert!(
+            screen.lines().next().unwrap().contains("2 Queue ✗1"),
+            "the failure shows on the tab: {screen}"
+        );
+        // The detail says how long it took and how fast it went on average.
+        press(&mut a, &[key('2'), code(KeyCode::Enter)]);
+        let screen = render(&mut a, 160, 48);
+        assert!(screen.contains("took 10s · 120 MiB/s average"), "{screen}");
+    }
+}
+
+#[test]
+fn history_and_interrupted_transfers_restored_at_start_are_shown_and_announced() {
+    let mut a = app_with(false);
+    a.start();
+    // The engine restores journaled transfers first, then the history.
+    for id in [3, 4] {
+        a.on_event(Event::JobAdded {
+            id,
+            spec: prefix_spec(&format!("raw-{id}/"), &format!("raw-{id}/")),
+            state: JobState::Interrupted,
+            journaled: true,
+        });
+    }
+    a.on_event(Event::JobAdded {
+        id: 2,
+        spec: prefix_spec("renders/", "renders/"),
+        state: JobState::Done,
+        journaled: false,
+    });
+    a.on_event(Event::JobHistory {
+        record: Record {
+            id: 2,
+            source: "cos://media-1250000000/renders/".into(),
+            destination: "cos://backup-1250000000/renders/".into(),
+            state: "done".into(),
+            error: None,
+            size: None,
+            listed: 420,
+            listed_bytes: 42 << 30,
+            done: 420,
+            skipped: 0,
+            failed: 0,
+            bytes: 42 << 30,
+            started: T0 as i64 - 3600,
+            finished: T0 as i64 - 3000,
+            elapsed_ms: 600_000,
+            failures: vec![],
+        },
+    });
+    assert_eq!(
+        a.status_line(),
+        Some("2 interrupted transfers restored: r resumes (on the Queue, 2)")
+    );
+    press(&mut a, &[key('2')]);
+    let screen = render(&mut a, 160, 48);
+    assert!(screen.contains("420/0/420"), "{screen}");
+    assert!(screen.contains("71.7 MiB/s"), "the average rate: {screen}");
+    snap("transfer_history_restored", &mut a);
+    press(&mut a, &[code(KeyCode::Enter)]);
+    let screen = render(&mut a, 160, 48);
+    assert!(
+        screen.contains("took 10m00s · 71.7 MiB/s average"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn clearing_finished_transfers_asks_first_and_names_what_goes() {
+    let mut a = app_with(false);
+    for (id, state) in [
+        (1, JobState::Done),
+        (2, JobState::Failed("boom".into())),
+        (3, JobState::Running),
+    ] {
+        a.on_event(Event::JobAdded {
+            id,
+            spec: prefix_spec(&format!("p{id}/"), &format!("q{id}/")),
+            state,
+            journaled: true,
+        });
+    }
+    press(&mut a, &[key('2')]);
+    assert!(
+        press(&mut a, &[key('C')]).is_empty(),
+        "nothing before an answer"
+    );
+    let screen = render(&mut a, 80, 24);
+    assert!(
+        screen.contains("Clear 2 finished transfers"),
+        "the question names them: {screen}"
+    );
+    snap("confirm_clear_finished", &mut a);
+    assert!(press(&mut a, &[key('n')]).is_empty());
+    let cmds = press(&mut a, &[key('C'), key('y')]);
+    assert!(matches!(&cmds[..], [Command::ClearFinished]), "{cmds:?}");
+    a.on_event(Event::JobRemoved { id: 1 });
+    a.on_event(Event::JobRemoved { id: 2 });
+    assert_eq!(a.jobs.keys().copied().collect::<Vec<_>>(), vec![3]);
+    // With nothing finished, C says so instead of asking.
+    assert!(press(&mut a, &[key('C')]).is_empty());
+    assert!(a.dialog.is_none());
+    assert_eq!(a.status_line(), Some("no finished transfers to clear"));
+}
