@@ -407,6 +407,7 @@ impl App {
                 vec![]
             }
             Action::Quit => self.quit(),
+            Action::CopyUri => self.copy_uri(),
             Action::Suspend => {
                 self.control = Control::Suspend;
                 vec![]

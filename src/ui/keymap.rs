@@ -42,6 +42,11 @@ pub enum Action {
     Resume,
     ConcurrencyUp,
     ConcurrencyDown,
+    /// The global limit of requests in flight (all transfers), live.
+    LimitUp,
+    LimitDown,
+    /// The selected URI to the clipboard (OSC 52).
+    CopyUri,
     PauseAll,
     ResumeAll,
     RetryFailed,

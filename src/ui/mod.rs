@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod browse;
+pub mod clipboard;
 pub mod clock;
 pub mod dialogs;
 mod events;
@@ -15,6 +16,7 @@ pub mod keymap;
 pub mod screens;
 mod status;
 pub mod theme;
+mod transfers;
 pub mod views;
 
 use std::io::{self, Write};

@@ -304,3 +304,81 @@ fn clearing_finished_transfers_asks_first_and_names_what_goes() {
     assert!(a.dialog.is_none());
     assert_eq!(a.status_line(), Some("no finished transfers to clear"));
 }
+
+#[test]
+fn the_global_limit_changes_live_and_plus_past_it_says_what_still_caps_the_job() {
+    let mut a = prefix_running(false);
+    press(&mut a, &[key('2')]);
+    let cmds = press(&mut a, &[key('>')]);
+    assert!(cmds.is_empty(), "no limit known yet: {cmds:?}");
+    assert_eq!(
+        a.status_line(),
+        Some("the engine has not said its limit yet")
+    );
+    a.on_event(Event::Concurrency {
+        global_limit: 64,
+        effective: 64,
+        job: None,
+    });
+    let cmds = press(&mut a, &[key('>')]);
+    assert!(
+        matches!(&cmds[..], [Command::SetConcurrency { job: None, n: 72 }]),
+        "{cmds:?}"
+    );
+    a.on_event(Event::Concurrency {
+        global_limit: 72,
+        effective: 72,
+        job: None,
+    });
+    let cmds = press(&mut a, &[key('<'), key('<')]);
+    assert!(
+        matches!(
+            &cmds[..],
+            [
+                Command::SetConcurrency { job: None, n: 63 },
+                Command::SetConcurrency { job: None, n: 63 }
+            ]
+        ),
+        "each step from the limit the engine last reported: {cmds:?}"
+    );
+    a.on_event(Event::Concurrency {
+        global_limit: 8,
+        effective: 8,
+        job: Some((7, 8)),
+    });
+    let cmds = press(&mut a, &[key('+')]);
+    assert!(
+        matches!(&cmds[..], [Command::SetConcurrency { job: Some(7), n: 9 }]),
+        "{cmds:?}"
+    );
+    assert_eq!(
+        a.status_line(),
+        Some(
+            "job 7: up to 9 parts in flight, but the global limit of 8 still caps it (> raises it)"
+        )
+    );
+}
+
+#[test]
+fn y_copies_the_selected_uri_through_osc52() {
+    let mut a = prefix_running(false);
+    press(&mut a, &[key('2')]);
+    assert!(press(&mut a, &[key('y')]).is_empty());
+    let expected = format!(
+        "\x1b]52;c;{}\x07",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "cos://backup-1250000000/thumbs/"
+        )
+    );
+    assert_eq!(String::from_utf8(a.to_terminal.clone()).unwrap(), expected);
+    assert_eq!(
+        a.status_line(),
+        Some("copied cos://backup-1250000000/thumbs/ (OSC 52: the terminal puts it on the clipboard)")
+    );
+    // Nothing selected: nothing sent.
+    let mut b = app_with(false);
+    press(&mut b, &[key('4'), key('y')]);
+    assert!(b.to_terminal.is_empty());
+    assert_eq!(b.status_line(), Some("nothing selected to copy"));
+}

@@ -159,6 +159,17 @@ impl QueueState {
                 }
                 vec![]
             }
+            Action::LimitUp | Action::LimitDown => {
+                let Some((limit, _)) = ctx.concurrency else {
+                    ctx.note("the engine has not said its limit yet");
+                    return vec![];
+                };
+                let n = next_limit(limit, action == Action::LimitUp);
+                ctx.note(format!(
+                    "global limit: {n} requests in flight across all jobs (was {limit})"
+                ));
+                vec![Command::SetConcurrency { job: None, n }]
+            }
             Action::Refresh => vec![],
             _ => match selected {
                 Some(id) if ctx.jobs.contains_key(&id) => job_action(id, action, ctx),
@@ -228,9 +239,25 @@ fn job_action(id: JobId, action: Action, ctx: &mut Ctx) -> Vec<Command> {
             if let Some(j) = ctx.jobs.get_mut(&id) {
                 j.concurrency = Some(n);
             }
-            ctx.note(format!("job {id}: up to {n} parts in flight"));
+            match ctx.concurrency {
+                Some((limit, _)) if n > limit => ctx.note(format!(
+                    "job {id}: up to {n} parts in flight, but the global limit of {limit} still caps it (> raises it)"
+                )),
+                _ => ctx.note(format!("job {id}: up to {n} parts in flight")),
+            }
             vec![Command::SetConcurrency { job: Some(id), n }]
         }
         _ => vec![],
+    }
+}
+
+/// The global limit one `>` / `<` away: steps of an eighth (at least 1), within the engine's
+/// 1–1024.
+pub fn next_limit(limit: usize, up: bool) -> usize {
+    let step = (limit / 8).max(1);
+    if up {
+        (limit + step).min(1024)
+    } else {
+        limit.saturating_sub(step).max(1)
     }
 }
