@@ -382,3 +382,35 @@ fn y_copies_the_selected_uri_through_osc52() {
     assert!(b.to_terminal.is_empty());
     assert_eq!(b.status_line(), Some("nothing selected to copy"));
 }
+
+#[test]
+fn help_opens_on_the_screen_it_was_asked_from_with_its_legend() {
+    let mut a = prefix_running(false);
+    press(&mut a, &[key('2'), key('?')]);
+    let screen = render(&mut a, 160, 48);
+    let first = screen
+        .lines()
+        .find(|l| l.contains("│ ") && !l.contains("┌"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(first.contains("│ Queue"), "Queue's keys first: {screen}");
+    assert!(screen.contains("Queue · what the figures mean"), "{screen}");
+    assert!(
+        screen.contains("DONE/FLY/ALL: a one-object job's parts"),
+        "{screen}"
+    );
+    snap("help_queue", &mut a);
+    // The Job detail's legend explains the part-map glyphs as drawn (here without colour).
+    let mut o = UiOptions::new("test");
+    o.clock = Clock::manual(t0());
+    o.no_color = true;
+    let mut b = App::new(&o);
+    b.jobs = a.jobs.clone();
+    press(&mut b, &[key('2'), code(KeyCode::Enter), key('?')]);
+    let screen = render(&mut b, 160, 48);
+    assert!(screen.contains("│ Job detail"), "{screen}");
+    assert!(
+        screen.contains("█ done  ▒ in flight  ? retrying  X failed  ▪ partly  · pending"),
+        "{screen}"
+    );
+}

@@ -1,5 +1,6 @@
 //! The help overlay (`?`): every binding of the key map, grouped by context, generated from
-//! the same `Keymap` the App uses, so a user's rebinding shows here as it works.
+//! the same `Keymap` the App uses, so a user's rebinding shows here as it works. The screen it
+//! was opened on comes first, with its legend (`legend.rs`), then Everywhere, then the rest.
 //!
 //! Pure: draws from the key map.
 
@@ -11,9 +12,11 @@ use super::{fit, popup, put};
 use crate::ui::keymap::{Context, Keymap};
 use crate::ui::theme::Theme;
 
-pub fn lines(keymap: &Keymap) -> Vec<(bool, String)> {
+pub fn lines(keymap: &Keymap, scope: Context, t: &Theme) -> Vec<(bool, String)> {
     let mut out = Vec::new();
-    for ctx in Context::ALL {
+    let mut order = vec![scope];
+    order.extend(Context::ALL.into_iter().filter(|c| *c != scope));
+    for ctx in order {
         let b = keymap.bindings(ctx);
         if b.is_empty() {
             continue;
@@ -22,6 +25,13 @@ pub fn lines(keymap: &Keymap) -> Vec<(bool, String)> {
         for binding in b {
             let keys: Vec<String> = binding.keys.iter().map(|k| k.label()).collect();
             out.push((false, format!("  {:18} {}", keys.join(" "), binding.desc)));
+        }
+        if ctx == scope {
+            let legend = super::legend::lines(scope, t);
+            if !legend.is_empty() {
+                out.push((true, format!("{} · what the figures mean", title(ctx))));
+                out.extend(legend.into_iter().map(|l| (false, l)));
+            }
         }
     }
     out
@@ -40,7 +50,14 @@ fn title(ctx: Context) -> &'static str {
     }
 }
 
-pub fn render(keymap: &Keymap, t: &Theme, scroll: usize, area: Rect, buf: &mut Buffer) {
+pub fn render(
+    keymap: &Keymap,
+    t: &Theme,
+    scope: Context,
+    scroll: usize,
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let r = popup(area, 76, area.height.saturating_sub(2).max(3), buf);
     let block = Block::default()
         .borders(Borders::ALL)
@@ -48,7 +65,7 @@ pub fn render(keymap: &Keymap, t: &Theme, scroll: usize, area: Rect, buf: &mut B
         .border_style(t.accent());
     let inner = block.inner(r);
     block.render(r, buf);
-    let all = lines(keymap);
+    let all = lines(keymap, scope, t);
     let h = inner.height as usize;
     let scroll = scroll.min(all.len().saturating_sub(h));
     for (i, (is_title, l)) in all.iter().skip(scroll).take(h).enumerate() {

@@ -8,6 +8,7 @@ pub mod browse;
 pub mod dialog;
 pub mod help;
 pub mod job;
+pub mod legend;
 pub mod log;
 pub mod queue;
 pub mod uploads;
@@ -71,7 +72,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     render_status(app, a.status, buf);
     render_footer(app, a.footer, buf);
     match &app.dialog {
-        Some(Dialog::Help { scroll }) => help::render(&app.keymap, &app.theme, *scroll, area, buf),
+        Some(Dialog::Help { scroll }) => {
+            let scope = match app.screen {
+                Screen::Browse => Context::Browse,
+                Screen::Queue if app.queue.detail.is_some() => Context::Job,
+                Screen::Queue => Context::Queue,
+                Screen::Uploads => Context::Uploads,
+                Screen::Log => Context::Log,
+            };
+            help::render(&app.keymap, &app.theme, scope, *scroll, area, buf)
+        }
         Some(Dialog::Confirm(c)) => dialog::render_confirm(c, &app.theme, area, buf),
         Some(Dialog::Copy(d)) => dialog::render_copy(d, &app.theme, area, buf),
         Some(Dialog::Details(d)) => dialog::render_details(d, &app.theme, area, buf),
