@@ -408,6 +408,7 @@ impl App {
             }
             Action::Quit => self.quit(),
             Action::CopyUri => self.copy_uri(),
+            Action::Goto => self.open_goto(),
             Action::Suspend => {
                 self.control = Control::Suspend;
                 vec![]
@@ -460,6 +461,10 @@ impl App {
                 ));
                 self.browse.clear_marks();
                 cmds
+            }
+            Reply::Goto(uri) => {
+                self.dialog = None;
+                self.goto(uri)
             }
             Reply::Quit => {
                 self.dialog = None;
@@ -521,6 +526,10 @@ impl App {
                 vec![]
             }
         }
+    }
+
+    pub(super) fn switch_to_browse(&mut self) -> Vec<Command> {
+        self.switch(Screen::Browse)
     }
 
     fn switch(&mut self, screen: Screen) -> Vec<Command> {

@@ -47,6 +47,8 @@ pub enum Action {
     LimitDown,
     /// The selected URI to the clipboard (OSC 52).
     CopyUri,
+    /// Go to a typed `cos://` location.
+    Goto,
     PauseAll,
     ResumeAll,
     RetryFailed,

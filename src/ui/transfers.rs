@@ -1,5 +1,6 @@
 //! App-level keys that are not one screen's: copying the selected URI to the clipboard
-//! (OSC 52). Pure, like the rest of the App: the bytes go to `App::to_terminal`.
+//! (OSC 52; the bytes go to `App::to_terminal`) and going to a typed location (`:`). Pure,
+//! like the rest of the App.
 
 use super::app::App;
 use super::screens::Screen;
@@ -70,5 +71,50 @@ impl App {
             None => self.set_error("too long to copy through the terminal"),
         }
         vec![]
+    }
+}
+
+impl App {
+    /// `:`: the go-to dialog, starting from where Browse is.
+    pub(super) fn open_goto(&mut self) -> Vec<Command> {
+        let start = match self.browse.location() {
+            Some((bucket, prefix)) => format!("cos://{bucket}/{prefix}"),
+            None => "cos://".to_string(),
+        };
+        self.dialog = Some(super::dialogs::Dialog::Goto(
+            super::dialogs::goto::Goto::new(&start),
+        ));
+        vec![]
+    }
+
+    /// Opens `uri` on Browse: a prefix as its listing, an object in its folder.
+    pub(super) fn goto(&mut self, uri: CosUri) -> Vec<Command> {
+        let prefix = if uri.is_prefix() {
+            uri.key.clone()
+        } else {
+            match uri.key.rfind('/') {
+                Some(i) => uri.key[..=i].to_string(),
+                None => String::new(),
+            }
+        };
+        let mut cmds = self.switch_to_browse();
+        self.browse.stack.clear();
+        self.browse.stack.push(super::browse::ObjectList::new(
+            uri.bucket.clone(),
+            prefix.clone(),
+        ));
+        let note = if uri.is_prefix() {
+            format!("opened cos://{}/{prefix}", uri.bucket)
+        } else {
+            let name = &uri.key[prefix.len()..];
+            format!("opened cos://{}/{prefix}: {name} is in it", uri.bucket)
+        };
+        self.set_status(note);
+        cmds.push(Command::Browse(crate::engine::BrowseRequest::Objects {
+            bucket: uri.bucket,
+            prefix,
+            marker: None,
+        }));
+        cmds
     }
 }

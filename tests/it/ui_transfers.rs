@@ -414,3 +414,55 @@ fn help_opens_on_the_screen_it_was_asked_from_with_its_legend() {
         "{screen}"
     );
 }
+
+#[test]
+fn colon_goes_to_a_typed_location_and_says_why_it_cannot() {
+    let mut a = app_with(false);
+    a.start();
+    let cmds = press(&mut a, &[key('2'), key(':')]);
+    assert!(cmds.is_empty());
+    for c in "media-1250000000/raw/take-1.mov".chars() {
+        a.handle_key(key(c));
+    }
+    snap("goto_dialog", &mut a);
+    let cmds = press(&mut a, &[code(KeyCode::Enter)]);
+    assert!(
+        matches!(
+            &cmds[..],
+            [Command::Browse(haul::engine::BrowseRequest::Objects { bucket, prefix, marker: None })]
+                if bucket.as_str() == "media-1250000000" && prefix == "raw/"
+        ),
+        "the object's folder is listed: {cmds:?}"
+    );
+    assert!(a.dialog.is_none());
+    assert_eq!(
+        a.browse.location().map(|(b, p)| format!("{b}/{p}")),
+        Some("media-1250000000/raw/".to_string())
+    );
+    assert_eq!(
+        a.status_line(),
+        Some("opened cos://media-1250000000/raw/: take-1.mov is in it")
+    );
+    // A location that does not parse keeps the dialog open with the reason.
+    press(&mut a, &[key(':')]);
+    for _ in 0..40 {
+        a.handle_key(code(KeyCode::Backspace));
+    }
+    for c in "s3://x/".chars() {
+        a.handle_key(key(c));
+    }
+    assert!(press(&mut a, &[code(KeyCode::Enter)]).is_empty());
+    let screen = render(&mut a, 80, 24);
+    match &a.dialog {
+        Some(haul::ui::dialogs::Dialog::Goto(g)) => {
+            let e = g.error.clone().unwrap_or_default();
+            assert!(
+                !e.is_empty() && screen.contains(&e[..20.min(e.len())]),
+                "{screen}"
+            );
+        }
+        other => panic!("the dialog stays open: {other:?}"),
+    }
+    press(&mut a, &[code(KeyCode::Esc)]);
+    assert!(a.dialog.is_none());
+}

@@ -6,6 +6,7 @@
 
 pub mod browse;
 pub mod dialog;
+pub mod goto;
 pub mod help;
 pub mod job;
 pub mod legend;
@@ -85,6 +86,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Some(Dialog::Confirm(c)) => dialog::render_confirm(c, &app.theme, area, buf),
         Some(Dialog::Copy(d)) => dialog::render_copy(d, &app.theme, area, buf),
         Some(Dialog::Details(d)) => dialog::render_details(d, &app.theme, area, buf),
+        Some(Dialog::Goto(g)) => goto::render(g, &app.theme, area, buf),
         None => {}
     }
 }
@@ -219,6 +221,10 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
         None => Some(app.context()),
     };
     let hints: Vec<(String, String, u8)> = match ctx {
+        Some(_) if matches!(app.dialog, Some(Dialog::Goto(_))) => vec![
+            ("Enter".into(), "open".into(), 0),
+            ("Esc".into(), "close".into(), 1),
+        ],
         Some(_) if matches!(app.dialog, Some(Dialog::Details(_))) => {
             vec![("Esc".into(), "close".into(), 0)]
         }
