@@ -98,7 +98,9 @@ impl App {
             }
         };
         let mut cmds = self.switch_to_browse();
-        self.browse.stack.clear();
+        while !self.browse.stack.is_empty() {
+            self.browse.pop_keeping_marks();
+        }
         self.browse.stack.push(super::browse::ObjectList::new(
             uri.bucket.clone(),
             prefix.clone(),

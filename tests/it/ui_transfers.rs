@@ -466,3 +466,70 @@ fn colon_goes_to_a_typed_location_and_says_why_it_cannot() {
     press(&mut a, &[code(KeyCode::Esc)]);
     assert!(a.dialog.is_none());
 }
+
+fn page(prefix: &str, n: usize) -> haul::store::ListObjectsPage {
+    haul::store::ListObjectsPage {
+        objects: (0..n)
+            .map(|i| haul::store::ObjectSummary {
+                key: format!("{prefix}clip-{i:03}.mov"),
+                size: 1000,
+                last_modified: None,
+                etag: format!("e{i}"),
+                storage_class: "STANDARD".into(),
+            })
+            .collect(),
+        common_prefixes: vec![],
+        is_truncated: false,
+        next_marker: None,
+    }
+}
+
+fn open_raw(a: &mut App) {
+    press(a, &[key(':')]);
+    for _ in 0..60 {
+        a.handle_key(code(KeyCode::Backspace));
+    }
+    for c in "media-1250000000/raw/".chars() {
+        a.handle_key(key(c));
+    }
+    press(a, &[code(KeyCode::Enter)]);
+    a.on_event(Event::Listing(haul::engine::Listing::Objects {
+        bucket: haul::store::BucketName::parse("media-1250000000").unwrap(),
+        prefix: "raw/".into(),
+        marker: None,
+        page: Ok(page("raw/", 5)),
+    }));
+}
+
+fn marked(a: &App) -> Vec<String> {
+    let l = a.browse.stack.last().expect("a listing");
+    l.rows
+        .iter()
+        .filter(|r| r.marked)
+        .map(|r| r.name.to_string())
+        .collect()
+}
+
+#[test]
+fn space_marks_and_moves_down_and_marks_survive_leaving_the_folder() {
+    let mut a = app_with(false);
+    a.start();
+    open_raw(&mut a);
+    press(&mut a, &[key(' '), key(' ')]);
+    assert_eq!(marked(&a), vec!["clip-000.mov", "clip-001.mov"]);
+    assert_eq!(a.browse.stack.last().unwrap().cursor, 2, "Space moved down");
+    press(&mut a, &[key('h')]);
+    assert!(a.browse.stack.is_empty(), "left the folder");
+    assert_eq!(a.browse.marks_elsewhere(), 2);
+    open_raw(&mut a);
+    assert_eq!(
+        marked(&a),
+        vec!["clip-000.mov", "clip-001.mov"],
+        "the marks are back"
+    );
+    // A mark taken off stays off after leaving and coming back.
+    press(&mut a, &[key('g'), key(' ')]);
+    press(&mut a, &[key('h')]);
+    open_raw(&mut a);
+    assert_eq!(marked(&a), vec!["clip-001.mov"]);
+}
