@@ -13,18 +13,17 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use tui_input::Input;
 
-use super::browse::BucketEntry;
 use super::clock::Clock;
-use super::dialogs::copy::input_request;
 use super::jobs::JobModel;
 use super::keymap::{Action, Context, Key, Keymap};
 use super::screens::Ctx;
 use super::theme::Theme;
+use super::views::count;
 use crate::engine::{BrowseRequest, Command, CopyOptions, JobId, JobState, LogLevel};
 use crate::store::{BucketName, CosUri};
 
 // The types screens and dialogs own, under the names the views and tests use.
-pub use super::dialogs::confirm::{Confirm, ConfirmKind};
+pub use super::dialogs::confirm::{Button, Confirm, ConfirmKind};
 pub use super::dialogs::copy::{storage_class_label, CopyDialog, CopyField, STORAGE_CLASS_CHOICES};
 pub use super::dialogs::details::Details;
 pub use super::dialogs::{Dialog, Reply};
@@ -119,6 +118,8 @@ pub struct App {
     pub to_terminal: Vec<u8>,
     /// Interrupted transfers restored from the journal at start (announced on the status line).
     pub interrupted_found: usize,
+    /// What the run loop prints once the terminal is restored (what became of the jobs).
+    pub exit_note: Option<String>,
 }
 
 /// Runs `$body` with a `Ctx` over the App's shared state, then applies what it asked for (a
@@ -198,10 +199,11 @@ impl App {
             bell: opts.bell,
             to_terminal: Vec::new(),
             interrupted_found: 0,
+            exit_note: None,
         };
         for n in notes {
             app.push_log(LogLevel::Warn, n.clone());
-            app.set_status(n);
+            app.set_error(n);
         }
         app
     }
@@ -235,6 +237,9 @@ impl App {
 
     /// The key context for the current screen and dialog.
     pub fn context(&self) -> Context {
+        if self.filter_input.is_some() {
+            return Context::Input;
+        }
         match &self.dialog {
             Some(Dialog::Help { .. }) => Context::Help,
             Some(_) => Context::Dialog,
@@ -263,13 +268,12 @@ impl App {
                 Screen::Uploads | Screen::Log => false,
             },
             Action::Back => match self.screen {
+                _ if !self.search().is_empty() => true,
                 Screen::Browse => in_bucket,
                 Screen::Queue => detail,
                 Screen::Uploads | Screen::Log => false,
             },
-            Action::Filter => {
-                self.screen == Screen::Browse || (self.screen == Screen::Queue && !detail)
-            }
+            Action::Filter => !(self.screen == Screen::Queue && detail),
             Action::Refresh => matches!(self.screen, Screen::Browse | Screen::Uploads),
             Action::Copy | Action::Info | Action::Mark | Action::MarkAll | Action::Sort => {
                 self.screen != Screen::Browse || in_bucket
@@ -289,8 +293,11 @@ impl App {
         if ev.kind == crossterm::event::KeyEventKind::Release {
             return vec![];
         }
+        // A note answers the key before: the next key replaces it (or clears it), so "open a
+        // bucket first" does not outlive opening one. Errors stay their time.
+        self.clear_note();
         if self.filter_input.is_some() {
-            return self.filter_key(ev);
+            return self.search_key(ev);
         }
         if let Some(d) = self.dialog.as_mut().filter(|d| d.takes_keys()) {
             let reply = d.on_key(ev);
@@ -312,6 +319,9 @@ impl App {
 
     pub fn handle_mouse(&mut self, ev: MouseEvent) -> Vec<Command> {
         self.dirty = true;
+        if !matches!(ev.kind, MouseEventKind::Moved) {
+            self.clear_note();
+        }
         if self.dialog.is_some() {
             return vec![];
         }
@@ -345,46 +355,13 @@ impl App {
         self.dirty = true;
     }
 
-    fn filter_key(&mut self, ev: KeyEvent) -> Vec<Command> {
-        let Some(input) = self.filter_input.as_mut() else {
-            return vec![];
-        };
-        match ev.code {
-            KeyCode::Enter => {
-                self.filter_input = None;
-                return vec![];
-            }
-            KeyCode::Esc => {
-                self.filter_input = None;
-                self.set_filter(String::new());
-                return vec![];
-            }
-            _ => {
-                if let Some(req) = input_request(&ev) {
-                    input.handle(req);
-                }
-            }
-        }
-        let text = input.value().to_string();
-        self.set_filter(text);
-        self.after_move()
-    }
-
-    fn set_filter(&mut self, text: String) {
-        match self.screen {
-            Screen::Browse => self.browse.set_filter(text),
-            _ => {
-                self.set_status(
-                    "filtering works on the Browse screen; on the Queue, f filters by state",
-                );
-            }
-        }
-    }
-
     /// Turns an action into state changes and commands: the open dialog takes it, else the
     /// App's own keys (tabs, help, quit, cursor), else the current screen.
     pub fn update(&mut self, action: Action) -> Vec<Command> {
         self.dirty = true;
+        if self.search_first(action) {
+            return vec![];
+        }
         if let Some(d) = self.dialog.as_mut() {
             let reply = d.on_action(action);
             return self.on_reply(reply);
@@ -403,7 +380,10 @@ impl App {
             Action::TabUploads => self.switch(Screen::Uploads),
             Action::TabLog => self.switch(Screen::Log),
             Action::Help => {
-                self.dialog = Some(Dialog::Help { scroll: 0 });
+                self.dialog = Some(Dialog::Help {
+                    scroll: 0,
+                    search: String::new(),
+                });
                 vec![]
             }
             Action::Quit => self.quit(),
@@ -414,10 +394,8 @@ impl App {
                 vec![]
             }
             Action::Filter => {
-                if self.screen == Screen::Browse {
-                    self.filter_input = Some(Input::new(self.browse.filter()));
-                } else if self.screen == Screen::Queue {
-                    return self.update(Action::StateFilter);
+                if self.action_applies(Action::Filter) {
+                    self.filter_input = Some(Input::new(self.search()));
                 }
                 vec![]
             }
@@ -479,7 +457,11 @@ impl App {
             self.control = Control::Quit;
             return vec![Command::Shutdown];
         }
-        self.dialog = Some(Dialog::Confirm(Confirm::quit(running.len())));
+        let lost = running
+            .iter()
+            .filter(|id| !self.queue.journaled.contains(id))
+            .count();
+        self.dialog = Some(Dialog::Confirm(Confirm::quit(running.len(), lost)));
         vec![]
     }
 
@@ -495,34 +477,59 @@ impl App {
     }
 
     /// Does what the answer to a confirmation says.
-    fn confirmed(&mut self, kind: ConfirmKind, button: usize) -> Vec<Command> {
+    fn confirmed(&mut self, kind: ConfirmKind, button: Button) -> Vec<Command> {
         match (kind, button) {
-            (ConfirmKind::AbortJob(id), 1) => {
+            (ConfirmKind::AbortJob(id), Button::Abort) => {
                 self.set_status(format!("aborting job {id}"));
                 vec![Command::Abort(id)]
             }
-            (ConfirmKind::AbortUploads { bucket, uploads }, 1) => {
-                self.set_status(format!("aborting {} upload(s) in {bucket}", uploads.len()));
+            (ConfirmKind::AbortJob(id), _) => {
+                self.set_status(format!("job {id} not aborted"));
+                vec![]
+            }
+            (
+                ConfirmKind::AbortUploads {
+                    bucket,
+                    uploads,
+                    jobs,
+                },
+                Button::Abort,
+            ) => {
+                self.set_status(format!(
+                    "aborting {} in {bucket}",
+                    count(uploads.len(), "upload", "uploads")
+                ));
                 self.uploads.loading = true;
+                self.queue.upload_gone.extend(jobs);
                 vec![Command::AbortUploads { bucket, uploads }]
             }
-            (ConfirmKind::ClearFinished, 1) => {
+            (ConfirmKind::ClearFinished, Button::Clear) => {
                 self.set_status("clearing finished transfers");
                 vec![Command::ClearFinished]
             }
-            (ConfirmKind::Quit, 0 | 1) => {
-                let stop = if button == 0 {
+            (ConfirmKind::ClearFinished, _) => {
+                self.set_status("nothing cleared");
+                vec![]
+            }
+            (ConfirmKind::AbortUploads { .. }, _) => {
+                self.set_status("no upload aborted");
+                vec![]
+            }
+            (ConfirmKind::Quit, b @ (Button::PauseAndQuit | Button::AbortAndQuit)) => {
+                let jobs = self.unfinished_jobs();
+                self.exit_note = Some(exit_note(b, &jobs, &self.queue.journaled));
+                let stop = if b == Button::PauseAndQuit {
                     Command::Pause
                 } else {
                     Command::Abort
                 };
-                let mut cmds: Vec<Command> = self.unfinished_jobs().into_iter().map(stop).collect();
+                let mut cmds: Vec<Command> = jobs.into_iter().map(stop).collect();
                 cmds.push(Command::Shutdown);
                 self.control = Control::Quit;
                 cmds
             }
-            _ => {
-                self.set_status("nothing done");
+            (ConfirmKind::Quit, _) => {
+                self.set_status("not quitting");
                 vec![]
             }
         }
@@ -535,9 +542,7 @@ impl App {
     fn switch(&mut self, screen: Screen) -> Vec<Command> {
         self.screen = screen;
         // A note belongs to the screen it was made on; errors and sticky messages stay.
-        if self.status_ttl == Some(STATUS_TTL) {
-            self.status = None;
-        }
+        self.clear_note();
         self.filter_input = None;
         if screen == Screen::Uploads {
             let fallback = self.job_destination_buckets().into_iter().next();
@@ -561,70 +566,6 @@ impl App {
         with_ctx!(self, ctx => self.uploads.cycle(&all, browse, forward, &mut ctx))
     }
 
-    // ----- cursor --------------------------------------------------------------------------
-
-    /// Rows of the current list and the cursor into them.
-    fn list_len_cursor(&self) -> (usize, usize) {
-        match self.screen {
-            Screen::Browse => self.browse.len_cursor(&self.access_paths),
-            Screen::Queue => (self.visible_jobs().len(), self.queue.cursor),
-            Screen::Uploads => (self.uploads.rows.len(), self.uploads.cursor),
-            Screen::Log => self.log.len_cursor(),
-        }
-    }
-
-    pub fn set_cursor(&mut self, c: usize) {
-        let (len, _) = self.list_len_cursor();
-        let c = c.min(len.saturating_sub(1));
-        match self.screen {
-            Screen::Browse => self.browse.set_cursor(c),
-            Screen::Queue => self.queue.cursor = c,
-            Screen::Uploads => self.uploads.cursor = c,
-            Screen::Log => self.log.set_cursor(c),
-        }
-    }
-
-    fn move_by(&mut self, delta: isize) -> Vec<Command> {
-        if self.screen == Screen::Queue && self.queue.detail.is_some() {
-            return vec![];
-        }
-        if self.screen == Screen::Queue {
-            // Moving over the jobs: the status line shows the selected job (its full route or
-            // why it failed) instead of the last feedback.
-            self.status = None;
-        }
-        let (len, cur) = self.list_len_cursor();
-        let c = (cur as isize)
-            .saturating_add(delta)
-            .clamp(0, len.saturating_sub(1) as isize);
-        self.set_cursor(c as usize);
-        self.after_move()
-    }
-
-    /// Loads the next page when the cursor nears the end of what is loaded.
-    pub(super) fn after_move(&mut self) -> Vec<Command> {
-        if self.screen != Screen::Browse {
-            return vec![];
-        }
-        self.browse.after_move()
-    }
-
-    // ----- what the views ask ---------------------------------------------------------------
-
-    /// The bucket screen's entries (see `BrowseState::bucket_entries`).
-    pub fn bucket_entries(&self) -> Vec<BucketEntry> {
-        self.browse.bucket_entries(&self.access_paths)
-    }
-
-    /// Job ids the Queue shows, in order.
-    pub fn visible_jobs(&self) -> Vec<JobId> {
-        self.queue.visible(&self.jobs)
-    }
-
-    pub fn selected_job(&self) -> Option<JobId> {
-        self.queue.selected(&self.jobs)
-    }
-
     /// Asks for the uploads of the current target again (after an abort).
     pub(super) fn relist_uploads(&mut self) -> Vec<Command> {
         match self.uploads.target.clone() {
@@ -635,4 +576,29 @@ impl App {
             None => vec![],
         }
     }
+}
+
+/// The line printed after the terminal is restored when quitting left jobs behind.
+fn exit_note(b: Button, jobs: &[JobId], journaled: &std::collections::BTreeSet<JobId>) -> String {
+    let ids: Vec<String> = jobs.iter().map(|j| j.to_string()).collect();
+    let lost = jobs.iter().filter(|j| !journaled.contains(j)).count();
+    let what = count(jobs.len(), "job", "jobs");
+    if b == Button::AbortAndQuit {
+        return format!(
+            "haul: aborted {what} ({}); their uploads are deleted",
+            ids.join(", ")
+        );
+    }
+    let mut s = format!(
+        "haul: paused {what} ({}); `haul jobs resume` continues them, or start haul again \
+         (the Queue lists them as interrupted)",
+        ids.join(", ")
+    );
+    if lost > 0 {
+        s.push_str(&format!(
+            "; {} not journaled and cannot be resumed",
+            count(lost, "was", "were")
+        ));
+    }
+    s
 }

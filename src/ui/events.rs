@@ -6,6 +6,7 @@ use super::app::App;
 use super::dialogs::Dialog;
 use super::jobs::JobModel;
 use super::screens::log::LogEntry;
+use super::views::count;
 use crate::engine::{Command, Event, JobId, JobState, Listing, LogLevel};
 
 impl App {
@@ -30,6 +31,9 @@ impl App {
                 state,
                 journaled,
             } => {
+                if journaled {
+                    self.queue.journaled.insert(id);
+                }
                 if state == crate::engine::JobState::Interrupted {
                     self.interrupted_found += 1;
                     let n = self.interrupted_found;
@@ -65,7 +69,7 @@ impl App {
             Event::Request(record) => self.log.push(LogEntry::Request { at: now, record }),
             Event::Log { level, message } => self.push_log(level, message),
             Event::UploadsAborted { aborted, failed } => {
-                let mut note = format!("aborted {aborted} upload(s)");
+                let mut note = format!("aborted {}", count(aborted, "upload", "uploads"));
                 if !failed.is_empty() {
                     note.push_str(&format!("; {} failed: {}", failed.len(), failed.join("; ")));
                     self.push_log(LogLevel::Error, note.clone());
@@ -102,11 +106,9 @@ impl App {
                 },
                 note.clone(),
             );
-            if failed {
-                self.set_error(note);
-            } else {
-                self.set_status(note);
-            }
+            // A note, not an error: it gives way to the Queue's own line for the selected job
+            // (which says what `r` will do); the tab's ✗ and the Log keep the failure.
+            self.set_status(note);
             if self.bell {
                 self.to_terminal.push(0x07);
             }

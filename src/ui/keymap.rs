@@ -81,10 +81,12 @@ pub enum Context {
     Log,
     Dialog,
     Help,
+    /// Typing a search (`/`): the keys that end it; every other key is text.
+    Input,
 }
 
 impl Context {
-    pub const ALL: [Context; 8] = [
+    pub const ALL: [Context; 9] = [
         Context::Global,
         Context::Browse,
         Context::Queue,
@@ -93,6 +95,7 @@ impl Context {
         Context::Log,
         Context::Dialog,
         Context::Help,
+        Context::Input,
     ];
 
     pub fn name(self) -> &'static str {
@@ -105,12 +108,13 @@ impl Context {
             Context::Log => "log",
             Context::Dialog => "dialog",
             Context::Help => "help",
+            Context::Input => "input",
         }
     }
 
     /// Does this context fall back to the global bindings?
     fn inherits_global(self) -> bool {
-        !matches!(self, Context::Dialog | Context::Help)
+        !matches!(self, Context::Dialog | Context::Help | Context::Input)
     }
 }
 
@@ -282,7 +286,7 @@ impl Keymap {
                 .find(|c| c.name() == ctx_name)
                 .ok_or_else(|| {
                     format!(
-                        "keymap has an unknown section [[{ctx_name}]]: use global, browse, queue, job, uploads, log, dialog or help"
+                        "keymap has an unknown section [[{ctx_name}]]: use global, browse, queue, job, uploads, log, dialog, help or input"
                     )
                 })?;
             for e in entries {

@@ -13,7 +13,9 @@ pub mod dialogs;
 mod events;
 pub mod jobs;
 pub mod keymap;
+mod lists;
 pub mod screens;
+mod search;
 mod status;
 pub mod theme;
 mod transfers;
@@ -117,6 +119,9 @@ pub async fn run(
     .await?;
     drop(terminal);
     restore();
+    if let Some(note) = &app.exit_note {
+        eprintln!("{note}");
+    }
     Ok(())
 }
 

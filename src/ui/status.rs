@@ -48,6 +48,13 @@ impl App {
         }
     }
 
+    /// Drops a note (not an error, not a sticky message): called before each key.
+    pub fn clear_note(&mut self) {
+        if self.status_ttl == Some(STATUS_TTL) {
+            self.status = None;
+        }
+    }
+
     /// Whether the status line holds an error (drawn in the error colour).
     pub fn status_is_error(&self) -> bool {
         self.status_ttl == Some(ERROR_TTL)

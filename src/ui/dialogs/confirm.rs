@@ -3,18 +3,45 @@
 //!
 //! Owns the wording of each question; what an answer does is the App's (`Reply::Answer`).
 
+use std::collections::BTreeMap;
+
 use super::Reply;
 use crate::engine::{JobId, UploadSummary};
 use crate::store::BucketName;
 use crate::ui::jobs::JobModel;
 use crate::ui::keymap::Action;
+use crate::ui::views::count;
+
+/// A confirmation's buttons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Button {
+    No,
+    Abort,
+    PauseAndQuit,
+    AbortAndQuit,
+    Stay,
+    Clear,
+}
+
+impl Button {
+    pub fn label(self) -> &'static str {
+        match self {
+            Button::No => "No",
+            Button::Abort => "Abort",
+            Button::PauseAndQuit => "Pause and quit",
+            Button::AbortAndQuit => "Abort and quit",
+            Button::Stay => "Stay",
+            Button::Clear => "Clear",
+        }
+    }
+}
 
 /// A confirmation with buttons; `h`/`l` move, `y`/`n` answer, Enter picks, Esc cancels.
 #[derive(Debug, Clone)]
 pub struct Confirm {
     pub title: String,
     pub lines: Vec<String>,
-    pub buttons: Vec<&'static str>,
+    pub buttons: Vec<Button>,
     pub selected: usize,
     pub scroll: usize,
     pub kind: ConfirmKind,
@@ -28,6 +55,8 @@ pub enum ConfirmKind {
     AbortUploads {
         bucket: BucketName,
         uploads: Vec<(String, String)>,
+        /// Jobs that own some of them: they will start new uploads from zero.
+        jobs: Vec<JobId>,
     },
     /// Buttons: Pause and quit, Abort and quit, Stay.
     Quit,
@@ -39,9 +68,9 @@ impl Confirm {
     /// A confirmation with the buttons of `kind`, the first one highlighted.
     pub fn new(title: &str, lines: Vec<String>, kind: ConfirmKind) -> Confirm {
         let buttons = match kind {
-            ConfirmKind::Quit => vec!["Pause and quit", "Abort and quit", "Stay"],
-            ConfirmKind::ClearFinished => vec!["No", "Clear"],
-            _ => vec!["No", "Abort"],
+            ConfirmKind::Quit => vec![Button::PauseAndQuit, Button::AbortAndQuit, Button::Stay],
+            ConfirmKind::ClearFinished => vec![Button::No, Button::Clear],
+            _ => vec![Button::No, Button::Abort],
         };
         Confirm {
             title: title.into(),
@@ -75,13 +104,19 @@ impl Confirm {
         Confirm::new("Abort job", lines, ConfirmKind::AbortJob(id))
     }
 
-    /// The confirmation `A` opens on the Uploads screen for `chosen` (not empty).
-    pub fn abort_uploads(bucket: BucketName, chosen: &[&UploadSummary]) -> Confirm {
+    /// The confirmation `A` opens on the Uploads screen for `chosen` (not empty). An upload a
+    /// job owns is named with its job, and what aborting it does to that job is said.
+    pub fn abort_uploads(
+        bucket: BucketName,
+        chosen: &[&UploadSummary],
+        jobs: &BTreeMap<JobId, JobModel>,
+    ) -> Confirm {
         let bytes: u64 = chosen.iter().map(|s| s.bytes).sum();
         let parts: u32 = chosen.iter().map(|s| s.parts).sum();
         let mut lines = vec![format!(
-            "Abort {} upload(s) in {bucket}? {parts} parts, {} are deleted:",
-            chosen.len(),
+            "Abort {} in {bucket}? {}, {} are deleted:",
+            count(chosen.len(), "upload", "uploads"),
+            count(parts as usize, "part", "parts"),
             crate::units::format_size(bytes)
         )];
         for s in chosen {
@@ -93,6 +128,31 @@ impl Confirm {
                 crate::units::format_size(s.bytes)
             ));
         }
+        let mut owners = Vec::new();
+        for s in chosen {
+            let Some(id) = s.job else { continue };
+            owners.push(id);
+            let state = jobs.get(&id).map(|j| &j.state);
+            lines.push(match state {
+                Some(st) if st.is_active() => format!(
+                    "{} belongs to job {id}, which is {}: aborting it makes job {id} fail \
+                     (NoSuchUpload), and r on it then starts a new upload from zero.",
+                    s.upload.key,
+                    st.label()
+                ),
+                Some(st) => format!(
+                    "{} belongs to job {id} ({}): resuming job {id} then starts a new upload \
+                     from zero.",
+                    s.upload.key,
+                    st.label()
+                ),
+                None => format!(
+                    "{} belongs to journaled job {id}: resuming it then starts a new upload \
+                     from zero.",
+                    s.upload.key
+                ),
+            });
+        }
         let uploads = chosen
             .iter()
             .map(|s| (s.upload.key.clone(), s.upload.upload_id.clone()))
@@ -100,7 +160,11 @@ impl Confirm {
         Confirm::new(
             "Abort uploads",
             lines,
-            ConfirmKind::AbortUploads { bucket, uploads },
+            ConfirmKind::AbortUploads {
+                bucket,
+                uploads,
+                jobs: owners,
+            },
         )
     }
 
@@ -125,14 +189,56 @@ impl Confirm {
         Confirm::new("Clear finished", lines, ConfirmKind::ClearFinished)
     }
 
-    /// The confirmation `q` opens while `unfinished` jobs are not finished.
-    pub fn quit(unfinished: usize) -> Confirm {
-        let lines = vec![
-            format!("{unfinished} job(s) are not finished."),
-            "Pause and quit: they stay resumable; haul offers them at the next start.".into(),
-            "Abort and quit: their uploads are deleted on the server.".into(),
+    /// The confirmation `q` opens while `unfinished` jobs are not finished, `lost` of them not
+    /// journaled (they cannot be resumed once haul exits).
+    pub fn quit(unfinished: usize, lost: usize) -> Confirm {
+        let (them, their) = if unfinished == 1 {
+            ("it", "its")
+        } else {
+            ("them", "their")
+        };
+        let mut lines = vec![
+            format!("{} not finished.", count(unfinished, "job is", "jobs are")),
+            format!(
+                "Pause and quit: the journal keeps {them}; the next haul lists {them} in the \
+                 Queue as interrupted (r resumes), and `haul jobs resume` continues {them} \
+                 without the TUI."
+            ),
+            format!("Abort and quit: {their} uploads are deleted on the server."),
         ];
+        if lost > 0 {
+            lines.push(format!(
+                "{} not journaled (no state directory): quitting loses {}.",
+                count(lost, "job is", "jobs are"),
+                if lost == 1 { "it" } else { "them" }
+            ));
+        }
         Confirm::new("Quit haul?", lines, ConfirmKind::Quit)
+    }
+
+    /// The button `y` presses: the dialog's action.
+    pub fn yes(&self) -> Button {
+        match self.kind {
+            ConfirmKind::Quit => Button::PauseAndQuit,
+            ConfirmKind::ClearFinished => Button::Clear,
+            _ => Button::Abort,
+        }
+    }
+
+    /// The button `n` and Esc press: do nothing.
+    pub fn no(&self) -> Button {
+        match self.kind {
+            ConfirmKind::Quit => Button::Stay,
+            _ => Button::No,
+        }
+    }
+
+    /// The highlighted button.
+    pub fn highlighted(&self) -> Button {
+        self.buttons
+            .get(self.selected)
+            .copied()
+            .unwrap_or(self.no())
     }
 
     pub fn handle(&mut self, action: Action) -> Reply {
@@ -154,20 +260,14 @@ impl Confirm {
                 self.scroll = self.scroll.saturating_sub(1);
                 None
             }
-            Action::Confirm => Some(self.selected),
-            Action::Yes => Some(match self.kind {
-                ConfirmKind::Quit => 0,
-                _ => 1,
-            }),
-            Action::No | Action::Cancel | Action::Back => Some(match self.kind {
-                ConfirmKind::Quit => 2,
-                _ => 0,
-            }),
+            Action::Confirm => Some(self.highlighted()),
+            Action::Yes => Some(self.yes()),
+            Action::No | Action::Cancel | Action::Back => Some(self.no()),
             _ => None,
         };
         match choice {
             None => Reply::Keep,
-            Some(i) => Reply::Answer(self.kind.clone(), i),
+            Some(b) => Reply::Answer(self.kind.clone(), b),
         }
     }
 }

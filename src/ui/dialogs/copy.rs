@@ -10,9 +10,10 @@ use tui_input::{Input, InputRequest};
 
 use super::Reply;
 use crate::engine::request::{self, CopyRequest};
-use crate::engine::{CopyOptions, CopySpec, Overwrite, PartSize};
+use crate::engine::{plan, CopyOptions, CopySpec, Overwrite, PartSize, Strategy};
 use crate::store::{BucketName, CosUri};
 use crate::ui::browse::ObjectList;
+use crate::ui::views::count;
 
 /// The copy dialog's storage-class choices: 0 keeps the source's class, `i` is COS's class
 /// `i - 1` (the same list the planner checks against).
@@ -68,6 +69,8 @@ pub struct CopyDialog {
     pub class: usize,
     pub overwrite: Overwrite,
     pub error: Option<String>,
+    /// Requests in flight the planner sizes "auto" parts for (the global limit).
+    pub limit: usize,
 }
 
 impl CopyDialog {
@@ -145,7 +148,12 @@ impl CopyDialog {
 impl CopyDialog {
     /// The dialog for the marked rows of `list` (or the selected one); `None` when nothing
     /// there can be copied.
-    pub fn open(list: &ObjectList, known: Vec<String>, d: &CopyOptions) -> Option<CopyDialog> {
+    pub fn open(
+        list: &ObjectList,
+        known: Vec<String>,
+        d: &CopyOptions,
+        limit: usize,
+    ) -> Option<CopyDialog> {
         let mut objects = Vec::new();
         let mut prefixes = Vec::new();
         let marked: Vec<_> = list.rows.iter().filter(|r| r.marked).collect();
@@ -204,6 +212,7 @@ impl CopyDialog {
             class,
             overwrite: d.overwrite,
             error: None,
+            limit,
         };
         dialog.pick = dialog.first_other_pick();
         Some(dialog)
@@ -227,6 +236,12 @@ impl CopyDialog {
             KeyCode::Tab => d.focus_on(CopyField::ALL[(idx + 1) % CopyField::ALL.len()]),
             KeyCode::BackTab => {
                 d.focus_on(CopyField::ALL[(idx + CopyField::ALL.len() - 1) % CopyField::ALL.len()])
+            }
+            // The bucket picker is searched by typing; `/` (never part of a bucket name) starts
+            // a new search, as on every list.
+            KeyCode::Char('/') if d.focus == CopyField::Bucket => {
+                d.bucket = Input::default();
+                d.pick = d.first_other_pick();
             }
             KeyCode::Down | KeyCode::Up if d.focus == CopyField::Bucket => {
                 let n = d.bucket_choices().len();
@@ -258,7 +273,10 @@ impl CopyDialog {
                         CopyField::PartSize => &mut d.part_size,
                         _ => &mut d.concurrency,
                     };
-                    input.handle(req);
+                    if input.handle(req).is_some_and(|r| r.value) {
+                        // An edit: the check below the fields is redone live.
+                        d.error = None;
+                    }
                     if d.focus == CopyField::Bucket {
                         // Typing filters; the pick goes to the first match that is not the
                         // source (or the source, when only it matches).
@@ -268,6 +286,7 @@ impl CopyDialog {
             }
             KeyCode::Char('h') | KeyCode::Left | KeyCode::Char('l') | KeyCode::Right => {
                 let back = matches!(ev.code, KeyCode::Char('h') | KeyCode::Left);
+                d.error = None;
                 match d.focus {
                     CopyField::StorageClass => {
                         let n = STORAGE_CLASS_CHOICES;
@@ -292,6 +311,51 @@ impl CopyDialog {
         Reply::Keep
     }
 
+    /// What Enter would do, checked live with the engine's own rules (`request::check`) and
+    /// the planner: the destination and, for one object, how it is copied. `Err` is what
+    /// Enter would refuse, so the dialog shows it before anything is queued.
+    pub fn preview(&self) -> Result<String, String> {
+        let specs = build_copy(self)?;
+        let Some(first) = specs.first() else {
+            return Err("nothing to copy".into());
+        };
+        if self.is_single_object() {
+            let size = self.objects[0].1;
+            let limit = first.options.concurrency.unwrap_or(self.limit);
+            let how = match plan::choose_strategy(
+                size,
+                first.options.part_size,
+                plan::DEFAULT_SINGLE_COPY_THRESHOLD,
+                limit,
+            ) {
+                Ok(Strategy::Single) => "one PUT Object - Copy".to_string(),
+                Ok(Strategy::Multipart {
+                    part_size, parts, ..
+                }) => {
+                    let auto = match first.options.part_size {
+                        PartSize::Auto => format!(" (auto, for {limit} in flight)"),
+                        PartSize::Fixed(_) => String::new(),
+                    };
+                    format!(
+                        "{} parts of {}{auto}",
+                        crate::ui::views::thousands(parts as u64),
+                        crate::units::format_size(part_size)
+                    )
+                }
+                Err(e) => return Err(format!("part size: {e}")),
+            };
+            return Ok(format!("→ {} · {how}", first.destination));
+        }
+        let dest = CosUri {
+            bucket: first.destination.bucket.clone(),
+            key: dest_prefix(self.key.value().trim_start_matches('/')),
+        };
+        Ok(format!(
+            "→ {dest} · {} (each keeps its name under it)",
+            count(specs.len(), "transfer", "transfers")
+        ))
+    }
+
     /// Checks the fields; queues the copies, or keeps the dialog open with the error.
     fn submit(&mut self) -> Reply {
         match build_copy(self) {
@@ -301,6 +365,15 @@ impl CopyDialog {
             }
             Ok(specs) => Reply::Queue(specs),
         }
+    }
+}
+
+/// The destination prefix several sources go under: the key typed, ending in `/`.
+fn dest_prefix(key: &str) -> String {
+    if key.is_empty() || key.ends_with('/') {
+        key.to_string()
+    } else {
+        format!("{key}/")
     }
 }
 
@@ -363,11 +436,7 @@ fn build_copy(d: &CopyDialog) -> Result<Vec<CopySpec>, String> {
         let (k, size) = &d.objects[0];
         return Ok(vec![check(k.clone(), key.to_string(), false, Some(*size))?]);
     }
-    let dest_prefix = if key.is_empty() || key.ends_with('/') {
-        key.to_string()
-    } else {
-        format!("{key}/")
-    };
+    let dest_prefix = dest_prefix(key);
     let mut specs = Vec::new();
     for (k, size) in &d.objects {
         let rel = k.strip_prefix(&d.base).unwrap_or(k);

@@ -12,7 +12,7 @@ pub mod help;
 
 use crossterm::event::KeyEvent;
 
-use self::confirm::{Confirm, ConfirmKind};
+use self::confirm::{Button, Confirm, ConfirmKind};
 use self::copy::CopyDialog;
 use self::details::Details;
 use super::keymap::Action;
@@ -23,8 +23,10 @@ pub enum Dialog {
     Copy(Box<CopyDialog>),
     Confirm(Confirm),
     Details(Details),
+    /// Help, scrolled by `scroll` lines, showing only the bindings that contain `search`.
     Help {
         scroll: usize,
+        search: String,
     },
     /// `:` go to a typed location.
     Goto(goto::Goto),
@@ -37,8 +39,8 @@ pub enum Reply {
     Keep,
     /// Close; nothing else happens.
     Close,
-    /// A confirmation was answered with button `usize`.
-    Answer(ConfirmKind, usize),
+    /// A confirmation was answered with a button.
+    Answer(ConfirmKind, Button),
     /// The copy dialog was left without copying.
     CopyCancelled,
     /// The copy dialog checked its fields: queue these copies.
@@ -67,7 +69,7 @@ impl Dialog {
     /// A key-map action.
     pub fn on_action(&mut self, action: Action) -> Reply {
         match self {
-            Dialog::Help { scroll } => help::handle(scroll, action),
+            Dialog::Help { scroll, .. } => help::handle(scroll, action),
             Dialog::Details(d) => d.handle(action),
             Dialog::Confirm(c) => c.handle(action),
             Dialog::Copy(_) | Dialog::Goto(_) => Reply::Keep,

@@ -324,7 +324,11 @@ impl BrowseState {
         let Some(list) = self.stack.last() else {
             return vec![];
         };
-        match CopyDialog::open(list, known, ctx.copy_defaults) {
+        let limit = ctx
+            .concurrency
+            .map(|(limit, _)| limit)
+            .unwrap_or(crate::engine::DEFAULT_CONCURRENCY);
+        match CopyDialog::open(list, known, ctx.copy_defaults, limit) {
             Some(d) => ctx.open(Dialog::Copy(Box::new(d))),
             None => ctx.note("nothing to copy here"),
         }

@@ -26,42 +26,111 @@ pub enum LogEntry {
     },
 }
 
-/// The Log screen's own state.
+/// The Log screen's own state. With a search (`/`) the screen shows only the entries whose
+/// text contains it: `len`, `get` and the cursor are over those.
 #[derive(Debug, Clone, Default)]
 pub struct LogState {
     pub entries: VecDeque<LogEntry>,
     /// Rows scrolled up from the newest; 0 follows the tail.
     pub back: usize,
+    /// Sequence number of `entries[0]` (entries dropped at the cap shift it).
+    first_seq: u64,
+    search: String,
+    /// Sequence numbers of the entries that match `search`, oldest first.
+    matches: VecDeque<u64>,
 }
 
 impl LogState {
     pub fn push(&mut self, e: LogEntry) {
         if self.entries.len() == LOG_CAP {
             self.entries.pop_front();
+            if self.matches.front() == Some(&self.first_seq) {
+                self.matches.pop_front();
+            }
+            self.first_seq += 1;
+        }
+        if !self.search.is_empty() && matches(&e, &self.search) {
+            self.matches
+                .push_back(self.first_seq + self.entries.len() as u64);
         }
         self.entries.push_back(e);
     }
 
+    pub fn search(&self) -> &str {
+        &self.search
+    }
+
+    /// Shows only the entries containing `text` (case-insensitive); empty shows all.
+    pub fn set_search(&mut self, text: String) {
+        self.search = text.to_lowercase();
+        self.back = 0;
+        self.matches = if self.search.is_empty() {
+            VecDeque::new()
+        } else {
+            (0..self.entries.len())
+                .filter(|&i| matches(&self.entries[i], &self.search))
+                .map(|i| self.first_seq + i as u64)
+                .collect()
+        };
+    }
+
+    /// Entries shown (those matching the search).
     pub fn len(&self) -> usize {
-        self.entries.len()
+        if self.search.is_empty() {
+            self.entries.len()
+        } else {
+            self.matches.len()
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
+    /// Entries in the log, searched or not.
+    pub fn total(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The `i`th entry shown.
     pub fn get(&self, i: usize) -> Option<&LogEntry> {
-        self.entries.get(i)
+        if self.search.is_empty() {
+            return self.entries.get(i);
+        }
+        let seq = *self.matches.get(i)?;
+        self.entries.get((seq - self.first_seq) as usize)
     }
 
     /// Rows and the cursor (the newest row shown).
     pub fn len_cursor(&self) -> (usize, usize) {
-        let n = self.entries.len();
+        let n = self.len();
         (n, n.saturating_sub(1 + self.back))
     }
 
-    /// Puts the cursor (the newest row shown) on row `c`.
-    pub fn set_cursor(&mut self, c: usize) {
-        self.back = self.entries.len().saturating_sub(1).saturating_sub(c);
+    /// Puts the cursor (the newest row shown) on row `c`, but never above the last row of the
+    /// first screenful: scrolled to the top, a full `page` of the oldest rows shows.
+    pub fn set_cursor(&mut self, c: usize, page: usize) {
+        let n = self.len();
+        let c = c.max(page.min(n).saturating_sub(1));
+        self.back = n.saturating_sub(1).saturating_sub(c);
     }
+}
+
+/// Whether an entry's text (as the Log shows it, without the time) contains `q` (lowercase).
+fn matches(e: &LogEntry, q: &str) -> bool {
+    let text = match e {
+        LogEntry::Request { record, .. } => format!(
+            "{} {} {} {} {}",
+            record.method,
+            record
+                .status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "neterr".into()),
+            record.resource.split('?').next().unwrap_or_default(),
+            record.code.as_deref().unwrap_or_default(),
+            record.request_id.as_deref().unwrap_or_default()
+        ),
+        LogEntry::Line { level, message, .. } => format!("{level:?} {message}"),
+    };
+    text.to_lowercase().contains(q)
 }

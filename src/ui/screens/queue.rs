@@ -5,7 +5,7 @@
 //! Owns the cursor, the filter and which job is open; the jobs themselves are the App's
 //! (`Ctx::jobs`), folded from engine events.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Ctx;
 use crate::engine::{Command, JobId, JobState};
@@ -13,6 +13,7 @@ use crate::ui::dialogs::confirm::Confirm;
 use crate::ui::dialogs::Dialog;
 use crate::ui::jobs::JobModel;
 use crate::ui::keymap::Action;
+use crate::ui::views::count;
 
 /// Which jobs the Queue shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,13 @@ pub struct QueueState {
     pub filter: StateFilter,
     /// The job whose detail is open.
     pub detail: Option<JobId>,
+    /// Jobs the journal holds (resumable after haul exits).
+    pub journaled: BTreeSet<JobId>,
+    /// Text the rows must contain (`/`): id, source, destination, state or failure.
+    pub search: String,
+    /// Jobs whose upload was aborted from the Uploads screen: their next run starts a new
+    /// upload from zero, and `r` says so.
+    pub upload_gone: BTreeSet<JobId>,
 }
 
 impl Default for QueueState {
@@ -78,15 +86,19 @@ impl Default for QueueState {
             cursor: 0,
             filter: StateFilter::All,
             detail: None,
+            journaled: BTreeSet::new(),
+            upload_gone: BTreeSet::new(),
+            search: String::new(),
         }
     }
 }
 
 impl QueueState {
-    /// Job ids the Queue shows, in order.
+    /// Job ids the Queue shows, in order: the state filter (`f`) and the search (`/`).
     pub fn visible(&self, jobs: &BTreeMap<JobId, JobModel>) -> Vec<JobId> {
+        let q = self.search.to_lowercase();
         jobs.values()
-            .filter(|j| self.filter.accepts(&j.state))
+            .filter(|j| self.filter.accepts(&j.state) && (q.is_empty() || job_matches(j, &q)))
             .map(|j| j.id)
             .collect()
     }
@@ -99,8 +111,17 @@ impl QueueState {
         self.visible(jobs).get(self.cursor).copied()
     }
 
+    /// Whether the job's next run starts a new upload from zero: its upload was aborted here,
+    /// or the job failed because the server no longer knows it.
+    pub fn starts_from_zero(&self, job: &JobModel) -> bool {
+        self.upload_gone.contains(&job.id)
+            || matches!(&job.state, JobState::Failed(r) if r.contains("NoSuchUpload"))
+    }
+
     /// A job went away: close its detail and keep the cursor on a row.
     pub fn on_removed(&mut self, id: JobId, jobs: &BTreeMap<JobId, JobModel>) {
+        self.journaled.remove(&id);
+        self.upload_gone.remove(&id);
         if self.detail == Some(id) {
             self.detail = None;
         }
@@ -142,7 +163,10 @@ impl QueueState {
                     .filter(|j| matches!(j.state, JobState::Failed(_)))
                     .map(|j| j.id)
                     .collect();
-                ctx.note(format!("retrying {} failed job(s)", ids.len()));
+                ctx.note(format!(
+                    "retrying {}",
+                    count(ids.len(), "failed job", "failed jobs")
+                ));
                 ids.into_iter().map(Command::Retry).collect()
             }
             Action::ClearFinished => {
@@ -171,19 +195,64 @@ impl QueueState {
                 vec![Command::SetConcurrency { job: None, n }]
             }
             Action::Refresh => vec![],
-            _ => match selected {
-                Some(id) if ctx.jobs.contains_key(&id) => job_action(id, action, ctx),
-                _ => vec![],
+            Action::Resume => match selected.and_then(|id| ctx.jobs.get(&id)) {
+                Some(job) if self.starts_from_zero(job) && resumable(&job.state) => {
+                    let (id, cmd) = (job.id, resume_command(job.id, &job.state));
+                    let note = format!(
+                        "job {id}: its upload was aborted, so this run starts a new upload \
+                         from zero ({} copied before is copied again)",
+                        crate::units::format_size(job.bytes_done)
+                    );
+                    ctx.note(note);
+                    self.upload_gone.remove(&id);
+                    vec![cmd]
+                }
+                _ => job_action(selected, action, ctx),
             },
+            _ => job_action(selected, action, ctx),
         }
     }
 }
 
+/// Whether a job's row contains `q` (lowercase): its id, URIs, state or failure.
+fn job_matches(j: &JobModel, q: &str) -> bool {
+    let reason = match &j.state {
+        JobState::Failed(r) => r.as_str(),
+        _ => "",
+    };
+    format!(
+        "{} {} {} {} {reason}",
+        j.id,
+        j.spec.source,
+        j.spec.destination,
+        j.state.label()
+    )
+    .to_lowercase()
+    .contains(q)
+}
+
+/// Whether `r` does something for a job in `state`.
+fn resumable(state: &JobState) -> bool {
+    matches!(
+        state,
+        JobState::Failed(_) | JobState::Paused | JobState::Cancelled | JobState::Interrupted
+    )
+}
+
+/// What `r` sends: a failed job is retried, a stopped one resumed.
+fn resume_command(id: JobId, state: &JobState) -> Command {
+    match state {
+        JobState::Failed(_) => Command::Retry(id),
+        _ => Command::Resume(id),
+    }
+}
+
 /// A key on one job (the selected row or the open detail).
-fn job_action(id: JobId, action: Action, ctx: &mut Ctx) -> Vec<Command> {
-    let Some(job) = ctx.jobs.get(&id) else {
+fn job_action(id: Option<JobId>, action: Action, ctx: &mut Ctx) -> Vec<Command> {
+    let Some(job) = id.and_then(|id| ctx.jobs.get(&id)) else {
         return vec![];
     };
+    let id = job.id;
     let state = job.state.clone();
     match action {
         Action::PauseResume => match state {
@@ -207,10 +276,7 @@ fn job_action(id: JobId, action: Action, ctx: &mut Ctx) -> Vec<Command> {
             vec![Command::Cancel(id)]
         }
         Action::Resume => match state {
-            JobState::Failed(_) => vec![Command::Retry(id)],
-            JobState::Paused | JobState::Cancelled | JobState::Interrupted => {
-                vec![Command::Resume(id)]
-            }
+            s if resumable(&s) => vec![resume_command(id, &s)],
             s => {
                 ctx.note(format!("job {id} is {}: nothing to resume", s.label()));
                 vec![]

@@ -25,15 +25,37 @@ pub struct UploadsState {
     pub rows: Vec<(UploadSummary, bool)>,
     pub loading: bool,
     pub error: Option<String>,
+    /// Index into `visible()`.
     pub cursor: usize,
+    /// Text the rows must contain (`/`): key or upload id.
+    pub search: String,
 }
 
 impl UploadsState {
+    /// Indices of the rows shown: all, or those whose key or upload id contains the search.
+    pub fn visible(&self) -> Vec<usize> {
+        let q = self.search.to_lowercase();
+        (0..self.rows.len())
+            .filter(|&i| {
+                let u = &self.rows[i].0.upload;
+                q.is_empty()
+                    || u.key.to_lowercase().contains(&q)
+                    || u.upload_id.to_lowercase().contains(&q)
+            })
+            .collect()
+    }
+
+    /// The row under the cursor.
+    pub fn selected(&self) -> Option<usize> {
+        self.visible().get(self.cursor).copied()
+    }
+
     /// Points the screen at `target` and asks for its uploads.
     pub fn list(&mut self, target: (BucketName, String)) -> Vec<Command> {
         *self = UploadsState {
             target: Some(target.clone()),
             browse_seen: self.browse_seen.take(),
+            search: std::mem::take(&mut self.search),
             loading: true,
             ..Default::default()
         };
@@ -97,16 +119,18 @@ impl UploadsState {
     pub fn handle(&mut self, action: Action, ctx: &mut Ctx) -> Vec<Command> {
         match action {
             Action::Mark => {
-                if let Some(r) = self.rows.get_mut(self.cursor) {
-                    r.1 = !r.1;
-                    self.cursor = (self.cursor + 1).min(self.rows.len().saturating_sub(1));
+                let shown = self.visible().len();
+                if let Some(i) = self.selected() {
+                    self.rows[i].1 = !self.rows[i].1;
+                    self.cursor = (self.cursor + 1).min(shown.saturating_sub(1));
                 }
                 vec![]
             }
             Action::MarkAll => {
-                let all = self.rows.iter().all(|r| r.1);
-                for r in self.rows.iter_mut() {
-                    r.1 = !all;
+                let shown = self.visible();
+                let all = shown.iter().all(|&i| self.rows[i].1);
+                for i in shown {
+                    self.rows[i].1 = !all;
                 }
                 vec![]
             }
@@ -119,7 +143,7 @@ impl UploadsState {
                 None => vec![],
             },
             Action::Resume => {
-                let Some((row, _)) = self.rows.get(self.cursor) else {
+                let Some((row, _)) = self.selected().map(|i| &self.rows[i]) else {
                     return vec![];
                 };
                 match row.job {
@@ -143,9 +167,8 @@ impl UploadsState {
                 let marked: Vec<&UploadSummary> =
                     self.rows.iter().filter(|r| r.1).map(|r| &r.0).collect();
                 let chosen: Vec<&UploadSummary> = if marked.is_empty() {
-                    self.rows
-                        .get(self.cursor)
-                        .map(|r| &r.0)
+                    self.selected()
+                        .map(|i| &self.rows[i].0)
                         .into_iter()
                         .collect()
                 } else {
@@ -154,7 +177,9 @@ impl UploadsState {
                 if chosen.is_empty() {
                     return vec![];
                 }
-                ctx.open(Dialog::Confirm(Confirm::abort_uploads(bucket, &chosen)));
+                ctx.open(Dialog::Confirm(Confirm::abort_uploads(
+                    bucket, &chosen, ctx.jobs,
+                )));
                 vec![]
             }
             _ => vec![],
@@ -182,7 +207,7 @@ impl UploadsState {
                 self.error = Some(e);
             }
         }
-        self.cursor = self.cursor.min(self.rows.len().saturating_sub(1));
+        self.cursor = self.cursor.min(self.visible().len().saturating_sub(1));
     }
 }
 

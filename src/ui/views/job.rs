@@ -187,6 +187,22 @@ pub fn parts_per_cell(parts: usize, cells: usize) -> usize {
     parts.div_ceil(cells).max(1)
 }
 
+/// The part map's glyph for a state's role: the theme's symbol in colour; without colour,
+/// shape tells the states apart.
+pub fn part_glyph<'a>(t: &'a Theme, role: &str) -> &'a str {
+    if !t.no_color {
+        return t.symbols.part.as_str();
+    }
+    match role {
+        "part_pending" => "·",
+        "part_partial" => "▪",
+        "part_inflight" => "▒",
+        "part_retrying" => "?",
+        "part_failed" => "X",
+        _ => "█",
+    }
+}
+
 fn render_part_map(j: &JobModel, t: &Theme, area: Rect, buf: &mut Buffer) {
     let inner_w = area.width.saturating_sub(2) as usize;
     let inner_h = area.height.saturating_sub(3) as usize; // border + legend line
@@ -225,7 +241,6 @@ fn render_part_map(j: &JobModel, t: &Theme, area: Rect, buf: &mut Buffer) {
         );
         return;
     }
-    let sym = &t.symbols.part;
     let cells = parts.div_ceil(per);
     for c in 0..cells {
         let (row, col) = (c / inner_w, c % inner_w);
@@ -243,29 +258,21 @@ fn render_part_map(j: &JobModel, t: &Theme, area: Rect, buf: &mut Buffer) {
             (PartCell::Done, _) => "part_done",
         };
         let style = t.fg(role);
-        // Without colour, shape tells the states apart.
-        let s = if t.no_color {
-            match role {
-                "part_pending" => "·",
-                "part_partial" => "▪",
-                "part_inflight" => "▒",
-                "part_retrying" => "?",
-                "part_failed" => "X",
-                _ => "█",
-            }
-        } else {
-            sym.as_str()
-        };
+        let s = part_glyph(t, role);
         put(buf, inner.x + col as u16, inner.y + row as u16, s, 1, style);
     }
-    let legend: Vec<(String, Style)> = vec![
-        (format!("{sym} done  "), t.fg("part_done")),
-        (format!("{sym} in flight  "), t.fg("part_inflight")),
-        (format!("{sym} retrying  "), t.fg("part_retrying")),
-        (format!("{sym} failed  "), t.fg("part_failed")),
-        (format!("{sym} partly done  "), t.fg("part_partial")),
-        (format!("{sym} pending"), t.fg("part_pending")),
-    ];
+    // The legend draws each state with the glyph the map uses for it.
+    let legend: Vec<(String, Style)> = [
+        ("part_done", "done  "),
+        ("part_inflight", "in flight  "),
+        ("part_retrying", "retrying  "),
+        ("part_failed", "failed  "),
+        ("part_partial", "partly done  "),
+        ("part_pending", "pending"),
+    ]
+    .into_iter()
+    .map(|(role, label)| (format!("{} {label}", part_glyph(t, role)), t.fg(role)))
+    .collect();
     put_spans(
         buf,
         inner.x,
@@ -280,12 +287,17 @@ fn render_in_flight(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &
         return;
     }
     let rate = j.per_part_rate();
-    let head = format!(
-        "In flight: {} · bars are estimates (~) from elapsed time × {} per part",
-        j.in_flight.len(),
-        rate.map(format_rate)
-            .unwrap_or_else(|| "no measured rate yet".into())
-    );
+    let head = match rate {
+        Some(r) => format!(
+            "In flight: {} · bars are estimates (~) from elapsed time × {} per part",
+            j.in_flight.len(),
+            format_rate(r)
+        ),
+        None => format!(
+            "In flight: {} · bars appear once a part has finished (no rate measured yet)",
+            j.in_flight.len()
+        ),
+    };
     put(
         buf,
         area.x,

@@ -12,9 +12,9 @@ pub fn lines(scope: Context, t: &Theme) -> Vec<String> {
     let s = |v: &[&str]| v.iter().map(|l| format!("  {l}")).collect::<Vec<_>>();
     match scope {
         Context::Queue => s(&[
-            "Header: bytes done of all jobs (%) · rate · ETA · concurrency A of L:",
-            "  A requests allowed now (lower while COS throttles), L the global",
-            "  limit (< and > change it)",
+            "Header: bytes done of all jobs (%) · rate · ETA · N in flight (parts",
+            "  and objects being copied) · limit L, the global limit (< and >",
+            "  change it; \"throttled to E\" while COS answers SlowDown) · idle",
             "DONE/FLY/ALL: a one-object job's parts done / in flight / total;",
             "  a prefix's objects done / in flight / listed (+ while listing),",
             "  then ✗ and the objects that failed",

@@ -22,7 +22,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Clear, Widget};
 
 use super::app::{App, CopyField, Dialog, Screen};
-use super::keymap::Context;
+use super::keymap::{Action, Context};
 use super::theme::Theme;
 
 /// Smallest area the views lay out; below it they draw a note instead.
@@ -73,7 +73,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     render_status(app, a.status, buf);
     render_footer(app, a.footer, buf);
     match &app.dialog {
-        Some(Dialog::Help { scroll }) => {
+        Some(Dialog::Help { scroll, search }) => {
             let scope = match app.screen {
                 Screen::Browse => Context::Browse,
                 Screen::Queue if app.queue.detail.is_some() => Context::Job,
@@ -81,7 +81,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 Screen::Uploads => Context::Uploads,
                 Screen::Log => Context::Log,
             };
-            help::render(&app.keymap, &app.theme, scope, *scroll, area, buf)
+            help::render(&app.keymap, &app.theme, scope, *scroll, search, area, buf)
         }
         Some(Dialog::Confirm(c)) => dialog::render_confirm(c, &app.theme, area, buf),
         Some(Dialog::Copy(d)) => dialog::render_copy(d, &app.theme, area, buf),
@@ -191,7 +191,12 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     if app.screen == Screen::Queue && app.dialog.is_none() {
         if let Some(j) = app.selected_job().and_then(|id| app.jobs.get(&id)) {
             if let crate::engine::JobState::Failed(reason) = &j.state {
-                let text = format!("job {} failed: {reason} (r retries)", j.id);
+                let then = if app.queue.starts_from_zero(j) {
+                    "r starts a new upload from zero"
+                } else {
+                    "r retries"
+                };
+                let text = format!("job {} failed: {reason} ({then})", j.id);
                 put(
                     buf,
                     area.x,
@@ -235,6 +240,10 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
                 ("Esc".into(), "cancel".into(), 2),
             ]
         }
+        Some(_) if matches!(app.dialog, Some(Dialog::Confirm(_))) => match &app.dialog {
+            Some(Dialog::Confirm(c)) => confirm_hints(app, c),
+            _ => vec![],
+        },
         Some(_) if matches!(app.dialog, Some(Dialog::Copy(_))) => vec![
             ("Enter".into(), "queue".into(), 0),
             ("Tab".into(), "next field".into(), 1),
@@ -242,10 +251,8 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
             ("Esc".into(), "cancel".into(), 3),
         ],
         Some(c) => app.keymap.hints_where(c, |a| app.action_applies(a)),
-        None => vec![
-            ("Enter".into(), "keep filter".into(), 0),
-            ("Esc".into(), "clear".into(), 1),
-        ],
+        // Typing a search: the keys that end it, from the key map's `input` context.
+        None => app.keymap.hints(Context::Input),
     };
     // Take hints in priority order while they fit; drop the rest.
     let mut x = area.x;
@@ -267,6 +274,26 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
         x += w;
     }
     let _ = Context::Global;
+}
+
+/// A confirmation's footer: what `y`, `n` and Enter do in this dialog, by its buttons' names.
+fn confirm_hints(app: &App, c: &crate::ui::app::Confirm) -> Vec<(String, String, u8)> {
+    let key = |a: Action, d: &str| {
+        app.keymap
+            .key_for(Context::Dialog, a)
+            .unwrap_or_else(|| d.to_string())
+    };
+    let lower = |b: crate::ui::app::Button| b.label().to_lowercase();
+    vec![
+        (key(Action::Yes, "y"), lower(c.yes()), 0),
+        (key(Action::No, "n"), lower(c.no()), 1),
+        (
+            key(Action::Confirm, "Enter"),
+            format!("{} (highlighted)", lower(c.highlighted())),
+            2,
+        ),
+        ("←→".into(), "choose".into(), 3),
+    ]
 }
 
 // ----- drawing helpers -------------------------------------------------------------------
@@ -314,12 +341,13 @@ pub fn right(s: &str, w: usize) -> String {
 }
 
 /// First visible row for a cursor: the list scrolls a page at a time, so it is a pure
-/// function of the cursor and the height (mouse hits agree with the drawing).
-pub fn scroll_offset(cursor: usize, height: usize) -> usize {
+/// function of the cursor, the height and the length (mouse hits agree with the drawing). The
+/// last page ends at the last row: a list never scrolls past its end into blank rows.
+pub fn scroll_offset(cursor: usize, height: usize, len: usize) -> usize {
     if height == 0 {
         return 0;
     }
-    (cursor / height) * height
+    ((cursor / height) * height).min(len.saturating_sub(height))
 }
 
 /// Where each screen's list rows start (relative to the body's top).
@@ -348,16 +376,11 @@ pub fn row_at(app: &App, y: u16) -> Option<usize> {
         return None;
     }
     let height = (bottom - top) as usize;
-    let cursor = match app.screen {
-        Screen::Browse => match app.browse.stack.last() {
-            Some(l) => l.cursor,
-            None => app.browse.buckets.cursor,
-        },
-        Screen::Queue => app.queue.cursor,
-        Screen::Uploads => app.uploads.cursor,
-        Screen::Log => return None,
-    };
-    Some(scroll_offset(cursor, height) + (y - top) as usize)
+    if app.screen == Screen::Log {
+        return None;
+    }
+    let (len, cursor) = app.list_len_cursor();
+    Some(scroll_offset(cursor, height, len) + (y - top) as usize)
 }
 
 /// A progress bar of `w` cells: exact part solid, estimated part shaded.
@@ -396,6 +419,15 @@ pub fn format_rate(bps: f64) -> String {
 pub fn format_eta(d: Option<Duration>) -> String {
     d.map(crate::engine::progress::format_eta)
         .unwrap_or_else(|| "-".into())
+}
+
+/// A count and its noun: `count(1, "job", "jobs")` → "1 job", 3,000 → "3,000 jobs".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!(
+        "{} {}",
+        thousands(n as u64),
+        if n == 1 { one } else { many }
+    )
 }
 
 /// Thousands separators: 10000 → "10,000".

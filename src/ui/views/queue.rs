@@ -18,22 +18,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let now = app.now();
     let tot = totals(app.jobs.values(), now);
-    let pct = if tot.bytes > 0 {
-        tot.done as f64 * 100.0 / tot.bytes as f64
-    } else {
-        0.0
-    };
-    let line1 = format!(
-        "{} of {} ({pct:.1}%) · {} · ETA {} · concurrency {}",
-        format_size(tot.done),
-        format_size(tot.bytes),
-        format_rate(tot.rate),
-        format_eta(tot.eta),
-        match app.concurrency {
-            Some((limit, eff)) => format!("{eff} of {limit}"),
-            None => "-".into(),
-        }
-    );
+    let line1 = header_line(app, &tot);
     put(buf, area.x, area.y, &line1, area.width, t.title());
     let mut states: Vec<String> = tot
         .by_state
@@ -43,9 +28,20 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if states.is_empty() {
         states.push("no jobs".into());
     }
-    let mut line2 = format!("{} jobs: {}", app.jobs.len(), states.join(", "));
+    let mut line2 = format!(
+        "{}: {}",
+        super::count(app.jobs.len(), "job", "jobs"),
+        states.join(", ")
+    );
     if app.queue.filter != StateFilter::All {
         line2.push_str(&format!(" · showing {}", app.queue.filter.label()));
+    }
+    if !app.queue.search.is_empty() {
+        line2.push_str(&format!(
+            " · /{} ({} shown)",
+            app.queue.search,
+            thousands(app.visible_jobs().len() as u64)
+        ));
     }
     put(buf, area.x, area.y + 1, &line2, area.width, t.dim());
 
@@ -56,27 +52,71 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let ids = app.visible_jobs();
     if ids.is_empty() {
         let m = if app.jobs.is_empty() {
-            "No copies yet: mark objects on the Browse screen (1) and press c."
+            "No copies yet: mark objects on the Browse screen (1) and press c.".to_string()
+        } else if !app.queue.search.is_empty() {
+            let which = match app.queue.filter {
+                StateFilter::All => String::new(),
+                f => format!("{} ", f.label()),
+            };
+            format!(
+                "No {which}job matches /{} (Esc clears the search).",
+                app.queue.search
+            )
         } else {
-            "No jobs in this state (f changes the filter)."
+            "No jobs in this state (f changes the filter).".to_string()
         };
         put(
             buf,
             area.x + 2,
             top,
-            m,
+            &m,
             area.width.saturating_sub(2),
             t.dim(),
         );
         return;
     }
-    let off = scroll_offset(app.queue.cursor, height);
+    let off = scroll_offset(app.queue.cursor, height, ids.len());
     for (i, id) in ids.iter().enumerate().skip(off).take(height) {
         let Some(j) = app.jobs.get(id) else { continue };
         let y = top + (i - off) as u16;
         let selected = i == app.queue.cursor;
         draw_row(app, j, &cols, area.x, y, area.width, selected, buf);
     }
+}
+
+/// The header's first line: bytes and progress when there are any, rate and ETA while
+/// something runs, and requests in flight (parts of one-object copies, objects of prefix
+/// copies) against the global limit; "idle" instead of figures left from the last run.
+pub fn header_line(app: &App, tot: &crate::ui::jobs::Totals) -> String {
+    let running: Vec<&JobModel> = app.jobs.values().filter(|j| j.state.is_active()).collect();
+    let mut parts = Vec::new();
+    if tot.bytes > 0 {
+        parts.push(format!(
+            "{} of {} ({:.1}%)",
+            format_size(tot.done),
+            format_size(tot.bytes),
+            tot.done as f64 * 100.0 / tot.bytes as f64
+        ));
+    }
+    if running.is_empty() {
+        parts.push("idle".into());
+    } else {
+        parts.push(format_rate(tot.rate));
+        parts.push(format!("ETA {}", format_eta(tot.eta)));
+        let flying: usize = running
+            .iter()
+            .map(|j| j.in_flight.len() + j.fold.in_flight.len())
+            .sum();
+        parts.push(format!("{flying} in flight"));
+    }
+    if let Some((limit, eff)) = app.concurrency {
+        if eff < limit && !running.is_empty() {
+            parts.push(format!("limit {limit} (throttled to {eff})"));
+        } else {
+            parts.push(format!("limit {limit}"));
+        }
+    }
+    parts.join(" · ")
 }
 
 /// Column widths for a terminal width. Below 120 columns the bar is dropped (progress shows
@@ -133,7 +173,9 @@ impl Columns {
         let title = if self.name >= 30 {
             "SOURCE → DESTINATION"
         } else {
-            "→ DESTINATION"
+            // The route column holds only the destination; the selected job's source is on
+            // the status line below.
+            "→ DEST · source ↓"
         };
         let mut s = format!(
             "{:w$} {:nw$} {:>sw$}",
