@@ -407,7 +407,15 @@ impl App {
                     Action::PrevBucket => self.cycle_uploads_bucket(false),
                     _ => with_ctx!(self, ctx => self.uploads.handle(action, &mut ctx)),
                 },
-                Screen::Log => vec![],
+                Screen::Log => match action {
+                    Action::LogLevel => {
+                        let level = self.log.level.next();
+                        self.log.set_level(level);
+                        self.set_status(format!("Log: showing {}", level.label()));
+                        vec![]
+                    }
+                    _ => vec![],
+                },
             },
         }
     }

@@ -49,6 +49,8 @@ pub enum Action {
     CopyUri,
     /// Go to a typed `cos://` location.
     Goto,
+    /// Log: cycle the level shown.
+    LogLevel,
     PauseAll,
     ResumeAll,
     RetryFailed,

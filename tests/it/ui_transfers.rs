@@ -533,3 +533,54 @@ fn space_marks_and_moves_down_and_marks_survive_leaving_the_folder() {
     open_raw(&mut a);
     assert_eq!(marked(&a), vec!["clip-001.mov"]);
 }
+
+#[test]
+fn v_narrows_the_log_by_level_and_end_notices_name_their_transfer() {
+    let mut a = prefix_running(false);
+    for (i, status) in [(1, Some(200)), (2, Some(503)), (3, None), (4, Some(404))] {
+        a.on_event(Event::Request(haul::store::RequestRecord {
+            op: haul::store::Op::PutObjectCopy,
+            method: "PUT",
+            resource: format!("/thumbs/img-{i}.jpg"),
+            status,
+            code: None,
+            latency: Duration::from_millis(40),
+            request_id: None,
+        }));
+    }
+    a.on_event(Event::Log {
+        level: haul::engine::LogLevel::Warn,
+        message: "job 7: retrying the listing".into(),
+    });
+    a.on_event(Event::JobFinished {
+        id: 7,
+        state: JobState::Failed("2 of 3,000 objects failed".into()),
+        verification: None,
+    });
+    press(&mut a, &[key('4')]);
+    let all = a.log.len();
+    assert_eq!(all, 6, "4 requests, a warning, the end notice");
+    let mut shown = vec![];
+    for _ in 0..4 {
+        press(&mut a, &[key('v')]);
+        shown.push((a.log.len(), a.status_line().unwrap_or_default().to_string()));
+    }
+    assert_eq!(shown[0].0, 2, "log lines only: {shown:?}");
+    assert_eq!(
+        shown[1].0, 5,
+        "warnings, errors and the 503, the 404, the lost one: {shown:?}"
+    );
+    assert_eq!(
+        shown[2].0, 3,
+        "the error, the 503 and the lost one: {shown:?}"
+    );
+    assert_eq!(shown[3].0, all);
+    assert_eq!(shown[0].1, "Log: showing log lines (no requests)");
+    // The end notice names its transfer.
+    press(&mut a, &[key('v')]);
+    let screen = render(&mut a, 160, 48);
+    assert!(
+        screen.contains("job 7 failed: 2 of 3,000 objects failed"),
+        "{screen}"
+    );
+}
