@@ -10,7 +10,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::store::client::ClientOptions;
-use crate::store::{CosUri, CredentialSource, Credentials, Secret};
+use crate::store::s3::address::Addressing;
+use crate::store::s3::S3Options;
+use crate::store::{CosUri, CredentialSource, Credentials, Dialect, Secret};
 
 /// Region used when neither the profile nor the environment names one.
 pub const DEFAULT_REGION: &str = "ap-guangzhou";
@@ -23,6 +25,13 @@ pub const DEFAULT_SESSION_TOKEN_ENV: &str = "TENCENTCLOUD_SESSION_TOKEN";
 pub const REGION_OVERRIDE_ENV: &str = "HAUL_REGION";
 /// Region used when the profile names none (the Tencent Cloud CLI's variable).
 pub const REGION_FALLBACK_ENV: &str = "TENCENTCLOUD_REGION";
+/// The S3 dialect's defaults (`provider = "s3"`): AWS's variables and region.
+pub const S3_DEFAULT_REGION: &str = "us-east-1";
+pub const S3_ACCESS_KEY_ENV: &str = "AWS_ACCESS_KEY_ID";
+pub const S3_SECRET_KEY_ENV: &str = "AWS_SECRET_ACCESS_KEY";
+pub const S3_SESSION_TOKEN_ENV: &str = "AWS_SESSION_TOKEN";
+/// Regions of an S3 profile that names none, in this order.
+pub const S3_REGION_ENVS: &[&str] = &["AWS_REGION", "AWS_DEFAULT_REGION"];
 /// Config file path when `--config` is not given.
 pub const CONFIG_ENV: &str = "HAUL_CONFIG";
 /// The largest config file haul reads (the example with every key is about 3 KiB).
@@ -48,8 +57,12 @@ pub struct ConfigFile {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileConfig {
-    /// Only "cos" today.
+    /// "cos" (the default) or "s3" (any S3-compatible store: AWS, MinIO, Ceph RGW, R2,
+    /// COS's S3 endpoint).
     pub provider: Option<Spanned<String>>,
+    /// S3 profiles only: "auto" (path-style on an IP or localhost endpoint), "path" or
+    /// "virtual".
+    pub addressing: Option<Spanned<String>>,
     pub region: Option<Spanned<String>>,
     pub endpoint: Option<Spanned<String>>,
     /// Environment variable names holding the credentials (defaults: TENCENTCLOUD_SECRET_ID,
@@ -114,6 +127,10 @@ pub struct Profile {
     /// Where the credentials came from, for error hints.
     pub credential_source: CredentialSource,
     pub access_paths: Vec<CosUri>,
+    /// The API this profile speaks: `provider = "cos"` or `"s3"`.
+    pub dialect: Dialect,
+    /// How an S3 profile addresses buckets (unused by COS profiles).
+    pub addressing: Addressing,
 }
 
 impl Profile {
@@ -124,6 +141,16 @@ impl Profile {
         opts.endpoint = self.endpoint.clone();
         opts.credential_source = self.credential_source.clone();
         opts
+    }
+
+    /// Options for a `store::s3::S3Client` on this profile: the same, plus its region and
+    /// addressing.
+    pub fn s3_options(&self) -> S3Options {
+        S3Options {
+            base: self.client_options(),
+            region: self.region.clone(),
+            addressing: self.addressing,
+        }
     }
 }
 
@@ -403,11 +430,41 @@ pub fn resolve_profile(settings: &Settings, overrides: &Overrides) -> Result<Pro
     resolve_profile_with(settings, overrides, &|name| std::env::var(name).ok())
 }
 
+/// `resolve_profile` for URIs of one dialect (`cos://` or `s3://`): a profile without a
+/// `provider` takes that dialect, one whose `provider` says otherwise is refused with the fix.
+///
+/// An S3 profile's defaults are AWS's: credentials from AWS_ACCESS_KEY_ID /
+/// AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, region from `$HAUL_REGION`, the profile,
+/// `$AWS_REGION`, `$AWS_DEFAULT_REGION`, else us-east-1.
+pub fn resolve_profile_for(
+    settings: &Settings,
+    overrides: &Overrides,
+    dialect: Dialect,
+) -> Result<Profile, Error> {
+    resolve_profile_in(
+        settings,
+        overrides,
+        &|name| std::env::var(name).ok(),
+        Some(dialect),
+    )
+}
+
 /// `resolve_profile` with the environment passed in (tests use a map).
 pub fn resolve_profile_with(
     settings: &Settings,
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Profile, Error> {
+    resolve_profile_in(settings, overrides, env, None)
+}
+
+/// `resolve_profile_for` with the environment passed in; `wanted` `None` takes the
+/// profile's own provider.
+pub fn resolve_profile_in(
+    settings: &Settings,
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+    wanted: Option<Dialect>,
 ) -> Result<Profile, Error> {
     let env = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     let name = overrides
@@ -432,17 +489,67 @@ pub fn resolve_profile_with(
         profile: name.clone(),
         message,
     };
-    if let Some(provider) = &config.provider {
-        if !provider.get_ref().eq_ignore_ascii_case("cos") {
-            return Err(invalid_at(
-                provider.span(),
-                format!(
-                    "provider {:?} is not supported: use provider = \"cos\"",
-                    provider.get_ref()
-                ),
-            ));
+    let dialect = match &config.provider {
+        Some(provider) => {
+            let d = match provider.get_ref().to_ascii_lowercase().as_str() {
+                "cos" => Dialect::Cos,
+                "s3" => Dialect::S3,
+                other => {
+                    return Err(invalid_at(
+                        provider.span(),
+                        format!(
+                            "provider {other:?} is not supported: use provider = \"cos\" (COS's own API) or \"s3\" (any S3-compatible store)"
+                        ),
+                    ))
+                }
+            };
+            if let Some(w) = wanted.filter(|w| *w != d) {
+                return Err(invalid_at(
+                    provider.span(),
+                    format!(
+                        "this profile has provider = {:?}, so it cannot open {w}:// URIs: pass --profile with a profile whose provider is \"{w}\" (see assets/config.example.toml)",
+                        provider.get_ref()
+                    ),
+                ));
+            }
+            d
         }
-    }
+        None => wanted.unwrap_or(Dialect::Cos),
+    };
+    let addressing = match &config.addressing {
+        None => Addressing::Auto,
+        Some(a) if dialect == Dialect::Cos => {
+            return Err(invalid_at(
+                a.span(),
+                "addressing applies to provider = \"s3\" profiles only: remove it".to_string(),
+            ))
+        }
+        Some(a) => Addressing::parse(a.get_ref()).ok_or_else(|| {
+            invalid_at(
+                a.span(),
+                format!("addressing {:?} is not auto, path or virtual", a.get_ref()),
+            )
+        })?,
+    };
+    let (default_region, region_fallbacks, id_default, key_default, token_default) = match dialect {
+        Dialect::Cos => (
+            DEFAULT_REGION,
+            &[REGION_FALLBACK_ENV][..],
+            DEFAULT_SECRET_ID_ENV,
+            DEFAULT_SECRET_KEY_ENV,
+            DEFAULT_SESSION_TOKEN_ENV,
+        ),
+        Dialect::S3 => (
+            S3_DEFAULT_REGION,
+            S3_REGION_ENVS,
+            S3_ACCESS_KEY_ENV,
+            S3_SECRET_KEY_ENV,
+            S3_SESSION_TOKEN_ENV,
+        ),
+    };
+    let region_fallback = region_fallbacks
+        .iter()
+        .find_map(|v| env(v).map(|r| (*v, r)));
     let region = if let Some(r) = env(REGION_OVERRIDE_ENV) {
         if !valid_region(&r) {
             return Err(Error::Invalid {
@@ -465,19 +572,19 @@ pub fn resolve_profile_with(
             ));
         }
         r.get_ref().clone()
-    } else if let Some(r) = env(REGION_FALLBACK_ENV) {
+    } else if let Some((var, r)) = region_fallback {
         if !valid_region(&r) {
             return Err(Error::Invalid {
                 profile: name.clone(),
                 path: None,
                 message: format!(
-                    "{REGION_FALLBACK_ENV}={r:?} is not a COS region name: write it like ap-guangzhou"
+                    "{var}={r:?} is not a region name: write it like {default_region}"
                 ),
             });
         }
         r
     } else {
-        DEFAULT_REGION.to_string()
+        default_region.to_string()
     };
     let endpoint = match (&overrides.endpoint, &config.endpoint) {
         (Some(e), _) => {
@@ -499,6 +606,14 @@ pub fn resolve_profile_with(
     for p in &config.access_paths {
         let uri = CosUri::parse(p.get_ref())
             .map_err(|e| invalid_at(p.span(), format!("access_paths: {e}")))?;
+        if uri.dialect() != dialect {
+            return Err(invalid_at(
+                p.span(),
+                format!(
+                    "access_paths: {uri} is not a {dialect}:// URI, and this profile speaks {dialect}: list {dialect}:// paths, or set provider"
+                ),
+            ));
+        }
         access_paths.push(uri);
     }
     // Each credential's variable, and where it was named: the default, or a profile key
@@ -514,19 +629,11 @@ pub fn resolve_profile_with(
         ),
         None => (default.to_string(), default.to_string()),
     };
-    let (id_var, id_place) = var(
-        &config.secret_id_env,
-        DEFAULT_SECRET_ID_ENV,
-        "secret_id_env",
-    );
-    let (key_var, key_place) = var(
-        &config.secret_key_env,
-        DEFAULT_SECRET_KEY_ENV,
-        "secret_key_env",
-    );
+    let (id_var, id_place) = var(&config.secret_id_env, id_default, "secret_id_env");
+    let (key_var, key_place) = var(&config.secret_key_env, key_default, "secret_key_env");
     let (token_var, token_place) = var(
         &config.session_token_env,
-        DEFAULT_SESSION_TOKEN_ENV,
+        token_default,
         "session_token_env",
     );
     let credential_source = CredentialSource {
@@ -564,6 +671,8 @@ pub fn resolve_profile_with(
         },
         credential_source,
         access_paths,
+        dialect,
+        addressing,
     })
 }
 
@@ -626,11 +735,86 @@ mod tests {
             let mut pairs = CREDS.to_vec();
             pairs.push(("SHANGHAI_SECRET_ID", "id"));
             pairs.push(("SHANGHAI_SECRET_KEY", "key"));
+            pairs.extend_from_slice(AWS);
+            pairs.extend_from_slice(&[
+                ("MINIO_ACCESS_KEY", "id"),
+                ("MINIO_SECRET_KEY", "key"),
+                ("CEPH_ACCESS_KEY", "id"),
+                ("CEPH_SECRET_KEY", "key"),
+                ("R2_ACCESS_KEY_ID", "id"),
+                ("R2_SECRET_ACCESS_KEY", "key"),
+            ]);
             let p = resolve_profile_with(&s, &global(Some(name), None), &env_of(&pairs))
                 .unwrap_or_else(|e| panic!("profile {name}: {e}"));
             assert_eq!(&p.name, name);
         }
         assert!(s.file.engine.concurrency.is_some());
+    }
+
+    const AWS: &[(&str, &str)] = &[
+        ("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "aws-sekrit"),
+        ("AWS_SESSION_TOKEN", "aws-token"),
+    ];
+
+    #[test]
+    fn an_s3_profile_reads_aws_variables_and_region_then_defaults_to_us_east_1() {
+        let s = Settings::default();
+        let for_s3 = |pairs: &[(&str, &str)]| {
+            resolve_profile_in(&s, &global(None, None), &env_of(pairs), Some(Dialect::S3))
+        };
+        let p = for_s3(AWS).unwrap();
+        assert_eq!(p.dialect, Dialect::S3);
+        assert_eq!(p.credentials.secret_id, "AKIAEXAMPLE");
+        assert_eq!(p.credentials.secret_key.expose(), "aws-sekrit");
+        assert_eq!(
+            p.credentials.token.as_ref().map(|t| t.expose()),
+            Some("aws-token")
+        );
+        assert_eq!(p.region, S3_DEFAULT_REGION);
+        assert_eq!(p.credential_source.secret_key, "AWS_SECRET_ACCESS_KEY");
+        let mut pairs = AWS.to_vec();
+        pairs.push(("AWS_DEFAULT_REGION", "eu-west-1"));
+        assert_eq!(for_s3(&pairs).unwrap().region, "eu-west-1");
+        pairs.push(("AWS_REGION", "eu-central-1"));
+        assert_eq!(for_s3(&pairs).unwrap().region, "eu-central-1");
+        // COS's variables are not an S3 profile's.
+        let e = for_s3(CREDS).unwrap_err().to_string();
+        assert!(e.contains("AWS_ACCESS_KEY_ID"), "{e}");
+    }
+
+    #[test]
+    fn a_profile_of_one_provider_refuses_the_other_dialect_with_the_fix() {
+        let s = settings(
+            "[profiles.default]\nprovider = \"cos\"\n[profiles.minio]\nprovider = \"s3\"\nendpoint = \"http://127.0.0.1:9000\"\naddressing = \"path\"\n",
+        );
+        let e = resolve_profile_in(&s, &global(None, None), &env_of(AWS), Some(Dialect::S3))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("s3:// URIs") && e.contains("--profile"), "{e}");
+        let p = resolve_profile_in(
+            &s,
+            &global(Some("minio"), None),
+            &env_of(AWS),
+            Some(Dialect::S3),
+        )
+        .unwrap();
+        assert_eq!(p.addressing, Addressing::Path);
+        assert_eq!(p.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        let p = resolve_profile_with(&s, &global(Some("minio"), None), &env_of(AWS)).unwrap();
+        assert_eq!(
+            p.dialect,
+            Dialect::S3,
+            "the provider alone picks the dialect"
+        );
+        let bad = settings("[profiles.default]\naddressing = \"path\"\n");
+        let e = resolve_profile_with(&bad, &global(None, None), &env_of(CREDS))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/etc/haul.toml:2:") && e.contains("provider = \"s3\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -770,11 +954,14 @@ mod tests {
 
     #[test]
     fn invalid_values_are_reported_with_the_fix() {
-        let s = settings("[profiles.default]\nprovider = \"s3\"\n");
+        let s = settings("[profiles.default]\nprovider = \"gcs\"\n");
         let e = resolve_profile_with(&s, &global(None, None), &env_of(CREDS))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("provider = \"cos\""), "{e}");
+        assert!(
+            e.contains("provider = \"cos\"") && e.contains("\"s3\""),
+            "{e}"
+        );
         assert!(
             e.starts_with("/etc/haul.toml:2:12: profile \"default\": "),
             "{e}"
@@ -793,11 +980,16 @@ mod tests {
             .to_string();
         assert!(e.contains("HAUL_REGION=\"Shang Hai\" is not"), "{e}");
         assert!(!e.contains("haul.toml"), "{e}");
-        let s = settings("[profiles.default]\naccess_paths = [\"s3://x/y\"]\n");
+        let s = settings("[profiles.default]\naccess_paths = [\"gs://x/y\"]\n");
         let e = resolve_profile_with(&s, &global(None, None), &env_of(CREDS))
             .unwrap_err()
             .to_string();
         assert!(e.contains("access_paths") && e.contains("cos://"), "{e}");
+        let s = settings("[profiles.default]\naccess_paths = [\"s3://xyz/y\"]\n");
+        let e = resolve_profile_with(&s, &global(None, None), &env_of(CREDS))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("is not a cos:// URI"), "{e}");
         let e = resolve_profile_with(
             &Settings::default(),
             &global(None, Some("ftp://x")),

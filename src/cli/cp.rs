@@ -7,10 +7,10 @@
 
 use std::sync::Arc;
 
-use super::shared::{runtime, setup, Output};
+use super::shared::{headless_runtime, setup_for, Output};
 use super::watch::{watch, Target};
 use super::{exit, fail, GlobalArgs};
-use crate::engine::request::{self, parse_part_size, parse_storage_class, CopyRequest};
+use crate::engine::request::{self, parse_part_size, CopyRequest};
 use crate::engine::{Command, CopyOptions, CopySpec, Engine, Overwrite, PartSize};
 use crate::store::{CosUri, ObjectStore};
 
@@ -64,7 +64,7 @@ pub(crate) fn check_args(
     let storage_class = args
         .storage_class
         .as_deref()
-        .map(|s| parse_storage_class("--storage-class", s))
+        .map(|s| request::parse_storage_class_in(source.dialect(), "--storage-class", s))
         .transpose()
         .map_err(|e| e.to_string())?;
     let concurrency = args
@@ -94,7 +94,16 @@ pub(crate) fn check_args(
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> i32 {
-    let setup = match setup(global) {
+    // The source's scheme picks the profile's dialect. A copy between cos:// and s3:// is
+    // refused before any profile is read: no credentials could make it server-side.
+    let dialect = CosUri::parse(&args.source).ok().map(|u| u.dialect());
+    let other = CosUri::parse(&args.destination).ok().map(|u| u.dialect());
+    if dialect.is_some() && other.is_some() && dialect != other {
+        if let Err(e) = check_args(&args, None) {
+            return fail(exit::USAGE, e);
+        }
+    }
+    let setup = match setup_for(global, dialect) {
         Ok(s) => s,
         Err(e) => return fail(exit::USAGE, e),
     };
@@ -109,7 +118,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> i32 {
         },
         None => None,
     };
-    let rt = match runtime() {
+    let rt = match headless_runtime() {
         Ok(r) => r,
         Err(e) => return fail(exit::FAILED, e),
     };

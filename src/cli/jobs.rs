@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::shared::{runtime, setup, state_dir, Output};
+use super::shared::{headless_runtime, setup, state_dir, Output};
 use super::watch::{watch, Target};
 use super::{exit, fail, GlobalArgs};
 use crate::engine::history::History;
@@ -273,7 +273,7 @@ fn drive(global: &GlobalArgs, id: Option<JobId>, json: bool, quiet: bool, abort:
         println!("no journaled jobs to resume");
         return exit::OK;
     }
-    let rt = match runtime() {
+    let rt = match headless_runtime() {
         Ok(r) => r,
         Err(e) => return fail(exit::FAILED, e),
     };

@@ -13,15 +13,18 @@ use time::OffsetDateTime;
 use super::{exit, fail, GlobalArgs};
 use crate::config;
 use crate::store::client::CosClient;
+use crate::store::s3::S3Client;
 use crate::store::{
-    BucketInfo, BucketName, CosUri, Error, ListObjectsPage, ListObjectsRequest, ObjectStore,
+    BucketInfo, BucketName, CosUri, Dialect, Error, ListObjectsPage, ListObjectsRequest,
+    ObjectStore,
 };
 use crate::text::escape_control;
 use crate::units::format_size;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// cos://BUCKET-APPID/[PREFIX]; without it, list buckets.
+    /// cos://BUCKET-APPID/[PREFIX] or s3://BUCKET/[PREFIX]; without it (or with just cos:// or
+    /// s3://), list buckets.
     pub uri: Option<String>,
     /// One JSON object a line.
     #[arg(long)]
@@ -48,21 +51,56 @@ impl From<std::io::Error> for Stop {
     }
 }
 
+/// One store to list, and what to call it when it cannot be reached.
+struct Conn {
+    store: Box<dyn ObjectStore>,
+    /// The endpoint, or "COS" / "S3" for the provider's own.
+    target: String,
+    dialect: Dialect,
+}
+
 pub fn run(global: &GlobalArgs, args: Args) -> i32 {
-    let uri = match args.uri.as_deref().map(CosUri::parse).transpose() {
-        Ok(u) => u,
-        Err(e) => return fail(exit::USAGE, e),
+    // `s3://` alone lists the S3 profile's buckets, as no URI lists COS's.
+    let (uri, dialect) = match args.uri.as_deref() {
+        None | Some("cos://") => (None, None),
+        Some("s3://") => (None, Some(Dialect::S3)),
+        Some(u) => match CosUri::parse(u) {
+            Ok(u) => {
+                let d = u.dialect();
+                (Some(u), Some(d))
+            }
+            Err(e) => return fail(exit::USAGE, e),
+        },
     };
     let settings = match config::load(global.config.as_deref()) {
         Ok(s) => s,
         Err(e) => return fail(exit::USAGE, e),
     };
-    let profile = match config::resolve_profile(&settings, &global.overrides()) {
+    let overrides = global.overrides();
+    let profile = match dialect {
+        Some(d) => config::resolve_profile_for(&settings, &overrides, d),
+        None => config::resolve_profile(&settings, &overrides),
+    };
+    let profile = match profile {
         Ok(p) => p,
         Err(e) => return fail(exit::USAGE, e),
     };
-    let client = match CosClient::new(profile.client_options()) {
-        Ok(c) => c,
+    let store: Result<Box<dyn ObjectStore>, Error> = match profile.dialect {
+        Dialect::Cos => CosClient::new(profile.client_options()).map(|c| Box::new(c) as _),
+        Dialect::S3 => S3Client::new(profile.s3_options()).map(|c| Box::new(c) as _),
+    };
+    let client = match store {
+        Ok(store) => Conn {
+            store,
+            target: profile.endpoint.clone().unwrap_or_else(|| {
+                match profile.dialect {
+                    Dialect::Cos => "COS",
+                    Dialect::S3 => "S3",
+                }
+                .to_string()
+            }),
+            dialect: profile.dialect,
+        },
         Err(e) => return fail(exit::USAGE, e),
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -98,7 +136,7 @@ fn date(t: Option<OffsetDateTime>) -> Option<String> {
 }
 
 /// One line for a store error: network failures name what could not be reached.
-fn describe(client: &CosClient, e: &Error) -> String {
+fn describe(client: &Conn, e: &Error) -> String {
     let text = match e {
         Error::Network {
             resource,
@@ -106,10 +144,7 @@ fn describe(client: &CosClient, e: &Error) -> String {
             message,
             ..
         } => {
-            let target = client
-                .endpoint()
-                .map(|e| e.base.clone())
-                .unwrap_or_else(|| "COS".to_string());
+            let target = &client.target;
             format!(
                 "cannot reach {target} for {resource} ({}): {message}; check --endpoint, the network and any proxy",
                 match kind {
@@ -125,8 +160,9 @@ fn describe(client: &CosClient, e: &Error) -> String {
     text.replace(['\n', '\r'], " ")
 }
 
-async fn list_buckets(client: &CosClient, json: bool, out: &mut impl Write) -> Result<(), Stop> {
+async fn list_buckets(client: &Conn, json: bool, out: &mut impl Write) -> Result<(), Stop> {
     let buckets = client
+        .store
         .list_buckets()
         .await
         .map_err(|e| Stop::Failed(describe(client, &e)))?;
@@ -205,7 +241,7 @@ struct Listing<'a> {
 /// Lists under `uri` with delimiter `/`, page after page. The bucket is first addressed in the
 /// profile's region; on `NoSuchBucket` its real region is looked up with GET Service.
 async fn list_objects(
-    client: &CosClient,
+    client: &Conn,
     region: &str,
     listing: &Listing<'_>,
     out: &mut impl Write,
@@ -222,11 +258,25 @@ async fn list_objects(
         max_keys: page_size,
     };
     let bucket = &uri.bucket;
-    let (region, first) = match client.list_objects(bucket, region, &request).await {
+    // S3 names a bucket's region in HEAD Bucket's answer (even from the wrong region).
+    let looked_up;
+    let region = match client.dialect {
+        Dialect::S3 => {
+            looked_up = client
+                .store
+                .head_bucket(bucket, region)
+                .await
+                .map_err(|e| Stop::Failed(describe(client, &e)))?;
+            looked_up.as_str()
+        }
+        Dialect::Cos => region,
+    };
+    let (region, first) = match client.store.list_objects(bucket, region, &request).await {
         Ok(page) => (region.to_string(), page),
         Err(e) if e.code() == Some("NoSuchBucket") => {
             let found = find_region(client, bucket, region, &e).await?;
             let page = client
+                .store
                 .list_objects(bucket, &found, &request)
                 .await
                 .map_err(|e| Stop::Failed(describe(client, &e)))?;
@@ -250,6 +300,7 @@ async fn list_objects(
         };
         request.marker = Some(next);
         page = client
+            .store
             .list_objects(bucket, &region, &request)
             .await
             .map_err(|e| Stop::Failed(describe(client, &e)))?;
@@ -258,12 +309,12 @@ async fn list_objects(
 
 /// The region of `bucket` according to GET Service, or a clear failure.
 async fn find_region(
-    client: &CosClient,
+    client: &Conn,
     bucket: &BucketName,
     tried: &str,
     original: &Error,
 ) -> Result<String, Stop> {
-    let buckets = match client.list_buckets().await {
+    let buckets = match client.store.list_buckets().await {
         Ok(b) => b,
         Err(_) => {
             return Err(Stop::Failed(format!(

@@ -43,6 +43,12 @@ fn configure(global: &GlobalArgs) -> Result<Session, String> {
     let settings = config::load(global.config.as_deref()).map_err(|e| e.to_string())?;
     let profile =
         config::resolve_profile(&settings, &global.overrides()).map_err(|e| e.to_string())?;
+    if profile.dialect == crate::store::Dialect::S3 {
+        return Err(format!(
+            "profile {:?} has provider = \"s3\": the TUI opens COS profiles only today; use haul ls, cp and uploads with s3:// URIs",
+            profile.name
+        ));
+    }
     let engine = super::shared::engine_config(&settings, &profile)?;
     let mut copy_defaults = CopyOptions {
         verify: engine.verify,

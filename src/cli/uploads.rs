@@ -12,7 +12,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::shared::{runtime, setup};
+use super::shared::{headless_runtime, setup_for};
 use super::{exit, fail, GlobalArgs};
 use crate::engine::{
     BrowseRequest, Command as EngineCommand, Engine, Event, Listing, UploadSummary,
@@ -71,11 +71,11 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> i32 {
             );
         }
     }
-    let setup = match setup(global) {
+    let setup = match setup_for(global, Some(uri.dialect())) {
         Ok(s) => s,
         Err(e) => return fail(exit::USAGE, e),
     };
-    let rt = match runtime() {
+    let rt = match headless_runtime() {
         Ok(r) => r,
         Err(e) => return fail(exit::FAILED, e),
     };

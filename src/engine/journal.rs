@@ -22,7 +22,8 @@ use std::io::{self, BufRead, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -528,6 +529,9 @@ pub struct JournalWriter {
     file: std::sync::Mutex<Option<(fs::File, bool)>>,
     /// Set for a memory journal: entries go straight into its log.
     memory: Option<MemoryLogs>,
+    /// Whether the sync thread already knows there is something to fsync: appends wake it only
+    /// on the first entry after a sync, not once per finished object.
+    unsynced: Arc<AtomicBool>,
 }
 
 impl JournalWriter {
@@ -549,9 +553,11 @@ impl JournalWriter {
         let appender = file.try_clone().map_err(io_err("open", &path))?;
         let (tx, rx) = mpsc::channel();
         let thread_path = path.clone();
+        let unsynced = Arc::new(AtomicBool::new(false));
+        let thread_unsynced = Arc::clone(&unsynced);
         let thread = std::thread::Builder::new()
             .name(format!("journal-{id}"))
-            .spawn(move || writer_loop(file, thread_path, rx))
+            .spawn(move || writer_loop(file, thread_path, rx, thread_unsynced))
             .map_err(io_err("start the journal writer for", &path))?;
         Ok(JournalWriter {
             id,
@@ -560,6 +566,7 @@ impl JournalWriter {
             thread: std::sync::Mutex::new(Some(thread)),
             file: std::sync::Mutex::new(Some((appender, false))),
             memory: None,
+            unsynced,
         })
     }
 
@@ -581,6 +588,7 @@ impl JournalWriter {
             thread: std::sync::Mutex::new(None),
             file: std::sync::Mutex::new(None),
             memory: Some(logs),
+            unsynced: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -615,7 +623,9 @@ impl JournalWriter {
                 }
             }
         }
-        self.send(Msg::Dirty);
+        if !self.unsynced.swap(true, Ordering::AcqRel) {
+            self.send(Msg::Dirty);
+        }
     }
 
     /// Queues an entry and an fsync right after it.
@@ -666,7 +676,7 @@ fn encode(e: &Entry, buf: &mut Vec<u8>) {
     }
 }
 
-fn writer_loop(file: fs::File, path: PathBuf, rx: mpsc::Receiver<Msg>) {
+fn writer_loop(file: fs::File, path: PathBuf, rx: mpsc::Receiver<Msg>, unsynced: Arc<AtomicBool>) {
     let mut dirty = false;
     let mut last_sync = Instant::now();
     let mut failed = false;
@@ -711,6 +721,8 @@ fn writer_loop(file: fs::File, path: PathBuf, rx: mpsc::Receiver<Msg>) {
             return;
         }
         if dirty && (sync_now || close.is_some() || last_sync.elapsed() >= SYNC_INTERVAL) {
+            // Cleared before the fsync: an entry written after this point wakes us again.
+            unsynced.store(false, Ordering::Release);
             if let Err(e) = file.sync_data() {
                 if !failed {
                     report(&e);

@@ -5,7 +5,7 @@
 //!
 //! Pure: no I/O.
 
-use crate::store::CosUri;
+use crate::store::{CosUri, Dialect};
 use crate::units::parse_size;
 
 use super::plan::{self, PlanError, MAX_PARTS};
@@ -13,6 +13,10 @@ use super::{CopyOptions, CopySpec, PartSize};
 
 /// Requests in flight a user may ask for (globally or per transfer).
 pub const MAX_CONCURRENCY: usize = 1024;
+/// S3's smallest part (all but the last); COS takes 1 MiB.
+pub const S3_MIN_PART_SIZE: u64 = 5 << 20;
+/// S3's largest object (COS takes 48.82 TB).
+pub const S3_MAX_OBJECT_SIZE: u64 = 5 << 40;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {
@@ -20,6 +24,19 @@ pub enum RequestError {
     OntoItself(String),
     #[error("the destination {to} is inside the source {from}: the copies would be listed and copied again; choose a destination outside it")]
     InsideSource { from: String, to: String },
+    #[error("{from} and {to} are in different stores ({} and {}): a copy between two providers or endpoints cannot be server-side, and haul copies only server-side (it never downloads and uploads); copy within one store", .from_dialect.scheme(), .to_dialect.scheme())]
+    AcrossStores {
+        from: String,
+        to: String,
+        from_dialect: Dialect,
+        to_dialect: Dialect,
+    },
+    #[error("part size {0} is under S3's 5 MiB minimum for every part but the last: use auto or at least 5MiB")]
+    S3PartTooSmall(u64),
+    #[error("the source is {0} bytes, over S3's 5 TiB object limit: it cannot be copied in the S3 dialect")]
+    S3TooLarge(u64),
+    #[error("{what}: {given:?} is not an S3 storage class: use one of {}", crate::store::s3::STORAGE_CLASSES.join(", "))]
+    S3StorageClass { what: &'static str, given: String },
     #[error("{0} is a prefix: copy it recursively (haul cp --recursive) or name one object")]
     PrefixWithoutRecursive(String),
     #[error("{what} must be a whole number from 1 to {MAX_CONCURRENCY}, not {given}")]
@@ -56,6 +73,26 @@ pub fn check(req: CopyRequest) -> Result<CopySpec, RequestError> {
         options,
         known_size,
     } = req;
+    // One engine talks to one store: cos:// and s3:// are different endpoints (and an S3
+    // profile's one endpoint serves every s3:// URI of the copy).
+    if source.dialect() != destination.dialect() {
+        return Err(RequestError::AcrossStores {
+            from: source.to_string(),
+            to: destination.to_string(),
+            from_dialect: source.dialect(),
+            to_dialect: destination.dialect(),
+        });
+    }
+    if let (Dialect::S3, PartSize::Fixed(p)) = (source.dialect(), options.part_size) {
+        if p < S3_MIN_PART_SIZE {
+            return Err(RequestError::S3PartTooSmall(p));
+        }
+    }
+    if let (Dialect::S3, Some(size)) = (source.dialect(), known_size) {
+        if size > S3_MAX_OBJECT_SIZE {
+            return Err(RequestError::S3TooLarge(size));
+        }
+    }
     if recursive {
         as_prefix(&mut source);
         as_prefix(&mut destination);
@@ -80,7 +117,11 @@ pub fn check(req: CopyRequest) -> Result<CopySpec, RequestError> {
             return Err(RequestError::OntoItself(source.to_string()));
         }
     }
-    check_options(&options, known_size.filter(|_| !recursive))?;
+    check_options_in(
+        source.dialect(),
+        &options,
+        known_size.filter(|_| !recursive),
+    )?;
     Ok(CopySpec {
         source,
         destination,
@@ -94,8 +135,17 @@ fn as_prefix(uri: &mut CosUri) {
     }
 }
 
-/// The options on their own (and the part count when the size is known).
+/// The options on their own (and the part count when the size is known), for COS.
 pub fn check_options(o: &CopyOptions, known_size: Option<u64>) -> Result<(), RequestError> {
+    check_options_in(Dialect::Cos, o, known_size)
+}
+
+/// `check_options` in one dialect: the storage class is checked against that dialect's list.
+pub fn check_options_in(
+    dialect: Dialect,
+    o: &CopyOptions,
+    known_size: Option<u64>,
+) -> Result<(), RequestError> {
     if let PartSize::Fixed(p) = o.part_size {
         plan::check_part_size(p).map_err(|error| RequestError::Plan {
             what: "part size",
@@ -120,10 +170,7 @@ pub fn check_options(o: &CopyOptions, known_size: Option<u64>) -> Result<(), Req
         check_concurrency("concurrency", n)?;
     }
     if let Some(c) = &o.storage_class {
-        plan::check_storage_class(c).map_err(|error| RequestError::Plan {
-            what: "storage class",
-            error,
-        })?;
+        parse_storage_class_in(dialect, "storage class", c)?;
     }
     Ok(())
 }
@@ -161,9 +208,31 @@ pub fn parse_part_size(what: &'static str, s: &str) -> Result<PartSize, RequestE
     Ok(PartSize::Fixed(n))
 }
 
-/// Normalises a storage class name typed by a user.
+/// Normalises a storage class name typed by a user (COS's classes).
 pub fn parse_storage_class(what: &'static str, s: &str) -> Result<String, RequestError> {
     plan::check_storage_class(s).map_err(|error| RequestError::Plan { what, error })
+}
+
+/// `parse_storage_class` in one dialect: COS's classes, or S3's (`x-amz-storage-class`).
+pub fn parse_storage_class_in(
+    dialect: Dialect,
+    what: &'static str,
+    s: &str,
+) -> Result<String, RequestError> {
+    match dialect {
+        Dialect::Cos => parse_storage_class(what, s),
+        Dialect::S3 => {
+            let upper = s.trim().to_ascii_uppercase();
+            if crate::store::s3::STORAGE_CLASSES.contains(&upper.as_str()) {
+                Ok(upper)
+            } else {
+                Err(RequestError::S3StorageClass {
+                    what,
+                    given: s.to_string(),
+                })
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -173,6 +242,93 @@ mod tests {
 
     fn uri(s: &str) -> CosUri {
         CosUri::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_copy_between_cos_and_s3_is_refused_as_not_server_side() {
+        for (from, to) in [
+            ("cos://a-1250000000/k", "s3://b-bucket/k"),
+            ("s3://a-bucket/k", "cos://b-1250000000/k"),
+        ] {
+            let e = check(CopyRequest {
+                source: uri(from),
+                destination: uri(to),
+                recursive: false,
+                options: CopyOptions::default(),
+                known_size: None,
+            })
+            .unwrap_err();
+            assert!(matches!(e, RequestError::AcrossStores { .. }), "{e}");
+            assert!(e.to_string().contains("cannot be server-side"), "{e}");
+        }
+        let ok = check(CopyRequest {
+            source: uri("s3://a-bucket/k"),
+            destination: uri("s3://b-bucket/"),
+            recursive: false,
+            options: CopyOptions::default(),
+            known_size: None,
+        })
+        .unwrap();
+        assert_eq!(ok.destination.to_string(), "s3://b-bucket/k");
+    }
+
+    #[test]
+    fn s3_refuses_parts_under_five_mib_that_cos_takes() {
+        let opts = CopyOptions {
+            part_size: PartSize::Fixed(2 << 20),
+            ..CopyOptions::default()
+        };
+        let req = |from: &str, to: &str| CopyRequest {
+            source: uri(from),
+            destination: uri(to),
+            recursive: false,
+            options: opts.clone(),
+            known_size: None,
+        };
+        assert!(matches!(
+            check(req("s3://a-bucket/k", "s3://b-bucket/k")),
+            Err(RequestError::S3PartTooSmall(_))
+        ));
+        assert!(check(req("cos://a-1250000000/k", "cos://b-1250000000/k")).is_ok());
+        let huge = CopyRequest {
+            known_size: Some(S3_MAX_OBJECT_SIZE + 1),
+            options: CopyOptions::default(),
+            ..req("s3://a-bucket/k", "s3://b-bucket/k")
+        };
+        assert!(matches!(check(huge), Err(RequestError::S3TooLarge(_))));
+    }
+
+    #[test]
+    fn storage_classes_are_checked_against_the_dialects_own_list() {
+        let with = |from: &str, to: &str, class: &str| CopyRequest {
+            source: uri(from),
+            destination: uri(to),
+            recursive: false,
+            options: CopyOptions {
+                storage_class: Some(class.into()),
+                ..CopyOptions::default()
+            },
+            known_size: None,
+        };
+        assert!(check(with("s3://a-bucket/k", "s3://b-bucket/k", "GLACIER_IR")).is_ok());
+        let e = check(with("s3://a-bucket/k", "s3://b-bucket/k", "ARCHIVE")).unwrap_err();
+        assert!(e.to_string().contains("not an S3 storage class"), "{e}");
+        assert!(check(with(
+            "cos://a-1250000000/k",
+            "cos://b-1250000000/k",
+            "ARCHIVE"
+        ))
+        .is_ok());
+        assert!(check(with(
+            "cos://a-1250000000/k",
+            "cos://b-1250000000/k",
+            "GLACIER_IR"
+        ))
+        .is_err());
+        assert_eq!(
+            parse_storage_class_in(Dialect::S3, "s", "onezone_ia").unwrap(),
+            "ONEZONE_IA"
+        );
     }
 
     fn req(src: &str, dst: &str, recursive: bool) -> CopyRequest {

@@ -160,6 +160,9 @@ pub struct CosClient {
     credential_source: CredentialSource,
     /// Server time minus local time, in seconds, learnt from `correct_clock`.
     clock_offset: AtomicI64,
+    /// Parsed `scheme://host` of each host asked so far: a request then sets only its path and
+    /// query instead of parsing (and IDNA-checking) a whole URL every time.
+    bases: std::sync::Mutex<std::collections::HashMap<String, reqwest::Url>>,
 }
 
 impl std::fmt::Debug for CosClient {
@@ -199,6 +202,9 @@ impl CosClient {
             // One Host header we control and sign, on HTTP/1.1 as COS speaks it.
             .http1_only()
             .redirect(reqwest::redirect::Policy::none())
+            // The engine retries (engine::retry) with its own policy and messages; reqwest's own
+            // retry layer would also clone every request's headers in case it retries.
+            .retry(reqwest::retry::never().max_retries_per_request(0))
             .user_agent(concat!("haul/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
@@ -212,6 +218,7 @@ impl CosClient {
             observer: opts.observer,
             credential_source: opts.credential_source,
             clock_offset: AtomicI64::new(0),
+            bases: Default::default(),
         })
     }
 
@@ -266,6 +273,21 @@ impl CosClient {
         result
     }
 
+    /// `https://HOST` (or the endpoint override), parsed once per host.
+    fn base_url(&self, host: &str) -> std::result::Result<reqwest::Url, String> {
+        let mut bases = self.bases.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(u) = bases.get(host) {
+            return Ok(u.clone());
+        }
+        let url = match &self.endpoint {
+            Some(e) => reqwest::Url::parse(&e.base),
+            None => reqwest::Url::parse(&format!("https://{host}")),
+        }
+        .map_err(|e| e.to_string())?;
+        bases.insert(host.to_string(), url.clone());
+        Ok(url)
+    }
+
     async fn exchange(&self, req: Req<'_>) -> Result<Answer> {
         let Req {
             op,
@@ -291,18 +313,11 @@ impl CosClient {
             })
             .collect::<Vec<_>>()
             .join("&");
-        let base = match &self.endpoint {
-            Some(e) => e.base.clone(),
-            None => format!("https://{host}"),
-        };
-        let url = if query.is_empty() {
-            format!("{base}{path}")
-        } else {
-            format!("{base}{path}?{query}")
-        };
-        let url = reqwest::Url::parse(&url).map_err(|e| {
+        let mut url = self.base_url(&host).map_err(|e| {
             Error::InvalidInput(format!("{op} {resource}: cannot build the URL: {e}"))
         })?;
+        url.set_path(&path);
+        url.set_query((!query.is_empty()).then_some(query.as_str()));
 
         headers.push(("host".to_string(), host.clone()));
         if let Some(token) = &self.credentials.token {
@@ -373,9 +388,9 @@ impl CosClient {
             kind: network_kind(&e),
             message: error_chain(&e),
         };
-        let response = builder.send().await.map_err(net)?;
+        let mut response = builder.send().await.map_err(net)?;
         let status = response.status();
-        let headers = response.headers().clone();
+        let headers = std::mem::take(response.headers_mut());
         let cap = if status.is_success() {
             body_cap
         } else {
@@ -517,7 +532,7 @@ impl Req<'_> {
 /// anything when `check_length` and the declared Content-Length is already over it), so memory
 /// stays under the cap plus one chunk. `Err(None)` means over the cap; `Err(Some(_))` is the
 /// network failing mid-body. Dropping the response closes the connection.
-async fn read_capped(
+pub(super) async fn read_capped(
     mut response: reqwest::Response,
     cap: u64,
     check_length: bool,
@@ -536,18 +551,18 @@ async fn read_capped(
 }
 
 /// A successful (2xx) answer, body read to the end.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-    op: Op,
-    resource: String,
-    credential_source: CredentialSource,
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) body: Bytes,
+    pub(super) op: Op,
+    pub(super) resource: String,
+    pub(super) credential_source: CredentialSource,
 }
 
 impl Answer {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
     }
 
     fn protocol(&self, e: XmlError) -> Error {
@@ -559,7 +574,10 @@ impl Answer {
     }
 
     /// Parses a document that may instead be an `<Error>` inside the 200.
-    fn parse<T>(&self, parse: impl Fn(&str) -> std::result::Result<T, XmlError>) -> Result<T> {
+    pub(super) fn parse<T>(
+        &self,
+        parse: impl Fn(&str) -> std::result::Result<T, XmlError>,
+    ) -> Result<T> {
         let text = self.text();
         if xml::root_name(&text).as_deref() == Some("Error") {
             return Err(service_error(
@@ -575,7 +593,7 @@ impl Answer {
         parse(&text).map_err(|e| self.protocol(e))
     }
 
-    fn header(&self, name: &str) -> Option<String> {
+    pub(super) fn header(&self, name: &str) -> Option<String> {
         header_str(&self.headers, name)
     }
 
@@ -584,7 +602,7 @@ impl Answer {
             .and_then(|v| v.trim().parse().ok())
     }
 
-    fn etag(&self) -> Result<String> {
+    pub(super) fn etag(&self) -> Result<String> {
         self.header("etag")
             .map(|e| xml::unquote_etag(&e))
             .filter(|e| !e.is_empty())
@@ -596,14 +614,14 @@ impl Answer {
     }
 }
 
-fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+pub(super) fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(|s| s.trim().to_string())
 }
 
-fn method_name(m: &Method) -> &'static str {
+pub(super) fn method_name(m: &Method) -> &'static str {
     match *m {
         Method::GET => "GET",
         Method::HEAD => "HEAD",
@@ -643,7 +661,7 @@ fn code_for_status(op: Op, status: StatusCode) -> &'static str {
     }
 }
 
-fn service_error(
+pub(super) fn service_error(
     op: Op,
     resource: &str,
     status: StatusCode,
@@ -680,7 +698,10 @@ fn service_error(
         status: status.as_u16(),
         code,
         message,
-        request_id: body_rid.or_else(|| header_str(headers, "x-cos-request-id")),
+        // COS sends x-cos-request-id; the S3 dialect (store::s3) x-amz-request-id.
+        request_id: body_rid
+            .or_else(|| header_str(headers, "x-cos-request-id"))
+            .or_else(|| header_str(headers, "x-amz-request-id")),
         in_200,
         server_date: header_str(headers, "date").and_then(|d| httpdate::parse_http_date(&d).ok()),
         credential_source: (*credential_source != CredentialSource::default())
@@ -688,7 +709,7 @@ fn service_error(
     })
 }
 
-fn network_kind(e: &reqwest::Error) -> NetworkKind {
+pub(super) fn network_kind(e: &reqwest::Error) -> NetworkKind {
     if e.is_timeout() {
         return NetworkKind::Timeout;
     }
@@ -724,7 +745,7 @@ fn network_kind(e: &reqwest::Error) -> NetworkKind {
     NetworkKind::Other
 }
 
-fn error_chain(e: &reqwest::Error) -> String {
+pub(super) fn error_chain(e: &reqwest::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -737,7 +758,7 @@ fn error_chain(e: &reqwest::Error) -> String {
     parts.join(": ")
 }
 
-fn http_date(t: OffsetDateTime) -> String {
+pub(super) fn http_date(t: OffsetDateTime) -> String {
     httpdate::fmt_http_date(SystemTime::from(t))
 }
 

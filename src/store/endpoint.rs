@@ -1,5 +1,5 @@
-//! Names and addresses: `cos://` URIs, bucket names, COS's canonical host names and the
-//! `x-cos-copy-source` form.
+//! Names and addresses: `cos://` and `s3://` URIs, bucket names (each knowing its dialect),
+//! COS's canonical host names and the `x-cos-copy-source` form.
 //!
 //! Pure: no I/O. The server parses the same host names to route requests.
 
@@ -14,14 +14,46 @@ const DOMAIN: &str = "myqcloud.com";
 /// `EnableOldDomain=False`): `<bucket>.cos.<region>.tencentcos.cn`, `service.cos.tencentcos.cn`.
 const NEW_DOMAIN: &str = "tencentcos.cn";
 
-/// A COS bucket name: `<name>-<appid>`, e.g. `media-1250000000`.
+/// Which API a bucket is spoken to in: COS's own (`cos://`) or S3's (`s3://`, Signature V4),
+/// whether the S3 endpoint is AWS, MinIO, Ceph RGW, R2 or COS's own S3 endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub enum Dialect {
+    #[default]
+    Cos,
+    S3,
+}
+
+impl Dialect {
+    /// The URI scheme, without `://`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Dialect::Cos => "cos",
+            Dialect::S3 => "s3",
+        }
+    }
+}
+
+impl fmt::Display for Dialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.scheme())
+    }
+}
+
+/// A bucket name and the dialect it is spoken to in. A COS name is `<name>-<appid>`, e.g.
+/// `media-1250000000`; an S3 name follows S3's rules (`media`, `logs.example.com`). The same
+/// name in two dialects is two different buckets (they sit behind different endpoints).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct BucketName(String);
+pub struct BucketName {
+    name: String,
+    dialect: Dialect,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UriError {
-    #[error("{0:?} is not a cos:// URI: write cos://BUCKET-APPID/KEY, e.g. cos://media-1250000000/video/raw.mov")]
+    #[error("{0:?} is not a cos:// or s3:// URI: write cos://BUCKET-APPID/KEY, e.g. cos://media-1250000000/video/raw.mov, or s3://BUCKET/KEY")]
     NotCos(String),
+    #[error("{0:?} is not an S3 bucket name: 3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit, e.g. media-archive")]
+    BadS3Bucket(String),
     #[error("{0:?} is not a COS bucket name: it must look like NAME-APPID (lowercase letters, digits and '-', then '-' and the numeric APPID), e.g. media-1250000000")]
     BadBucket(String),
     #[error(transparent)]
@@ -44,33 +76,71 @@ impl BucketName {
         let appid_ok =
             !appid.is_empty() && appid.len() <= 12 && appid.bytes().all(|b| b.is_ascii_digit());
         if name_ok && appid_ok {
-            Ok(BucketName(s.to_string()))
+            Ok(BucketName {
+                name: s.to_string(),
+                dialect: Dialect::Cos,
+            })
         } else {
             Err(bad())
         }
     }
 
+    /// Checks S3's rules for a bucket spoken to in the S3 dialect: 3–63 characters of
+    /// lowercase letters, digits, `.` and `-`, starting and ending with a letter or digit, no
+    /// `..`, not an IP address.
+    pub fn parse_s3(s: &str) -> Result<Self, UriError> {
+        let b = s.as_bytes();
+        let edge = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        let ok = (3..=63).contains(&b.len())
+            && b.iter().all(|&c| edge(c) || c == b'.' || c == b'-')
+            && edge(b[0])
+            && edge(b[b.len() - 1])
+            && !s.contains("..")
+            && s.parse::<std::net::Ipv4Addr>().is_err();
+        if ok {
+            Ok(BucketName {
+                name: s.to_string(),
+                dialect: Dialect::S3,
+            })
+        } else {
+            Err(UriError::BadS3Bucket(s.to_string()))
+        }
+    }
+
+    /// Parses a name in `dialect`'s rules.
+    pub fn parse_in(dialect: Dialect, s: &str) -> Result<Self, UriError> {
+        match dialect {
+            Dialect::Cos => Self::parse(s),
+            Dialect::S3 => Self::parse_s3(s),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     pub fn appid(&self) -> &str {
-        self.0.rsplit_once('-').map(|(_, a)| a).unwrap_or("")
+        self.name.rsplit_once('-').map(|(_, a)| a).unwrap_or("")
     }
 
     /// `<bucket>.cos.<region>.myqcloud.com`
     pub fn host(&self, region: &str) -> String {
-        format!("{}.cos.{region}.{DOMAIN}", self.0)
+        format!("{}.cos.{region}.{DOMAIN}", self.name)
     }
 }
 
 impl fmt::Display for BucketName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
 }
 
-/// `cos://BUCKET-APPID/KEY`: an object, a prefix (key ends in `/` or is empty) or a bucket.
+/// `cos://BUCKET-APPID/KEY` or `s3://BUCKET/KEY`: an object, a prefix (key ends in `/` or is
+/// empty) or a bucket. The scheme is the bucket's dialect.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct CosUri {
     pub bucket: BucketName,
@@ -80,11 +150,15 @@ pub struct CosUri {
 
 impl CosUri {
     pub fn parse(s: &str) -> Result<Self, UriError> {
-        let rest = s
-            .strip_prefix("cos://")
-            .ok_or_else(|| UriError::NotCos(s.to_string()))?;
+        let (dialect, rest) = if let Some(rest) = s.strip_prefix("cos://") {
+            (Dialect::Cos, rest)
+        } else if let Some(rest) = s.strip_prefix("s3://") {
+            (Dialect::S3, rest)
+        } else {
+            return Err(UriError::NotCos(s.to_string()));
+        };
         let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
-        let bucket = BucketName::parse(bucket)?;
+        let bucket = BucketName::parse_in(dialect, bucket)?;
         if !key.is_empty() && !key.ends_with('/') {
             validate_key(key)?;
         } else if key.starts_with('/') {
@@ -100,11 +174,15 @@ impl CosUri {
     pub fn is_prefix(&self) -> bool {
         self.key.is_empty() || self.key.ends_with('/')
     }
+
+    pub fn dialect(&self) -> Dialect {
+        self.bucket.dialect()
+    }
 }
 
 impl fmt::Display for CosUri {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cos://{}/{}", self.bucket, self.key)
+        write!(f, "{}://{}/{}", self.bucket.dialect, self.bucket, self.key)
     }
 }
 
@@ -152,7 +230,7 @@ impl ObjectRef {
 
 impl fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "cos://{}/{}", self.bucket, self.key)
+        write!(f, "{}://{}/{}", self.bucket.dialect, self.bucket, self.key)
     }
 }
 
@@ -269,8 +347,39 @@ mod tests {
     }
 
     #[test]
+    fn s3_uris_keep_their_dialect_and_s3_bucket_rules() {
+        let u = CosUri::parse("s3://media.archive/a b/c.bin").unwrap();
+        assert_eq!(u.dialect(), Dialect::S3);
+        assert_eq!(u.bucket.as_str(), "media.archive");
+        assert_eq!(u.key, "a b/c.bin");
+        assert_eq!(u.to_string(), "s3://media.archive/a b/c.bin");
+        assert_eq!(CosUri::parse(&u.to_string()).unwrap(), u);
+        // The same name in the two dialects is two buckets.
+        let cos = CosUri::parse("cos://media-1250000000/k").unwrap();
+        let s3 = CosUri::parse("s3://media-1250000000/k").unwrap();
+        assert_ne!(cos.bucket, s3.bucket);
+        assert_eq!(
+            ObjectRef::new(s3.bucket.clone(), "us-east-1", "k").to_string(),
+            "s3://media-1250000000/k"
+        );
+        assert!(CosUri::parse("s3://media").unwrap().is_prefix());
+        for bad in [
+            "s3://ab/k",
+            "s3://Media/k",
+            "s3://a..b/k",
+            "s3://-ab/k",
+            "s3://10.0.0.1/k",
+        ] {
+            assert!(
+                matches!(CosUri::parse(bad), Err(UriError::BadS3Bucket(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn rejects_malformed_uris_with_the_fix() {
-        let e = CosUri::parse("s3://x/y").unwrap_err().to_string();
+        let e = CosUri::parse("gs://x/y").unwrap_err().to_string();
         assert!(e.contains("cos://BUCKET-APPID/KEY"), "{e}");
         assert!(matches!(
             CosUri::parse("cos://media/x"),

@@ -91,6 +91,9 @@ fn describe_service(e: &ServiceError) -> String {
         )
     } else {
         match e.code.as_str() {
+            "NoSuchBucket" if e.resource.starts_with("s3://") => {
+                ": check the bucket name, the endpoint and the region".to_string()
+            }
             "NoSuchBucket" => ": check the bucket name (NAME-APPID) and its region".to_string(),
             "NoSuchKey" => ": check the key".to_string(),
             "SignatureDoesNotMatch" => format!(": check the secret key ({})", src.secret_key),

@@ -1,12 +1,14 @@
-//! The storage layer: COS's XML API behind one async `ObjectStore` trait.
+//! The storage layer: COS's XML API (`client`) and the S3 API (`s3`) behind one async
+//! `ObjectStore` trait.
 //!
 //! Knows HTTP, signing and XML; knows nothing of jobs or screens. The engine talks to storage
-//! only through `ObjectStore`, so tests can swap in a double and S3 can come later.
+//! only through `ObjectStore`, so tests can swap in a double and a profile picks the dialect.
 
 pub mod client;
 pub mod encode;
 pub mod endpoint;
 pub mod error;
+pub mod s3;
 pub mod sign;
 pub mod xml;
 
@@ -20,7 +22,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-pub use endpoint::{BucketName, CosUri, ObjectRef};
+pub use endpoint::{BucketName, CosUri, Dialect, ObjectRef};
 pub use error::{Error, NetworkKind, Result, ServiceError};
 
 /// The COS API operations haul uses, named as COS names them. Also the `op` of the server's

@@ -72,12 +72,16 @@ impl Element {
     }
 }
 
-fn local_name(raw: &[u8]) -> String {
-    let s = String::from_utf8_lossy(raw);
-    match s.rsplit_once(':') {
-        Some((_, l)) => l.to_string(),
-        None => s.into_owned(),
+/// The part of a qualified name after its prefix (`s3:Key` → `Key`), as bytes.
+fn local_bytes(raw: &[u8]) -> &[u8] {
+    match raw.iter().rposition(|b| *b == b':') {
+        Some(i) => &raw[i + 1..],
+        None => raw,
     }
+}
+
+fn local_name(raw: &[u8]) -> String {
+    String::from_utf8_lossy(local_bytes(raw)).into_owned()
 }
 
 /// Parses a document into a tolerant element tree. Leading whitespace (Complete streams it),
@@ -113,11 +117,10 @@ pub fn parse_tree(body: &str) -> Result<Element, XmlError> {
             }
             Event::Text(t) => {
                 if let Some(top) = stack.last_mut() {
-                    let text = t
-                        .unescape()
-                        .map(|c| c.into_owned())
-                        .unwrap_or_else(|_| String::from_utf8_lossy(&t).into_owned());
-                    top.text.push_str(&text);
+                    match t.unescape() {
+                        Ok(text) => top.text.push_str(&text),
+                        Err(_) => top.text.push_str(&String::from_utf8_lossy(&t)),
+                    }
                 }
             }
             Event::CData(c) => {
@@ -126,8 +129,9 @@ pub fn parse_tree(body: &str) -> Result<Element, XmlError> {
                 }
             }
             Event::End(end) => {
-                let name = local_name(end.name().as_ref());
-                if let Some(pos) = stack.iter().rposition(|e| e.name == name) {
+                let qname = end.name();
+                let name = local_bytes(qname.as_ref());
+                if let Some(pos) = stack.iter().rposition(|e| e.name.as_bytes() == name) {
                     while stack.len() > pos {
                         let el = stack.pop().expect("stack is longer than pos");
                         attach(&mut stack, &mut root, el);
@@ -170,9 +174,19 @@ fn expect_root(body: &str, expected: &'static str) -> Result<Element, XmlError> 
     Ok(root)
 }
 
-/// The root element's name, if the body is XML at all.
+/// The root element's name, if the body is XML at all. Reads only up to the root's start tag:
+/// every answer is asked this (is it an `<Error>` inside a 200?) before it is parsed.
 pub fn root_name(body: &str) -> Option<String> {
-    parse_tree(body).ok().map(|r| r.name)
+    let mut reader = Reader::from_str(body.trim_start_matches('\u{feff}'));
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(start) | Event::Empty(start) => {
+                return Some(local_name(start.name().as_ref()))
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
 }
 
 /// Strips surrounding quotes (plain or left over from `&quot;`) and whitespace from an ETag.

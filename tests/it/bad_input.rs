@@ -81,7 +81,9 @@ const CLI_CASES: &[CliCase] = &[
     cli("--endpoint where nothing listens", &["--endpoint", "http://127.0.0.1:1", "ls"], Conf::None, FAILED, "haul: cannot reach http://127.0.0.1:1 for cos:// (connection failed)"),
     cli("--profile not in the file", &["--profile", "prod", "ls"], Conf::Text("[profiles.dev]\n"), USAGE, "haul: unknown profile \"prod\" in {CONFIG}: known profiles are \"dev\""),
     // ---- ls ----
-    cli("ls with an s3 URI", &["ls", "s3://bucket/key"], Conf::None, USAGE, "haul: \"s3://bucket/key\" is not a cos:// URI: write cos://BUCKET-APPID/KEY"),
+    cli("ls with another scheme", &["ls", "gs://bucket/key"], Conf::None, USAGE, "haul: \"gs://bucket/key\" is not a cos:// or s3:// URI: write cos://BUCKET-APPID/KEY"),
+    cli("ls s3 without AWS credentials", &["ls", "s3://media/"], Conf::None, USAGE, "haul: no credentials for profile \"default\": set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+    cli("ls with a bad S3 bucket name", &["ls", "s3://ab/"], Conf::None, USAGE, "haul: \"ab\" is not an S3 bucket name: 3 to 63"),
     cli("ls with a bucket without APPID", &["ls", "cos://bucket/"], Conf::None, USAGE, "haul: \"bucket\" is not a COS bucket name: it must look like NAME-APPID"),
     cli("ls --page-size 0", &["ls", "--page-size", "0", "cos://alpha-1250000000/"], Conf::None, USAGE, "error: invalid value '0' for '--page-size <N>': 0 is not in 1..=1000"),
     cli("ls --page-size 1001", &["ls", "--page-size", "1001"], Conf::None, USAGE, "error: invalid value '1001' for '--page-size <N>': 1001 is not in 1..=1000"),
@@ -91,7 +93,7 @@ const CLI_CASES: &[CliCase] = &[
     // ---- uploads ----
     cli("uploads without a subcommand", &["uploads"], Conf::None, USAGE, "Incomplete multipart uploads: list or abort them"),
     cli("uploads ls without a URI", &["uploads", "ls"], Conf::None, USAGE, "error: the following required arguments were not provided:"),
-    cli("uploads ls with a bad URI", &["uploads", "ls", "http://x/"], Conf::None, USAGE, "haul: \"http://x/\" is not a cos:// URI"),
+    cli("uploads ls with a bad URI", &["uploads", "ls", "http://x/"], Conf::None, USAGE, "haul: \"http://x/\" is not a cos:// or s3:// URI"),
     cli("uploads abort without a choice", &["uploads", "abort", "cos://alpha-1250000000/"], Conf::None, USAGE, "error: the following required arguments were not provided:"),
     cli("uploads abort --all with --upload-id", &["uploads", "abort", "cos://alpha-1250000000/", "--all", "--upload-id", "u"], Conf::None, USAGE, "error: the argument '--all' cannot be used with '--upload-id <UPLOAD_ID>'"),
     cli("uploads abort --older-than nonsense", &["uploads", "abort", "cos://alpha-1250000000/", "--all", "--older-than", "soon"], Conf::None, USAGE, "haul: --older-than: \"soon\" is not a duration"),
@@ -106,7 +108,7 @@ const CLI_CASES: &[CliCase] = &[
     cli("serve --latency nonsense", &["serve", "--latency", "slow"], Conf::None, USAGE, "error: invalid value 'slow' for '--latency"),
     cli("serve unknown flag", &["serve", "--port", "9000"], Conf::None, USAGE, "error: unexpected argument '--port' found"),
     // ---- cp: URI syntax only ----
-    cli("cp from an s3 URI", &["cp", "s3://a/b", "cos://alpha-1250000000/b"], Conf::None, USAGE, "haul: source: \"s3://a/b\" is not a cos:// URI"),
+    cli("cp from s3 to cos", &["cp", "s3://media/b", "cos://alpha-1250000000/b"], Conf::None, USAGE, "haul: s3://media/b and cos://alpha-1250000000/b are in different stores (s3 and cos): a copy between two providers or endpoints cannot be server-side"),
     cli("cp to a bucket without APPID", &["cp", "cos://alpha-1250000000/a", "cos://beta/b"], Conf::None, USAGE, "haul: destination: \"beta\" is not a COS bucket name"),
     // ---- the config file ----
     cli("config: TOML syntax error", &["ls"], Conf::Text("[engine\nconcurrency = 4\n"), USAGE, "haul: {CONFIG}:1:8: "),
@@ -118,8 +120,10 @@ const CLI_CASES: &[CliCase] = &[
     cli("config: endpoint with another scheme", &["ls"], Conf::Text("[profiles.default]\nendpoint = \"ftp://x\"\n"), USAGE, "haul: {CONFIG}:2:12: profile \"default\": endpoint: \"ftp://x\" uses scheme \"ftp\""),
     cli("config: endpoint that is not a URL", &["ls"], Conf::Text("[profiles.default]\nendpoint = \"cos here\"\n"), USAGE, "haul: {CONFIG}:2:12: profile \"default\": endpoint: \"cos here\" is not a URL"),
     cli("config: region with spaces", &["ls"], Conf::Text("[profiles.default]\nregion = \"Guang Zhou\"\n"), USAGE, "haul: {CONFIG}:2:10: profile \"default\": region \"Guang Zhou\" is not a COS region name: write it like ap-guangzhou"),
-    cli("config: another provider", &["ls"], Conf::Text("[profiles.default]\nprovider = \"s3\"\n"), USAGE, "haul: {CONFIG}:2:12: profile \"default\": provider \"s3\" is not supported: use provider = \"cos\""),
-    cli("config: access path that is not a COS URI", &["ls"], Conf::Text("[profiles.default]\naccess_paths = [\"s3://x/y\"]\n"), USAGE, "haul: {CONFIG}:2:17: profile \"default\": access_paths: \"s3://x/y\" is not a cos:// URI"),
+    cli("config: another provider", &["ls"], Conf::Text("[profiles.default]\nprovider = \"gcs\"\n"), USAGE, "haul: {CONFIG}:2:12: profile \"default\": provider \"gcs\" is not supported: use provider = \"cos\" (COS's own API) or \"s3\""),
+    cli("config: the TUI on an s3 profile", &[], Conf::Text("[profiles.default]\nprovider = \"s3\"\nsecret_id_env = \"TENCENTCLOUD_SECRET_ID\"\nsecret_key_env = \"TENCENTCLOUD_SECRET_KEY\"\n"), USAGE, "haul: profile \"default\" has provider = \"s3\": the TUI opens COS profiles only today"),
+    cli("config: a cos profile for s3 URIs", &["ls", "s3://media/"], Conf::Text("[profiles.default]\nprovider = \"cos\"\n"), USAGE, "haul: {CONFIG}:2:12: profile \"default\": this profile has provider = \"cos\", so it cannot open s3:// URIs: pass --profile"),
+    cli("config: access path that is not a COS URI", &["ls"], Conf::Text("[profiles.default]\naccess_paths = [\"s3://xyz/y\"]\n"), USAGE, "haul: {CONFIG}:2:17: profile \"default\": access_paths: s3://xyz/y is not a cos:// URI"),
     cli("config: secret id variable that is unset", &["ls"], Conf::Text("[profiles.default]\nsecret_id_env = \"PROD_SECRET_ID\"\n"), USAGE, "haul: no credentials for profile \"default\": set PROD_SECRET_ID (named by secret_id_env at {CONFIG}:2:17) (and TENCENTCLOUD_SESSION_TOKEN for temporary keys)"),
     cli("config: not UTF-8", &["ls"], Conf::Bytes(b"region = \"\xff\"\n"), USAGE, "haul: cannot read config file {CONFIG}: not UTF-8 text (invalid byte at offset 10)"),
     cli("config: /dev/zero", &["ls"], Conf::DevZero, USAGE, "haul: config file /dev/zero is a character device, not a regular file: point --config / HAUL_CONFIG at a TOML file"),

@@ -1,5 +1,6 @@
-//! Go to a typed location (`:`): `cos://BUCKET-APPID/prefix/` opens that listing on Browse; an
-//! object's URI opens its folder. A bucket name alone is taken as `cos://NAME/`. Enter goes,
+//! Go to a typed location (`:`): `cos://BUCKET-APPID/prefix/` (or an `s3://` URI) opens that
+//! listing on Browse; an object's URI opens its folder. A bucket name alone is taken as
+//! `cos://NAME/`. Enter goes,
 //! Esc closes; a URI that does not parse says why and stays open.
 
 use crossterm::event::{KeyCode, KeyEvent};
@@ -87,6 +88,6 @@ mod tests {
             "raw/x.mov"
         );
         assert!(parse("").is_err());
-        assert!(parse("s3://nope").is_err());
+        assert!(parse("cos://Not_A_Bucket/").is_err());
     }
 }
