@@ -61,6 +61,8 @@ pub struct UiOptions {
     pub access_paths: Vec<CosUri>,
     /// Defaults the copy dialog starts from.
     pub copy_defaults: CopyOptions,
+    /// Ring the terminal bell when a transfer finishes or fails (`[ui] bell`).
+    pub bell: bool,
 }
 
 impl UiOptions {
@@ -74,6 +76,7 @@ impl UiOptions {
             clock: Clock::system(),
             access_paths: Vec::new(),
             copy_defaults: CopyOptions::default(),
+            bell: false,
         }
     }
 }
@@ -108,6 +111,13 @@ pub struct App {
     pub control: Control,
     /// Set when something visible changed; the run loop redraws and clears it.
     pub dirty: bool,
+    /// `[ui] bell`: ring when a transfer ends.
+    pub bell: bool,
+    /// Bytes for the terminal itself (the bell, an OSC 52 clipboard copy); the run loop writes
+    /// and clears them.
+    pub to_terminal: Vec<u8>,
+    /// Interrupted transfers restored from the journal at start (announced on the status line).
+    pub interrupted_found: usize,
     /// What the run loop prints once the terminal is restored (what became of the jobs).
     pub exit_note: Option<String>,
     /// Counts engine events and keys: what the Queue's remembered rows are valid for.
@@ -188,6 +198,9 @@ impl App {
             size: Rect::new(0, 0, 80, 24),
             control: Control::None,
             dirty: true,
+            bell: opts.bell,
+            to_terminal: Vec::new(),
+            interrupted_found: 0,
             exit_note: None,
             rev: 0,
         };
@@ -322,7 +335,10 @@ impl App {
             MouseEventKind::ScrollUp => self.update(Action::Up),
             MouseEventKind::Down(MouseButton::Left) => {
                 if ev.row == 0 {
-                    for (screen, x0, x1) in super::views::tab_spans(self.size.width) {
+                    for (screen, x0, x1) in super::views::tab_spans_badged(
+                        self.size.width,
+                        &super::views::queue_badge(self),
+                    ) {
                         if ev.column >= x0 && ev.column < x1 {
                             return self.switch(screen);
                         }
@@ -376,6 +392,8 @@ impl App {
                 vec![]
             }
             Action::Quit => self.quit(),
+            Action::CopyUri => self.copy_uri(),
+            Action::Goto => self.open_goto(),
             Action::Suspend => {
                 self.control = Control::Suspend;
                 vec![]
@@ -394,7 +412,15 @@ impl App {
                     Action::PrevBucket => self.cycle_uploads_bucket(false),
                     _ => with_ctx!(self, ctx => self.uploads.handle(action, &mut ctx)),
                 },
-                Screen::Log => vec![],
+                Screen::Log => match action {
+                    Action::LogLevel => {
+                        let level = self.log.level.next();
+                        self.log.set_level(level);
+                        self.set_status(format!("Log: showing {}", level.label()));
+                        vec![]
+                    }
+                    _ => vec![],
+                },
             },
         }
     }
@@ -426,6 +452,10 @@ impl App {
                 ));
                 self.browse.clear_marks();
                 cmds
+            }
+            Reply::Goto(uri) => {
+                self.dialog = None;
+                self.goto(uri)
             }
             Reply::Quit => {
                 self.dialog = None;
@@ -486,6 +516,14 @@ impl App {
                 self.queue.upload_gone.extend(jobs);
                 vec![Command::AbortUploads { bucket, uploads }]
             }
+            (ConfirmKind::ClearFinished, Button::Clear) => {
+                self.set_status("clearing finished transfers");
+                vec![Command::ClearFinished]
+            }
+            (ConfirmKind::ClearFinished, _) => {
+                self.set_status("nothing cleared");
+                vec![]
+            }
             (ConfirmKind::AbortUploads { .. }, _) => {
                 self.set_status("no upload aborted");
                 vec![]
@@ -508,6 +546,10 @@ impl App {
                 vec![]
             }
         }
+    }
+
+    pub(super) fn switch_to_browse(&mut self) -> Vec<Command> {
+        self.switch(Screen::Browse)
     }
 
     fn switch(&mut self, screen: Screen) -> Vec<Command> {

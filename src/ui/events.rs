@@ -2,14 +2,12 @@
 //! Log. May answer with commands (the next page of a listing the cursor is near the end of,
 //! the uploads again after an abort). Pure, like the rest of the App.
 
-use std::time::Duration;
-
 use super::app::App;
 use super::dialogs::Dialog;
 use super::jobs::JobModel;
 use super::screens::log::LogEntry;
 use super::views::count;
-use crate::engine::{Command, Event, Listing, LogLevel};
+use crate::engine::{Command, Event, JobId, JobState, Listing, LogLevel};
 
 impl App {
     pub(super) fn push_log(&mut self, level: LogLevel, message: String) {
@@ -23,6 +21,10 @@ impl App {
         self.dirty = true;
         self.rev += 1;
         let now = self.now();
+        if let Some(id) = transfer_of(&ev) {
+            self.on_transfer_event(id, &ev, now);
+            return vec![];
+        }
         match ev {
             Event::JobAdded {
                 id,
@@ -33,136 +35,21 @@ impl App {
                 if journaled {
                     self.queue.journaled.insert(id);
                 }
-                let job = JobModel::new(id, spec, state);
+                if state == crate::engine::JobState::Interrupted {
+                    self.interrupted_found += 1;
+                    let n = self.interrupted_found;
+                    self.set_status(format!(
+                        "{n} interrupted transfer{} restored: r resumes (on the Queue, 2)",
+                        if n == 1 { "" } else { "s" }
+                    ));
+                }
+                let job = JobModel::new(id, spec, state, journaled, now);
                 self.queue.on_added(&job);
                 self.jobs.insert(id, job);
             }
             Event::Rejected { error, .. } => {
                 self.push_log(LogLevel::Error, error.clone());
                 self.set_error(error);
-            }
-            Event::ObjectsListed {
-                job,
-                objects,
-                bytes,
-                complete,
-            } => {
-                if let Some(j) = self.jobs.get_mut(&job) {
-                    j.on_listed(objects, bytes, complete);
-                }
-            }
-            Event::ObjectStarted { job, key, size } => {
-                if let Some(j) = self.jobs.get_mut(&job) {
-                    j.on_object_started(key, size);
-                }
-            }
-            Event::ObjectDone {
-                job,
-                key,
-                bytes,
-                skipped,
-            } => {
-                if let Some(j) = self.jobs.get_mut(&job) {
-                    j.on_object_done(&key, bytes, skipped, now);
-                }
-            }
-            Event::ObjectFailed { job, key, error } => {
-                if let Some(j) = self.jobs.get_mut(&job) {
-                    j.on_object_failed(key, error);
-                }
-            }
-            Event::Bytes { job, bytes } => {
-                if let Some(j) = self.jobs.get_mut(&job) {
-                    j.on_bytes(bytes, now);
-                }
-            }
-            Event::TransferProgress {
-                job,
-                done,
-                done_bytes,
-                skipped,
-            } => {
-                if let Some(j) = self.jobs.get_mut(&job) {
-                    j.on_restored(done, done_bytes, skipped);
-                }
-            }
-            Event::Waiting {
-                job,
-                what,
-                attempt,
-                of,
-                after,
-                error,
-            } => {
-                if let Some(j) = self.jobs.get_mut(&job) {
-                    j.on_waiting(format!(
-                        "{what}: attempt {attempt} of {of} in {} after {error}",
-                        humantime::format_duration(Duration::from_millis(after.as_millis() as u64))
-                    ));
-                }
-            }
-            Event::JobPlanned { id, plan } => {
-                if let Some(j) = self.jobs.get_mut(&id) {
-                    j.on_plan(&plan);
-                }
-            }
-            Event::JobState { id, state } => {
-                if let Some(j) = self.jobs.get_mut(&id) {
-                    j.on_state(state, now);
-                }
-            }
-            Event::PartStarted {
-                job,
-                part,
-                attempt,
-                at,
-            } => {
-                if let Some(j) = self.jobs.get_mut(&job) {
-                    j.on_part_started(part, attempt, at);
-                }
-            }
-            Event::PartDone {
-                job,
-                part,
-                bytes,
-                elapsed,
-            } => {
-                if let Some(j) = self.jobs.get_mut(&job) {
-                    j.on_part_done(part, bytes, elapsed, now);
-                }
-            }
-            Event::PartRetrying {
-                job,
-                part,
-                attempt,
-                after,
-                error,
-            } => {
-                if let Some(j) = self.jobs.get_mut(&job) {
-                    j.on_part_retrying(
-                        part,
-                        format!(
-                            "attempt {} failed, retrying in {}: {error}",
-                            attempt.saturating_sub(1),
-                            humantime::format_duration(after)
-                        ),
-                    );
-                }
-            }
-            Event::PartFailed { job, part, error } => {
-                if let Some(j) = self.jobs.get_mut(&job) {
-                    j.on_part_failed(part, error);
-                }
-            }
-            Event::JobFinished {
-                id,
-                state,
-                verification,
-            } => {
-                if let Some(j) = self.jobs.get_mut(&id) {
-                    j.verification = verification;
-                    j.on_state(state, now);
-                }
             }
             Event::JobRemoved { id } => {
                 self.jobs.remove(&id);
@@ -194,8 +81,40 @@ impl App {
                 }
                 return self.relist_uploads();
             }
+            // A transfer's own events are folded above (`transfer_of`).
+            _ => {}
         }
         vec![]
+    }
+
+    /// One transfer's event, folded by its `JobModel`; a transfer that just ended says so on
+    /// the status line (and rings the bell when `[ui] bell` is on).
+    fn on_transfer_event(&mut self, id: JobId, ev: &Event, now: std::time::SystemTime) {
+        let Some(j) = self.jobs.get_mut(&id) else {
+            return;
+        };
+        let was_ended = j.ended_at.is_some();
+        j.apply(ev, now);
+        if was_ended || j.ended_at.is_none() || !matches!(ev, Event::JobFinished { .. }) {
+            return;
+        }
+        if let Some(note) = j.end_notice(now) {
+            let failed = matches!(j.state, JobState::Failed(_));
+            self.push_log(
+                if failed {
+                    LogLevel::Error
+                } else {
+                    LogLevel::Info
+                },
+                note.clone(),
+            );
+            // A note, not an error: it gives way to the Queue's own line for the selected job
+            // (which says what `r` will do); the tab's ✗ and the Log keep the failure.
+            self.set_status(note);
+            if self.bell {
+                self.to_terminal.push(0x07);
+            }
+        }
     }
 
     fn on_listing(&mut self, l: Listing) -> Vec<Command> {
@@ -225,5 +144,27 @@ impl App {
                 vec![]
             }
         }
+    }
+}
+
+/// The transfer an event is about, for the events `JobModel::apply` folds.
+fn transfer_of(ev: &Event) -> Option<JobId> {
+    match ev {
+        Event::JobPlanned { id, .. }
+        | Event::JobState { id, .. }
+        | Event::JobFinished { id, .. } => Some(*id),
+        Event::JobHistory { record } => Some(record.id),
+        Event::PartStarted { job, .. }
+        | Event::PartDone { job, .. }
+        | Event::PartRetrying { job, .. }
+        | Event::PartFailed { job, .. }
+        | Event::ObjectsListed { job, .. }
+        | Event::ObjectStarted { job, .. }
+        | Event::ObjectDone { job, .. }
+        | Event::ObjectFailed { job, .. }
+        | Event::Bytes { job, .. }
+        | Event::TransferProgress { job, .. }
+        | Event::Waiting { job, .. } => Some(*job),
+        _ => None,
     }
 }

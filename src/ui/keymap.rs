@@ -42,6 +42,15 @@ pub enum Action {
     Resume,
     ConcurrencyUp,
     ConcurrencyDown,
+    /// The global limit of requests in flight (all transfers), live.
+    LimitUp,
+    LimitDown,
+    /// The selected URI to the clipboard (OSC 52).
+    CopyUri,
+    /// Go to a typed `cos://` location.
+    Goto,
+    /// Log: cycle the level shown.
+    LogLevel,
     PauseAll,
     ResumeAll,
     RetryFailed,

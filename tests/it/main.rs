@@ -17,3 +17,4 @@ mod server_api;
 mod server_ops;
 mod ui;
 mod ui_pty;
+mod ui_transfers;

@@ -543,9 +543,10 @@ fn pause_resume_cancel_and_retry_send_commands() {
         press(&mut a, &[key('U')])[..],
         [Command::ResumeAll]
     ));
+    // C asks first (ui_transfers:: tests the question), then clears every finished one.
     assert!(matches!(
-        press(&mut a, &[key('C')])[..],
-        [Command::Remove(1)]
+        press(&mut a, &[key('C'), key('y')])[..],
+        [Command::ClearFinished]
     ));
 }
 

@@ -20,6 +20,7 @@ pub enum Button {
     PauseAndQuit,
     AbortAndQuit,
     Stay,
+    Clear,
 }
 
 impl Button {
@@ -30,6 +31,7 @@ impl Button {
             Button::PauseAndQuit => "Pause and quit",
             Button::AbortAndQuit => "Abort and quit",
             Button::Stay => "Stay",
+            Button::Clear => "Clear",
         }
     }
 }
@@ -58,6 +60,8 @@ pub enum ConfirmKind {
     },
     /// Buttons: Pause and quit, Abort and quit, Stay.
     Quit,
+    /// Buttons: No, Clear.
+    ClearFinished,
 }
 
 impl Confirm {
@@ -65,6 +69,7 @@ impl Confirm {
     pub fn new(title: &str, lines: Vec<String>, kind: ConfirmKind) -> Confirm {
         let buttons = match kind {
             ConfirmKind::Quit => vec![Button::PauseAndQuit, Button::AbortAndQuit, Button::Stay],
+            ConfirmKind::ClearFinished => vec![Button::No, Button::Clear],
             _ => vec![Button::No, Button::Abort],
         };
         Confirm {
@@ -163,6 +168,27 @@ impl Confirm {
         )
     }
 
+    /// The confirmation `C` opens on the Queue: what clearing removes, by state.
+    pub fn clear_finished(jobs: &[&JobModel]) -> Confirm {
+        let count = |f: &dyn Fn(&JobModel) -> bool| jobs.iter().filter(|j| f(j)).count();
+        let done = count(&|j| matches!(j.state, crate::engine::JobState::Done));
+        let failed = count(&|j| matches!(j.state, crate::engine::JobState::Failed(_)));
+        let other = jobs.len() - done - failed;
+        let mut lines = vec![format!(
+            "Clear {} finished transfer{} from the Queue and the history? {done} done, {failed} failed, {other} aborted or skipped.",
+            jobs.len(),
+            if jobs.len() == 1 { "" } else { "s" }
+        )];
+        if failed > 0 {
+            lines.push(
+                "A failed transfer the journal still holds stays resumable with `haul jobs resume`."
+                    .into(),
+            );
+        }
+        lines.push("Nothing changes on the server.".into());
+        Confirm::new("Clear finished", lines, ConfirmKind::ClearFinished)
+    }
+
     /// The confirmation `q` opens while `unfinished` jobs are not finished, `lost` of them not
     /// journaled (they cannot be resumed once haul exits).
     pub fn quit(unfinished: usize, lost: usize) -> Confirm {
@@ -194,6 +220,7 @@ impl Confirm {
     pub fn yes(&self) -> Button {
         match self.kind {
             ConfirmKind::Quit => Button::PauseAndQuit,
+            ConfirmKind::ClearFinished => Button::Clear,
             _ => Button::Abort,
         }
     }

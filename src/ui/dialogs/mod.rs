@@ -7,6 +7,7 @@
 pub mod confirm;
 pub mod copy;
 pub mod details;
+pub mod goto;
 pub mod help;
 
 use crossterm::event::KeyEvent;
@@ -27,6 +28,8 @@ pub enum Dialog {
         scroll: usize,
         search: String,
     },
+    /// `:` go to a typed location.
+    Goto(goto::Goto),
 }
 
 /// What a dialog asks the App to do after a key.
@@ -44,18 +47,21 @@ pub enum Reply {
     Queue(Vec<CopySpec>),
     /// Close and quit (Ctrl-c inside a dialog).
     Quit,
+    /// Open this location on Browse.
+    Goto(crate::store::CosUri),
 }
 
 impl Dialog {
     /// Whether the dialog reads raw keys (text fields) instead of key-map actions.
     pub fn takes_keys(&self) -> bool {
-        matches!(self, Dialog::Copy(_))
+        matches!(self, Dialog::Copy(_) | Dialog::Goto(_))
     }
 
     /// A raw key, for dialogs with text fields.
     pub fn on_key(&mut self, ev: KeyEvent) -> Reply {
         match self {
             Dialog::Copy(d) => d.handle_key(ev),
+            Dialog::Goto(g) => g.handle_key(ev),
             _ => Reply::Keep,
         }
     }
@@ -66,7 +72,7 @@ impl Dialog {
             Dialog::Help { scroll, .. } => help::handle(scroll, action),
             Dialog::Details(d) => d.handle(action),
             Dialog::Confirm(c) => c.handle(action),
-            Dialog::Copy(_) => Reply::Keep,
+            Dialog::Copy(_) | Dialog::Goto(_) => Reply::Keep,
         }
     }
 }

@@ -19,6 +19,10 @@ use crate::ui::keymap::Action;
 pub struct BrowseState {
     pub buckets: BucketList,
     pub stack: Vec<ObjectList>,
+    /// Marks of listings left (`Back`, `:`), by bucket and prefix: names marked there, put back
+    /// when the listing is opened again, so marks survive leaving a folder.
+    pub kept_marks:
+        std::collections::BTreeMap<(BucketName, String), std::collections::BTreeSet<Box<str>>>,
 }
 
 impl BrowseState {
@@ -150,7 +154,37 @@ impl BrowseState {
             for r in l.rows.iter_mut() {
                 r.marked = false;
             }
+            self.kept_marks
+                .remove(&(l.bucket.clone(), l.prefix.clone()));
         }
+    }
+
+    /// Leaves the current listing, keeping its marks for when it is opened again: the marked
+    /// rows loaded, and kept marks of rows not loaded this time.
+    pub fn pop_keeping_marks(&mut self) {
+        let Some(l) = self.stack.pop() else { return };
+        let k = (l.bucket.clone(), l.prefix.clone());
+        let mut kept = self.kept_marks.remove(&k).unwrap_or_default();
+        for r in &l.rows {
+            if r.marked {
+                kept.insert(r.name.clone());
+            } else {
+                kept.remove(&r.name);
+            }
+        }
+        if !kept.is_empty() {
+            self.kept_marks.insert(k, kept);
+        }
+    }
+
+    /// Marks kept elsewhere than the current listing.
+    pub fn marks_elsewhere(&self) -> usize {
+        let here = self.location();
+        self.kept_marks
+            .iter()
+            .filter(|(k, _)| Some((*k).clone()) != here)
+            .map(|(_, v)| v.len())
+            .sum()
     }
 
     pub fn handle(&mut self, action: Action, ctx: &mut Ctx) -> Vec<Command> {
@@ -169,7 +203,7 @@ impl BrowseState {
                 self.open_details(ctx)
             }
             Action::Back => {
-                self.stack.pop();
+                self.pop_keeping_marks();
                 vec![]
             }
             Action::Mark => {
@@ -214,7 +248,7 @@ impl BrowseState {
                     })];
                 }
                 let (bucket, prefix) = (list.bucket.clone(), list.prefix.clone());
-                self.stack.pop();
+                self.pop_keeping_marks();
                 self.open_listing(bucket, prefix)
             }
             Action::Info => self.open_details(ctx),
@@ -331,9 +365,19 @@ impl BrowseState {
             return false;
         };
         let mut consumed = false;
+        let kept = self.kept_marks.get(&(bucket.clone(), prefix.clone()));
         for list in self.stack.iter_mut() {
             if list.bucket == bucket && list.prefix == prefix {
+                let before = list.rows.len();
                 consumed |= list.on_page(&marker, page.clone());
+                if let Some(kept) = kept {
+                    // Only the rows this page added: a mark taken off since stays off.
+                    for r in list.rows.iter_mut().skip(before) {
+                        if kept.contains(&r.name) {
+                            r.marked = true;
+                        }
+                    }
+                }
             }
         }
         consumed

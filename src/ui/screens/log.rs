@@ -1,5 +1,6 @@
 //! The Log screen: requests and log lines, newest last, capped at `LOG_CAP`; it follows the
-//! tail unless scrolled up.
+//! tail unless scrolled up. A search (`/`) and a level (`v`: everything, log lines only,
+//! warnings and failed requests, errors) narrow what it shows.
 //!
 //! Owns the lines and the scroll position; lines arrive through `push`.
 
@@ -36,8 +37,59 @@ pub struct LogState {
     /// Sequence number of `entries[0]` (entries dropped at the cap shift it).
     first_seq: u64,
     search: String,
-    /// Sequence numbers of the entries that match `search`, oldest first.
+    /// The least severe entries shown.
+    pub level: LevelFilter,
+    /// Sequence numbers of the entries that match `search` and `level`, oldest first.
     matches: VecDeque<u64>,
+}
+
+/// Which entries the Log shows, by severity (`v` cycles).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LevelFilter {
+    #[default]
+    All,
+    /// Log lines, no requests.
+    Lines,
+    /// Warnings and errors, and requests that failed (an error status or no answer).
+    Warnings,
+    /// Errors, and requests answered 5xx or not at all.
+    Errors,
+}
+
+impl LevelFilter {
+    pub fn next(self) -> LevelFilter {
+        match self {
+            LevelFilter::All => LevelFilter::Lines,
+            LevelFilter::Lines => LevelFilter::Warnings,
+            LevelFilter::Warnings => LevelFilter::Errors,
+            LevelFilter::Errors => LevelFilter::All,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            LevelFilter::All => "everything",
+            LevelFilter::Lines => "log lines (no requests)",
+            LevelFilter::Warnings => "warnings, errors and failed requests",
+            LevelFilter::Errors => "errors and requests answered 5xx or not at all",
+        }
+    }
+
+    fn accepts(self, e: &LogEntry) -> bool {
+        match (self, e) {
+            (LevelFilter::All, _) => true,
+            (LevelFilter::Lines, LogEntry::Line { .. }) => true,
+            (LevelFilter::Lines, LogEntry::Request { .. }) => false,
+            (LevelFilter::Warnings, LogEntry::Line { level, .. }) => *level != LogLevel::Info,
+            (LevelFilter::Warnings, LogEntry::Request { record, .. }) => {
+                record.status.is_none_or(|s| s >= 400)
+            }
+            (LevelFilter::Errors, LogEntry::Line { level, .. }) => *level == LogLevel::Error,
+            (LevelFilter::Errors, LogEntry::Request { record, .. }) => {
+                record.status.is_none_or(|s| s >= 500)
+            }
+        }
+    }
 }
 
 impl LogState {
@@ -49,7 +101,7 @@ impl LogState {
             }
             self.first_seq += 1;
         }
-        if !self.search.is_empty() && matches(&e, &self.search) {
+        if !self.unfiltered() && self.shows(&e) {
             self.matches
                 .push_back(self.first_seq + self.entries.len() as u64);
         }
@@ -63,12 +115,30 @@ impl LogState {
     /// Shows only the entries containing `text` (case-insensitive); empty shows all.
     pub fn set_search(&mut self, text: String) {
         self.search = text.to_lowercase();
+        self.refilter();
+    }
+
+    /// Shows the entries `level` accepts (and the search matches).
+    pub fn set_level(&mut self, level: LevelFilter) {
+        self.level = level;
+        self.refilter();
+    }
+
+    fn unfiltered(&self) -> bool {
+        self.search.is_empty() && self.level == LevelFilter::All
+    }
+
+    fn shows(&self, e: &LogEntry) -> bool {
+        self.level.accepts(e) && (self.search.is_empty() || matches(e, &self.search))
+    }
+
+    fn refilter(&mut self) {
         self.back = 0;
-        self.matches = if self.search.is_empty() {
+        self.matches = if self.unfiltered() {
             VecDeque::new()
         } else {
             (0..self.entries.len())
-                .filter(|&i| matches(&self.entries[i], &self.search))
+                .filter(|&i| self.shows(&self.entries[i]))
                 .map(|i| self.first_seq + i as u64)
                 .collect()
         };
@@ -76,7 +146,7 @@ impl LogState {
 
     /// Entries shown (those matching the search).
     pub fn len(&self) -> usize {
-        if self.search.is_empty() {
+        if self.unfiltered() {
             self.entries.len()
         } else {
             self.matches.len()
@@ -94,7 +164,7 @@ impl LogState {
 
     /// The `i`th entry shown.
     pub fn get(&self, i: usize) -> Option<&LogEntry> {
-        if self.search.is_empty() {
+        if self.unfiltered() {
             return self.entries.get(i);
         }
         let seq = *self.matches.get(i)?;

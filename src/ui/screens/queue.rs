@@ -248,17 +248,29 @@ impl QueueState {
                 ids.into_iter().map(Command::Retry).collect()
             }
             Action::ClearFinished => {
-                let ids: Vec<JobId> = ctx
+                let finished: Vec<&JobModel> = ctx
                     .jobs
                     .values()
                     .filter(|j| j.state.is_finished())
-                    .map(|j| j.id)
                     .collect();
+                if finished.is_empty() {
+                    ctx.note("no finished transfers to clear");
+                } else {
+                    let c = Confirm::clear_finished(&finished);
+                    ctx.open(Dialog::Confirm(c));
+                }
+                vec![]
+            }
+            Action::LimitUp | Action::LimitDown => {
+                let Some((limit, _)) = ctx.concurrency else {
+                    ctx.note("the engine has not said its limit yet");
+                    return vec![];
+                };
+                let n = next_limit(limit, action == Action::LimitUp);
                 ctx.note(format!(
-                    "clearing {}",
-                    count(ids.len(), "finished job", "finished jobs")
+                    "global limit: {n} requests in flight across all jobs (was {limit})"
                 ));
-                ids.into_iter().map(Command::Remove).collect()
+                vec![Command::SetConcurrency { job: None, n }]
             }
             Action::Refresh => vec![],
             Action::Resume => match selected.and_then(|id| ctx.jobs.get(&id)) {
@@ -364,9 +376,25 @@ fn job_action(id: Option<JobId>, action: Action, ctx: &mut Ctx) -> Vec<Command> 
             if let Some(j) = ctx.jobs.get_mut(&id) {
                 j.concurrency = Some(n);
             }
-            ctx.note(format!("job {id}: up to {n} parts in flight"));
+            match ctx.concurrency {
+                Some((limit, _)) if n > limit => ctx.note(format!(
+                    "job {id}: up to {n} parts in flight, but the global limit of {limit} still caps it (> raises it)"
+                )),
+                _ => ctx.note(format!("job {id}: up to {n} parts in flight")),
+            }
             vec![Command::SetConcurrency { job: Some(id), n }]
         }
         _ => vec![],
+    }
+}
+
+/// The global limit one `>` / `<` away: steps of an eighth (at least 1), within the engine's
+/// 1–1024.
+pub fn next_limit(limit: usize, up: bool) -> usize {
+    let step = (limit / 8).max(1);
+    if up {
+        (limit + step).min(1024)
+    } else {
+        limit.saturating_sub(step).max(1)
     }
 }

@@ -1,5 +1,6 @@
 //! The help overlay (`?`): every binding of the key map, grouped by context, generated from
-//! the same `Keymap` the App uses, so a user's rebinding shows here as it works.
+//! the same `Keymap` the App uses, so a user's rebinding shows here as it works. The screen it
+//! was opened on comes first, with its legend (`legend.rs`: what its figures and glyphs mean).
 //!
 //! Pure: draws from the key map.
 
@@ -18,18 +19,39 @@ pub fn lines(keymap: &Keymap) -> Vec<(bool, String)> {
 /// Help's lines whose binding (keys or description) contains `search` (case-insensitive),
 /// under their section titles; every line when it is empty.
 pub fn searched(keymap: &Keymap, search: &str) -> Vec<(bool, String)> {
+    scoped(keymap, search, None)
+}
+
+/// `searched`, with the section of `scope` first and its legend under it (lines of the legend
+/// are searched too).
+pub fn scoped(
+    keymap: &Keymap,
+    search: &str,
+    scope: Option<(Context, &Theme)>,
+) -> Vec<(bool, String)> {
     let q = search.to_lowercase();
     let mut out = Vec::new();
-    for ctx in Context::ALL {
-        let rows: Vec<String> = keymap
-            .bindings(ctx)
-            .iter()
-            .map(|binding| {
-                let keys: Vec<String> = binding.keys.iter().map(|k| k.label()).collect();
-                format!("  {:18} {}", keys.join(" "), binding.desc)
-            })
-            .filter(|l| q.is_empty() || l.to_lowercase().contains(&q))
-            .collect();
+    let first = scope.map(|(c, _)| c);
+    let mut order: Vec<Context> = first.into_iter().collect();
+    order.extend(Context::ALL.into_iter().filter(|c| Some(*c) != first));
+    for ctx in order {
+        if let Some((_, t)) = scope.filter(|(c, _)| *c == ctx) {
+            let mut rows = section_rows(keymap, ctx, &q);
+            let legend: Vec<String> = super::legend::lines(ctx, t)
+                .into_iter()
+                .filter(|l| q.is_empty() || l.to_lowercase().contains(&q))
+                .collect();
+            if !rows.is_empty() {
+                out.push((true, title(ctx).to_string()));
+                out.extend(rows.drain(..).map(|l| (false, l)));
+            }
+            if !legend.is_empty() {
+                out.push((true, format!("{} · what the figures mean", title(ctx))));
+                out.extend(legend.into_iter().map(|l| (false, l)));
+            }
+            continue;
+        }
+        let rows = section_rows(keymap, ctx, &q);
         if rows.is_empty() {
             continue;
         }
@@ -37,6 +59,19 @@ pub fn searched(keymap: &Keymap, search: &str) -> Vec<(bool, String)> {
         out.extend(rows.into_iter().map(|l| (false, l)));
     }
     out
+}
+
+/// One context's bindings as Help lines, those matching `q` (lower case; all when empty).
+fn section_rows(keymap: &Keymap, ctx: Context, q: &str) -> Vec<String> {
+    keymap
+        .bindings(ctx)
+        .iter()
+        .map(|binding| {
+            let keys: Vec<String> = binding.keys.iter().map(|k| k.label()).collect();
+            format!("  {:18} {}", keys.join(" "), binding.desc)
+        })
+        .filter(|l| q.is_empty() || l.to_lowercase().contains(q))
+        .collect()
 }
 
 fn title(ctx: Context) -> &'static str {
@@ -55,10 +90,15 @@ fn title(ctx: Context) -> &'static str {
 
 /// Help's lines wrapped to `w` columns: a description that does not fit continues under
 /// itself (hanging indent), nothing is cut.
-pub fn wrapped(keymap: &Keymap, search: &str, w: usize) -> Vec<(bool, String)> {
+pub fn wrapped(
+    keymap: &Keymap,
+    search: &str,
+    scope: Option<(Context, &Theme)>,
+    w: usize,
+) -> Vec<(bool, String)> {
     let indent = 2 + 18 + 1;
     let mut out = Vec::new();
-    for (is_title, l) in searched(keymap, search) {
+    for (is_title, l) in scoped(keymap, search, scope) {
         if is_title || l.chars().count() <= w || w <= indent + 8 {
             out.push((is_title, l));
             continue;
@@ -80,9 +120,11 @@ pub fn wrapped(keymap: &Keymap, search: &str, w: usize) -> Vec<(bool, String)> {
     out
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn render(
     keymap: &Keymap,
     t: &Theme,
+    scope: Context,
     scroll: usize,
     search: &str,
     area: Rect,
@@ -100,7 +142,12 @@ pub fn render(
         .border_style(t.accent());
     let inner = block.inner(r);
     block.render(r, buf);
-    let mut all = wrapped(keymap, search, inner.width.saturating_sub(1) as usize);
+    let mut all = wrapped(
+        keymap,
+        search,
+        Some((scope, t)),
+        inner.width.saturating_sub(1) as usize,
+    );
     if all.is_empty() {
         all.push((
             false,

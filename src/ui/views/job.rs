@@ -1,6 +1,9 @@
-//! The Job detail screen: the job's facts (upload id, part size, verification), a part map
-//! (one cell per part, or several parts per cell when the area is small, with the scale shown),
-//! the parts in flight with estimated bars (shaded, prefixed `~`), and the last errors in full.
+//! The Job detail screen. A one-object transfer: its facts (upload id, part size,
+//! verification), a part map (one cell per part, or several parts per cell when the area is
+//! small, with the scale shown), the parts in flight with estimated bars (shaded, prefixed
+//! `~`), and the last errors in full. A prefix transfer: object counts and bytes, the objects
+//! in flight, and the failed objects with their errors. A finished one: how long it took and
+//! its average rate.
 //!
 //! Pure: a function of one `JobModel`, the theme and `now`.
 
@@ -20,6 +23,9 @@ use crate::units::format_size;
 pub fn render(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &mut Buffer) {
     if area.height < 4 {
         return;
+    }
+    if j.is_prefix() {
+        return render_prefix(j, t, now, area, buf);
     }
     let w = area.width;
     let head = format!(
@@ -61,10 +67,9 @@ pub fn render(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &mut Bu
         Style::default(),
     );
     let line3 = format!(
-        "{:.1}% · {} · ETA {} · retries {}{}",
+        "{:.1}% · {} · retries {}{}",
         j.fraction() * 100.0,
-        format_rate(j.rate(now)),
-        format_eta(j.eta(now)),
+        speed(j, now),
         j.retries,
         j.concurrency
             .map(|n| format!(" · up to {n} in flight"))
@@ -376,4 +381,154 @@ fn render_errors(j: &JobModel, t: &Theme, area: Rect, buf: &mut Buffer) {
         Rect::new(area.x, area.y + 1, area.width, area.height - 1),
         buf,
     );
+}
+
+/// Rate and ETA while it runs; time taken and average rate once it ended.
+fn speed(j: &JobModel, now: SystemTime) -> String {
+    if j.ended_at.is_some() || j.state.is_finished() {
+        format!(
+            "took {} · {} average",
+            crate::engine::progress::format_eta(j.elapsed(now)),
+            format_rate(j.average_rate(now))
+        )
+    } else {
+        format!(
+            "{} · ETA {}",
+            format_rate(j.rate(now)),
+            format_eta(j.eta(now))
+        )
+    }
+}
+
+/// A prefix transfer: counts and bytes, objects in flight, failed objects with their errors.
+fn render_prefix(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &mut Buffer) {
+    let w = area.width;
+    let line = |buf: &mut Buffer, y: u16, s: &str, style: Style| {
+        put(buf, area.x, area.y + y, &fit(s, w as usize), w, style)
+    };
+    line(
+        buf,
+        0,
+        &format!(
+            "Job {} · {} · {} → {}",
+            j.id,
+            j.state.label(),
+            j.spec.source,
+            j.spec.destination
+        ),
+        t.state(&j.state).patch(t.title()),
+    );
+    let listed = if j.listing_complete {
+        format!("{} listed", thousands(j.listed))
+    } else {
+        format!("{}+ listed so far", thousands(j.listed))
+    };
+    line(
+        buf,
+        1,
+        &format!(
+            "objects: {} done, {} skipped, {} failed, {} in flight of {listed} · {} of {}",
+            thousands(j.done),
+            thousands(j.skipped),
+            thousands(j.failed),
+            j.fold.in_flight.len(),
+            format_size(j.bytes_done),
+            format_size(j.listed_bytes),
+        ),
+        Style::default(),
+    );
+    line(
+        buf,
+        2,
+        &format!(
+            "{:.1}% · {} · retries {}{}",
+            j.fraction() * 100.0,
+            speed(j, now),
+            j.retries,
+            j.concurrency
+                .map(|n| format!(" · up to {n} in flight"))
+                .unwrap_or_default(),
+        ),
+        Style::default(),
+    );
+    let info = match &j.fold.waiting {
+        Some(wt) => wt.describe(j.instant_of(now)),
+        None if j.journaled => "journaled: resumable after a restart".into(),
+        None => "not journaled: a restart loses its progress".into(),
+    };
+    line(buf, 3, &info, t.dim());
+    let rest = Rect::new(area.x, area.y + 4, w, area.height - 4);
+    if rest.height < 2 {
+        return;
+    }
+    // In flight above, failures below; failures get what they need up to half.
+    let fail_h = if j.failures.is_empty() {
+        1
+    } else {
+        ((j.failures.len() + 1) as u16).min(rest.height / 2).max(2)
+    };
+    let fly = Rect::new(rest.x, rest.y, w, rest.height - fail_h);
+    let fail = Rect::new(rest.x, rest.y + fly.height, w, fail_h);
+    if fly.height > 0 {
+        put(
+            buf,
+            fly.x,
+            fly.y,
+            &format!("Objects in flight: {}", j.fold.in_flight.len()),
+            w,
+            t.title(),
+        );
+        let rows = fly.height.saturating_sub(1) as usize;
+        let n = j.fold.in_flight.len();
+        for (i, (key, size)) in j.fold.in_flight.iter().enumerate().take(rows) {
+            let text = if i + 1 == rows && n > rows {
+                format!("… and {} more", n - rows + 1)
+            } else {
+                format!("{:>10}  {key}", format_size(*size))
+            };
+            put(
+                buf,
+                fly.x,
+                fly.y + 1 + i as u16,
+                &fit(&text, w as usize),
+                w,
+                Style::default(),
+            );
+        }
+    }
+    if j.failures.is_empty() {
+        put(buf, fail.x, fail.y, "Failed objects: none", w, t.dim());
+        return;
+    }
+    put(
+        buf,
+        fail.x,
+        fail.y,
+        &format!(
+            "Failed objects: {}{}",
+            thousands(j.failed),
+            if (j.failed as usize) > j.failures.len() {
+                format!(" (the first {} shown)", j.failures.len())
+            } else {
+                String::new()
+            }
+        ),
+        w,
+        t.error(),
+    );
+    for (i, (key, err)) in j
+        .failures
+        .iter()
+        .take(fail.height.saturating_sub(1) as usize)
+        .enumerate()
+    {
+        put(
+            buf,
+            fail.x,
+            fail.y + 1 + i as u16,
+            &fit(&format!("✗ {key}: {err}"), w as usize),
+            w,
+            t.fg("error"),
+        );
+    }
 }

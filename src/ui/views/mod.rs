@@ -6,8 +6,10 @@
 
 pub mod browse;
 pub mod dialog;
+pub mod goto;
 pub mod help;
 pub mod job;
+pub mod legend;
 pub mod log;
 pub mod queue;
 pub mod uploads;
@@ -72,45 +74,94 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     render_footer(app, a.footer, buf);
     match &app.dialog {
         Some(Dialog::Help { scroll, search }) => {
-            help::render(&app.keymap, &app.theme, *scroll, search, area, buf)
+            let scope = match app.screen {
+                Screen::Browse => Context::Browse,
+                Screen::Queue if app.queue.detail.is_some() => Context::Job,
+                Screen::Queue => Context::Queue,
+                Screen::Uploads => Context::Uploads,
+                Screen::Log => Context::Log,
+            };
+            help::render(&app.keymap, &app.theme, scope, *scroll, search, area, buf)
         }
         Some(Dialog::Confirm(c)) => dialog::render_confirm(c, &app.theme, area, buf),
         Some(Dialog::Copy(d)) => dialog::render_copy(d, &app.theme, area, buf),
         Some(Dialog::Details(d)) => dialog::render_details(d, &app.theme, area, buf),
+        Some(Dialog::Goto(g)) => goto::render(g, &app.theme, area, buf),
         None => {}
     }
 }
 
 /// Tab positions on the bar: (screen, first column, past-the-end column).
 pub fn tab_spans(width: u16) -> Vec<(Screen, u16, u16)> {
+    tab_spans_badged(width, "")
+}
+
+/// The Queue tab's news: transfers running (`▶3`) and failed (`✗1`), empty when none.
+pub fn queue_badge(app: &App) -> String {
+    let (running, failed) = crate::ui::jobs::tab_counts(app.jobs.values());
+    let mut s = String::new();
+    if running > 0 {
+        s.push_str(&format!(" ▶{running}"));
+    }
+    if failed > 0 {
+        s.push_str(&format!(" ✗{failed}"));
+    }
+    s
+}
+
+/// Tab positions with the Queue tab widened by its badge (what the bar draws, and what a click
+/// is tested against).
+pub fn tab_spans_badged(width: u16, badge: &str) -> Vec<(Screen, u16, u16)> {
     let mut x = 1u16;
     let mut out = Vec::new();
-    for (i, s) in Screen::ALL.iter().enumerate() {
-        let w = (s.title().len() + 4) as u16; // "1 Browse" plus padding
+    for s in Screen::ALL {
+        let mut w = (s.title().len() + 4) as u16; // "1 Browse" plus padding
+        if s == Screen::Queue {
+            w += badge.chars().count() as u16;
+        }
         if x + w > width {
             break;
         }
-        out.push((*s, x, x + w));
+        out.push((s, x, x + w));
         x += w + 1;
-        let _ = i;
     }
     out
 }
 
 fn render_tabs(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    for (i, (screen, x0, x1)) in tab_spans(area.width).into_iter().enumerate() {
-        let label = format!(" {} {} ", i + 1, screen.title());
+    let badge = queue_badge(app);
+    let spans = tab_spans_badged(area.width, &badge);
+    for (i, (screen, x0, x1)) in spans.iter().copied().enumerate() {
         let style = if screen == app.screen {
             t.selected()
         } else {
             t.dim()
         };
-        put(buf, area.x + x0, area.y, &label, x1 - x0, style);
+        let label = format!(" {} {} ", i + 1, screen.title());
+        let padded = format!("{label:w$}", w = (x1 - x0) as usize);
+        put(buf, area.x + x0, area.y, &padded, x1 - x0, style);
+        if screen == Screen::Queue && !badge.is_empty() {
+            // Failures in the error colour, so they are seen from any screen.
+            let bx = area.x + x0 + label.chars().count() as u16 - 1;
+            let (running, failed) = badge.split_once(" ✗").unwrap_or((badge.as_str(), ""));
+            put(buf, bx, area.y, running, x1 - bx, style);
+            if !failed.is_empty() {
+                let fx = bx + running.chars().count() as u16;
+                put(
+                    buf,
+                    fx,
+                    area.y,
+                    &format!(" ✗{failed} "),
+                    x1.saturating_sub(fx - area.x),
+                    style.patch(t.error()),
+                );
+            }
+        }
     }
     let title = format!("haul · {} ", app.title);
     let w = title.chars().count() as u16;
-    let used = tab_spans(area.width).last().map(|s| s.2).unwrap_or(0);
+    let used = spans.last().map(|s| s.2).unwrap_or(0);
     if area.width > used + w + 1 {
         put(buf, area.x + area.width - w, area.y, &title, w, t.accent());
     }
@@ -175,6 +226,10 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
         None => Some(app.context()),
     };
     let hints: Vec<(String, String, u8)> = match ctx {
+        Some(_) if matches!(app.dialog, Some(Dialog::Goto(_))) => vec![
+            ("Enter".into(), "open".into(), 0),
+            ("Esc".into(), "close".into(), 1),
+        ],
         Some(_) if matches!(app.dialog, Some(Dialog::Details(_))) => {
             vec![("Esc".into(), "close".into(), 0)]
         }

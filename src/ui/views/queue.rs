@@ -105,7 +105,7 @@ pub fn header_line(app: &App, tot: &crate::ui::jobs::Totals) -> String {
         parts.push(format!("ETA {}", format_eta(tot.eta)));
         let flying: usize = running
             .iter()
-            .map(|j| j.in_flight.len() + j.objects_in_flight.len())
+            .map(|j| j.in_flight.len() + j.fold.in_flight.len())
             .sum();
         parts.push(format!("{flying} in flight"));
     }
@@ -220,28 +220,37 @@ fn draw_row(
     let t = &app.theme;
     let now = app.now();
     let frac = j.fraction();
-    let est = j
-        .size
+    let total = j.total();
+    let est = total
         .filter(|s| *s > 0)
         .map(|s| j.bytes_estimated(now) as f64 / s as f64)
         .unwrap_or(frac);
     let name = route(&j.spec.source, &j.spec.destination, c.name);
-    let size = j.size.map(format_size).unwrap_or_else(|| "-".into());
-    let pct = if j.size.is_some() {
+    let size = total.map(format_size).unwrap_or_else(|| "-".into());
+    let pct = if total.is_some() {
         format!("{:.1}%", frac * 100.0)
     } else {
         "-".into()
     };
     let parts = if j.is_prefix() {
-        // A prefix transfer counts objects: done / in flight / listed (+ while listing).
-        let o = &j.objects;
-        format!(
+        // A prefix transfer counts objects: done / in flight / listed (+ while listing),
+        // then ✗ and the failed ones.
+        let n = |x: u64| if c.wide { thousands(x) } else { x.to_string() };
+        let mut s = format!(
             "{}/{}/{}{}",
-            thousands(o.done + o.skipped),
-            j.objects_in_flight.len(),
-            thousands(o.listed),
-            if o.listing_complete { "" } else { "+" }
-        )
+            n(j.done + j.skipped),
+            j.fold.in_flight.len(),
+            n(j.listed),
+            if j.listing_complete { "" } else { "+" }
+        );
+        if j.failed > 0 {
+            s.push_str(&format!(
+                "{}✗{}",
+                if c.wide { " " } else { "" },
+                n(j.failed)
+            ));
+        }
+        s
     } else if c.wide {
         format!(
             "{}/{}/{}",
@@ -292,7 +301,7 @@ fn draw_row(
         Default::default(),
         &mut cx,
     );
-    if c.bar == 0 && j.size.is_some() {
+    if c.bar == 0 && total.is_some() {
         // Narrow: progress as an underline under the name.
         let n = ((frac * c.name as f64).floor() as u16).min(c.name as u16);
         if n > 0 {
@@ -322,13 +331,19 @@ fn draw_row(
         cx += c.bar as u16 + 1;
     }
     cell(buf, &right(&pct, c.pct), c.pct, Default::default(), &mut cx);
+    // A finished transfer shows its average rate.
+    let rate = if j.state == crate::engine::JobState::Done {
+        j.average_rate(now)
+    } else {
+        j.rate(now)
+    };
     cell(
         buf,
         &right(
             &if c.compact_rate {
-                compact_rate(j.rate(now))
+                compact_rate(rate)
             } else {
-                format_rate(j.rate(now))
+                format_rate(rate)
             },
             c.rate,
         ),
