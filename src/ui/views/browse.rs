@@ -60,7 +60,7 @@ fn render_buckets(app: &App, area: Rect, buf: &mut Buffer) {
         } else if let Some(e) = &b.error {
             vec![
                 format!("Could not list buckets: {e}"),
-                "The account may lack GetService permission: add access_paths (cos://bucket/prefix) to the profile to browse them directly. R retries.".into(),
+                format!("The account may lack GetService permission: add access_paths ({}://bucket/prefix) to the profile to browse them directly. R retries.", app.dialect.scheme()),
             ]
         } else {
             vec![

@@ -311,7 +311,12 @@ pub fn render_copy(d: &CopyDialog, t: &Theme, area: Rect, buf: &mut Buffer) {
                 buf,
                 x + 14,
                 y,
-                "(no known bucket matches: type a full NAME-APPID)",
+                match d.dialect() {
+                    crate::store::Dialect::Cos => {
+                        "(no known bucket matches: type a full NAME-APPID)"
+                    }
+                    crate::store::Dialect::S3 => "(no known bucket matches: type its full name)",
+                },
                 iw.saturating_sub(14),
                 t.dim(),
             );
