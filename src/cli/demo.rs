@@ -128,7 +128,7 @@ async fn demo(args: Args, dir: PathBuf) -> i32 {
     let mut ui = UiOptions::new(TITLE);
     ui.copy_defaults = CopyOptions::default();
     let session = Session {
-        client,
+        client: super::tui::StoreOptions::Cos(client),
         engine,
         ui,
         log_dir: Some(dir),

@@ -1,4 +1,4 @@
-//! `haul` with no subcommand: the TUI on the configured profile. Also the session runner that
+//! `haul` with no subcommand: the TUI on the configured profile (COS or S3). Also the session runner that
 //! `haul demo` shares: build the client (its request observer feeding the Log screen), start the
 //! engine, log to a file in the state directory, run the UI, and shut the engine down so running
 //! jobs are journaled.
@@ -16,7 +16,8 @@ use super::{exit, fail, GlobalArgs};
 use crate::config;
 use crate::engine::{Command, CopyOptions, Engine, EngineConfig, Event};
 use crate::store::client::{ClientOptions, CosClient};
-use crate::store::{ObjectStore, RequestRecord};
+use crate::store::s3::{S3Client, S3Options};
+use crate::store::{Dialect, ObjectStore, RequestRecord};
 use crate::ui::{self, UiOptions};
 
 /// How long quitting waits for the engine to stop running jobs and journal them.
@@ -43,12 +44,6 @@ fn configure(global: &GlobalArgs) -> Result<Session, String> {
     let settings = config::load(global.config.as_deref()).map_err(|e| e.to_string())?;
     let profile =
         config::resolve_profile(&settings, &global.overrides()).map_err(|e| e.to_string())?;
-    if profile.dialect == crate::store::Dialect::S3 {
-        return Err(format!(
-            "profile {:?} has provider = \"s3\": the TUI opens COS profiles only today; use haul ls, cp and uploads with s3:// URIs",
-            profile.name
-        ));
-    }
     let engine = super::shared::engine_config(&settings, &profile)?;
     let mut copy_defaults = CopyOptions {
         verify: engine.verify,
@@ -57,10 +52,18 @@ fn configure(global: &GlobalArgs) -> Result<Session, String> {
     if let Some(p) = super::shared::config_part_size(&settings)? {
         copy_defaults.part_size = p;
     }
-    let client = profile.client_options();
+    let client = match profile.dialect {
+        Dialect::Cos => StoreOptions::Cos(profile.client_options()),
+        Dialect::S3 => StoreOptions::S3(profile.s3_options()),
+    };
     // Catch an empty key or a bad endpoint now, not behind the alternate screen.
-    CosClient::new(client.clone()).map_err(|e| format!("profile {:?}: {e}", profile.name))?;
+    client
+        .clone()
+        .connect()
+        .map_err(|e| format!("profile {:?}: {e}", profile.name))?;
     let mut ui = UiOptions::new(profile.name.clone());
+    ui.dialect = profile.dialect;
+    ui.store_label = client.label();
     ui.keymap_path = settings.file.ui.keymap.clone();
     ui.theme_path = settings.file.ui.theme.clone();
     ui.bell = settings.file.ui.bell;
@@ -74,9 +77,53 @@ fn configure(global: &GlobalArgs) -> Result<Session, String> {
     })
 }
 
+/// The store a session talks to: COS, or an S3 endpoint.
+#[derive(Clone)]
+pub(crate) enum StoreOptions {
+    Cos(ClientOptions),
+    S3(S3Options),
+}
+
+impl StoreOptions {
+    fn base_mut(&mut self) -> &mut ClientOptions {
+        match self {
+            StoreOptions::Cos(o) => o,
+            StoreOptions::S3(o) => &mut o.base,
+        }
+    }
+
+    /// The client for these options.
+    fn connect(self) -> Result<Arc<dyn ObjectStore>, String> {
+        Ok(match self {
+            StoreOptions::Cos(o) => Arc::new(CosClient::new(o).map_err(|e| e.to_string())?),
+            StoreOptions::S3(o) => Arc::new(S3Client::new(o).map_err(|e| e.to_string())?),
+        })
+    }
+
+    /// Provider and endpoint, for the bucket list: "provider s3 · endpoint http://…".
+    fn label(&self) -> String {
+        let (provider, endpoint) = match self {
+            StoreOptions::Cos(o) => (
+                "cos",
+                o.endpoint
+                    .clone()
+                    .unwrap_or_else(|| "https://BUCKET.cos.REGION.myqcloud.com".into()),
+            ),
+            StoreOptions::S3(o) => (
+                "s3",
+                o.base
+                    .endpoint
+                    .clone()
+                    .unwrap_or_else(|| format!("https://s3.{}.amazonaws.com", o.region)),
+            ),
+        };
+        format!("provider {provider} · endpoint {endpoint}")
+    }
+}
+
 /// One TUI session: a client, an engine and the UI on top.
 pub(crate) struct Session {
-    pub client: ClientOptions,
+    pub client: StoreOptions,
     pub engine: EngineConfig,
     pub ui: UiOptions,
     /// Where `haul.log` goes; `None` logs nowhere.
@@ -92,14 +139,13 @@ impl Session {
         }
         let (record_tx, record_rx) = mpsc::unbounded_channel::<RequestRecord>();
         let mut client_opts = self.client;
-        client_opts.observer = Some(Arc::new(move |r: RequestRecord| {
+        client_opts.base_mut().observer = Some(Arc::new(move |r: RequestRecord| {
             let _ = record_tx.send(r);
         }));
-        let client = match CosClient::new(client_opts) {
+        let store = match client_opts.connect() {
             Ok(c) => c,
             Err(e) => return fail(exit::USAGE, e),
         };
-        let store: Arc<dyn ObjectStore> = Arc::new(client);
         tracing::info!(title = %self.ui.title, "starting the engine");
         let handle = Engine::start(store, self.engine);
         let commands = handle.commands.clone();

@@ -268,6 +268,10 @@ pub enum BrowseRequest {
         marker: Option<String>,
     },
     HeadObject(CosUri),
+    /// A bucket's region, through the engine's region lookup (cached per engine).
+    Region(crate::store::BucketName),
+    /// Whether an object exists (HEAD Object): its size, or `None` when there is none.
+    Exists(CosUri),
     Uploads {
         bucket: crate::store::BucketName,
         prefix: String,
@@ -287,6 +291,15 @@ pub enum Listing {
     Object {
         uri: CosUri,
         meta: Result<ObjectMeta, String>,
+    },
+    Region {
+        bucket: crate::store::BucketName,
+        region: Result<String, String>,
+    },
+    /// `Ok(Some(size))`: the object exists; `Ok(None)`: it does not.
+    Exists {
+        uri: CosUri,
+        size: Result<Option<u64>, String>,
     },
     Uploads {
         bucket: crate::store::BucketName,

@@ -1088,6 +1088,35 @@ pub async fn browse(
             };
             Listing::Object { uri, meta }
         }
+        BrowseRequest::Region(bucket) => {
+            let region = region(sh, &bucket).await;
+            Listing::Region { bucket, region }
+        }
+        BrowseRequest::Exists(uri) => {
+            let size = match region(sh, &uri.bucket).await {
+                Ok(r) => {
+                    let obj = ObjectRef::new(uri.bucket.clone(), r, uri.key.clone());
+                    let never = CancellationToken::new();
+                    let head = retry(
+                        &**store,
+                        &BROWSE_RETRY,
+                        &never,
+                        false,
+                        |_, _, _| {},
+                        |_| store.head_object(&obj),
+                    )
+                    .await;
+                    match head {
+                        Ok(m) => Ok(Some(m.size)),
+                        Err(Stop::Failed { error, .. }) if error.is_not_found() => Ok(None),
+                        Err(Stop::Failed { error, .. }) => Err(error.to_string()),
+                        Err(Stop::Stopped) => Err("stopped".into()),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            Listing::Exists { uri, size }
+        }
         BrowseRequest::Uploads { bucket, prefix } => {
             let uploads = list_uploads(sh, &bucket, &prefix, &jobs_by_upload).await;
             Listing::Uploads {

@@ -20,7 +20,7 @@ use super::screens::Ctx;
 use super::theme::Theme;
 use super::views::count;
 use crate::engine::{BrowseRequest, Command, CopyOptions, JobId, JobState, LogLevel};
-use crate::store::{BucketName, CosUri};
+use crate::store::{BucketName, CosUri, Dialect};
 
 // The types screens and dialogs own, under the names the views and tests use.
 pub use super::dialogs::confirm::{Button, Confirm, ConfirmKind};
@@ -63,6 +63,11 @@ pub struct UiOptions {
     pub copy_defaults: CopyOptions,
     /// Ring the terminal bell when a transfer finishes or fails (`[ui] bell`).
     pub bell: bool,
+    /// The store's dialect: how bucket names parse and which URI scheme is shown.
+    pub dialect: Dialect,
+    /// The store's provider and endpoint, shown on the bucket list ("s3 · http://…"); empty
+    /// shows nothing.
+    pub store_label: String,
 }
 
 impl UiOptions {
@@ -77,6 +82,8 @@ impl UiOptions {
             access_paths: Vec::new(),
             copy_defaults: CopyOptions::default(),
             bell: false,
+            dialect: Dialect::Cos,
+            store_label: String::new(),
         }
     }
 }
@@ -88,6 +95,8 @@ pub struct App {
     pub title: String,
     pub access_paths: Vec<CosUri>,
     pub copy_defaults: CopyOptions,
+    pub dialect: Dialect,
+    pub store_label: String,
     pub screen: Screen,
     pub browse: BrowseState,
     /// The jobs the engine reported, shared by the Queue, Uploads and the quit dialog.
@@ -135,6 +144,7 @@ macro_rules! with_ctx {
             jobs: &mut $app.jobs,
             access_paths: &$app.access_paths,
             copy_defaults: &$app.copy_defaults,
+            dialect: $app.dialect,
             note: None,
             dialog: None,
         };
@@ -183,6 +193,8 @@ impl App {
             title: opts.title.clone(),
             access_paths: opts.access_paths.clone(),
             copy_defaults: opts.copy_defaults.clone(),
+            dialect: opts.dialect,
+            store_label: opts.store_label.clone(),
             screen: Screen::Browse,
             browse: BrowseState::default(),
             jobs: BTreeMap::new(),
@@ -293,6 +305,21 @@ impl App {
     // ----- input ---------------------------------------------------------------------------
 
     pub fn handle_key(&mut self, ev: KeyEvent) -> Vec<Command> {
+        let mut cmds = self.handle_key_inner(ev);
+        cmds.extend(self.dialog_lookups());
+        cmds
+    }
+
+    /// What the open copy dialog wants to know and has not asked yet (regions, whether the
+    /// destination exists): asked of the engine, answered by events.
+    fn dialog_lookups(&mut self) -> Vec<Command> {
+        match self.dialog.as_mut() {
+            Some(Dialog::Copy(d)) => d.lookups().into_iter().map(Command::Browse).collect(),
+            _ => vec![],
+        }
+    }
+
+    fn handle_key_inner(&mut self, ev: KeyEvent) -> Vec<Command> {
         self.dirty = true;
         self.rev += 1;
         if ev.kind == crossterm::event::KeyEventKind::Release {
@@ -364,6 +391,12 @@ impl App {
     /// Turns an action into state changes and commands: the open dialog takes it, else the
     /// App's own keys (tabs, help, quit, cursor), else the current screen.
     pub fn update(&mut self, action: Action) -> Vec<Command> {
+        let mut cmds = self.update_inner(action);
+        cmds.extend(self.dialog_lookups());
+        cmds
+    }
+
+    fn update_inner(&mut self, action: Action) -> Vec<Command> {
         self.dirty = true;
         if self.search_first(action) {
             return vec![];
@@ -586,6 +619,7 @@ impl App {
             self.browse.location().map(|(b, _)| b),
             &self.jobs,
             self.browse.known_buckets(&self.access_paths),
+            self.dialect,
         );
         let browse = self.browse.location();
         with_ctx!(self, ctx => self.uploads.cycle(&all, browse, forward, &mut ctx))

@@ -154,6 +154,18 @@ impl App {
                 }
                 vec![]
             }
+            Listing::Region { bucket, region } => {
+                if let Some(Dialog::Copy(d)) = self.dialog.as_mut() {
+                    d.on_region(&bucket, region);
+                }
+                vec![]
+            }
+            Listing::Exists { uri, size } => {
+                if let Some(Dialog::Copy(d)) = self.dialog.as_mut() {
+                    d.on_exists(&uri, size);
+                }
+                vec![]
+            }
             Listing::Uploads {
                 bucket,
                 prefix,

@@ -3,29 +3,52 @@
 //! `y`) checks every request with the engine's own `engine::request::check` and queues them;
 //! an error stays in the dialog.
 //!
+//! Below the fields it says what will happen: the engine's check (or the planner's part size
+//! × count), each bucket's region, whether the destination object exists, and the
+//! key-vs-prefix rule. Regions and existence are asked of the engine (`lookups`, answered by
+//! `on_region` / `on_exists` as events arrive), never awaited.
+//!
 //! Owns its fields; reads raw keys (its text fields need them). No network.
+
+use std::collections::HashMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::{Input, InputRequest};
 
 use super::Reply;
 use crate::engine::request::{self, CopyRequest};
-use crate::engine::{plan, CopyOptions, CopySpec, Overwrite, PartSize, Strategy};
-use crate::store::{BucketName, CosUri};
+use crate::engine::{plan, BrowseRequest, CopyOptions, CopySpec, Overwrite, PartSize, Strategy};
+use crate::store::{BucketName, CosUri, Dialect};
 use crate::ui::browse::ObjectList;
 use crate::ui::views::count;
 
-/// The copy dialog's storage-class choices: 0 keeps the source's class, `i` is COS's class
-/// `i - 1` (the same list the planner checks against).
+/// The copy dialog's storage-class choices on COS: 0 keeps the source's class, `i` is COS's
+/// class `i - 1` (the same list the planner checks against).
 pub const STORAGE_CLASS_CHOICES: usize = crate::store::STORAGE_CLASSES.len() + 1;
 
-/// The label of storage-class choice `i`.
-pub fn storage_class_label(i: usize) -> &'static str {
-    match i {
-        0 => "keep source",
-        i => crate::store::STORAGE_CLASSES[i - 1],
+/// The storage classes of a dialect (the lists `request::check_options_in` accepts).
+pub fn storage_classes(dialect: Dialect) -> &'static [&'static str] {
+    match dialect {
+        Dialect::Cos => crate::store::STORAGE_CLASSES,
+        Dialect::S3 => crate::store::s3::STORAGE_CLASSES,
     }
 }
+
+/// The label of COS storage-class choice `i`.
+pub fn storage_class_label(i: usize) -> &'static str {
+    class_label(Dialect::Cos, i)
+}
+
+/// The label of storage-class choice `i` in `dialect`: 0 keeps the source's class.
+pub fn class_label(dialect: Dialect, i: usize) -> &'static str {
+    match i {
+        0 => "keep source",
+        i => storage_classes(dialect).get(i - 1).copied().unwrap_or("?"),
+    }
+}
+
+/// A lookup asked of the engine: `None` while its answer is on its way.
+pub type Lookup<T> = Option<Result<T, String>>;
 
 /// Fields of the copy dialog, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +94,10 @@ pub struct CopyDialog {
     pub error: Option<String>,
     /// Requests in flight the planner sizes "auto" parts for (the global limit).
     pub limit: usize,
+    /// Regions asked of the engine, per bucket.
+    pub regions: HashMap<BucketName, Lookup<String>>,
+    /// Whether a destination object exists (its size), per destination asked about.
+    pub exists: HashMap<CosUri, Lookup<Option<u64>>>,
 }
 
 impl CopyDialog {
@@ -143,6 +170,124 @@ impl CopyDialog {
     pub fn total_bytes(&self) -> u64 {
         self.objects.iter().map(|(_, s)| s).sum()
     }
+
+    /// The session's dialect: the source bucket's (one profile, one store).
+    pub fn dialect(&self) -> Dialect {
+        self.source_bucket.dialect()
+    }
+
+    /// The label of the storage class chosen.
+    pub fn class_label(&self) -> &'static str {
+        class_label(self.dialect(), self.class)
+    }
+
+    /// The destination bucket typed or picked, if it is a valid name (a `cos://` or `s3://`
+    /// prefix names its store; a bare name is in the session's).
+    pub fn destination_bucket(&self) -> Option<BucketName> {
+        parse_bucket(&self.chosen_bucket(), self.dialect()).ok()
+    }
+
+    /// The one destination object when the dialog copies one object to an exact key.
+    pub fn destination_object(&self) -> Option<CosUri> {
+        if !self.is_single_object() {
+            return None;
+        }
+        build_copy(self)
+            .ok()
+            .and_then(|s| s.into_iter().next())
+            .map(|s| s.destination)
+    }
+
+    /// What to ask the engine now that was not asked yet: the source and destination buckets'
+    /// regions, and whether the one destination object exists. Each is asked once.
+    pub fn lookups(&mut self) -> Vec<BrowseRequest> {
+        let mut out = Vec::new();
+        let mut buckets = vec![self.source_bucket.clone()];
+        // A bucket of another store cannot be asked through this session's engine.
+        buckets.extend(
+            self.destination_bucket()
+                .filter(|b| b.dialect() == self.dialect()),
+        );
+        for b in buckets {
+            if !self.regions.contains_key(&b) {
+                self.regions.insert(b.clone(), None);
+                out.push(BrowseRequest::Region(b));
+            }
+        }
+        if let Some(uri) = self.destination_object() {
+            if !self.exists.contains_key(&uri) {
+                self.exists.insert(uri.clone(), None);
+                out.push(BrowseRequest::Exists(uri));
+            }
+        }
+        out
+    }
+
+    /// The engine's answer to a region lookup.
+    pub fn on_region(&mut self, bucket: &BucketName, r: Result<String, String>) {
+        if let Some(slot) = self.regions.get_mut(bucket) {
+            *slot = Some(r);
+        }
+    }
+
+    /// The engine's answer to an existence lookup.
+    pub fn on_exists(&mut self, uri: &CosUri, r: Result<Option<u64>, String>) {
+        if let Some(slot) = self.exists.get_mut(uri) {
+            *slot = Some(r);
+        }
+    }
+
+    /// One line per fact: the buckets' regions, the destination's existence and the
+    /// key-vs-prefix rule.
+    pub fn facts(&self) -> Vec<String> {
+        let region = |b: &BucketName| match self.regions.get(b) {
+            Some(Some(Ok(r))) => format!("{b} {r}"),
+            Some(Some(Err(e))) => format!("{b} region unknown ({e})"),
+            Some(None) => format!("{b} …"),
+            None => b.to_string(),
+        };
+        let mut regions = format!("Regions: {}", region(&self.source_bucket));
+        if let Some(d) = self.destination_bucket() {
+            if d != self.source_bucket && d.dialect() == self.dialect() {
+                regions.push_str(&format!(" → {}", region(&d)));
+            }
+        }
+        let then = match self.overwrite {
+            Overwrite::Always => "will be overwritten",
+            Overwrite::Skip => "will be skipped",
+        };
+        let exists = match self.destination_object() {
+            Some(uri) => match self.exists.get(&uri) {
+                Some(Some(Ok(Some(size)))) => format!(
+                    "Destination: exists ({} bytes) — {then} (If it exists)",
+                    crate::ui::views::thousands(*size)
+                ),
+                Some(Some(Ok(None))) => "Destination: new".to_string(),
+                Some(Some(Err(e))) => format!("Destination: not checked ({e})"),
+                _ => "Destination: checking…".to_string(),
+            },
+            None if self.is_single_object() => "Destination: —".to_string(),
+            None => format!("Destinations that exist {then} (If it exists)"),
+        };
+        vec![
+            regions,
+            exists,
+            "Key rule: ending in / → prefix + source's name; otherwise the exact key".to_string(),
+        ]
+    }
+}
+
+/// A destination bucket as typed: `cos://NAME-APPID` or `s3://name` names its store (a trailing
+/// `/` is allowed); a bare name is a bucket of `dialect`.
+fn parse_bucket(text: &str, dialect: Dialect) -> Result<BucketName, String> {
+    let (d, name) = if let Some(rest) = text.strip_prefix("cos://") {
+        (Dialect::Cos, rest)
+    } else if let Some(rest) = text.strip_prefix("s3://") {
+        (Dialect::S3, rest)
+    } else {
+        (dialect, text)
+    };
+    BucketName::parse_in(d, name.trim_end_matches('/')).map_err(|e| e.to_string())
 }
 
 impl CopyDialog {
@@ -189,7 +334,7 @@ impl CopyDialog {
             .storage_class
             .as_deref()
             .and_then(|c| {
-                crate::store::STORAGE_CLASSES
+                storage_classes(list.bucket.dialect())
                     .iter()
                     .position(|s| *s == c)
                     .map(|i| i + 1)
@@ -213,6 +358,8 @@ impl CopyDialog {
             overwrite: d.overwrite,
             error: None,
             limit,
+            regions: HashMap::new(),
+            exists: HashMap::new(),
         };
         dialog.pick = dialog.first_other_pick();
         Some(dialog)
@@ -238,8 +385,10 @@ impl CopyDialog {
                 d.focus_on(CopyField::ALL[(idx + CopyField::ALL.len() - 1) % CopyField::ALL.len()])
             }
             // The bucket picker is searched by typing; `/` (never part of a bucket name) starts
-            // a new search, as on every list.
-            KeyCode::Char('/') if d.focus == CopyField::Bucket => {
+            // a new search, as on every list, except after a scheme (`s3://NAME`, `cos://NAME`).
+            KeyCode::Char('/')
+                if d.focus == CopyField::Bucket && !d.bucket.value().contains(':') =>
+            {
                 d.bucket = Input::default();
                 d.pick = d.first_other_pick();
             }
@@ -289,7 +438,7 @@ impl CopyDialog {
                 d.error = None;
                 match d.focus {
                     CopyField::StorageClass => {
-                        let n = STORAGE_CLASS_CHOICES;
+                        let n = storage_classes(d.dialect()).len() + 1;
                         d.class = if back {
                             (d.class + n - 1) % n
                         } else {
@@ -387,9 +536,15 @@ pub fn input_request(ev: &KeyEvent) -> Option<InputRequest> {
 fn build_copy(d: &CopyDialog) -> Result<Vec<CopySpec>, String> {
     let bucket_text = d.chosen_bucket();
     if bucket_text.is_empty() {
-        return Err("no destination bucket: pick one with ↑↓ or type its NAME-APPID".into());
+        let what = match d.dialect() {
+            Dialect::Cos => "NAME-APPID",
+            Dialect::S3 => "name",
+        };
+        return Err(format!(
+            "no destination bucket: pick one with ↑↓ or type its {what}"
+        ));
     }
-    let dest_bucket = BucketName::parse(&bucket_text).map_err(|e| e.to_string())?;
+    let dest_bucket = parse_bucket(&bucket_text, d.dialect())?;
     let part_text = d.part_size.value().trim();
     let part_size = if part_text.is_empty() {
         PartSize::Auto
@@ -405,7 +560,7 @@ fn build_copy(d: &CopyDialog) -> Result<Vec<CopySpec>, String> {
     let options = CopyOptions {
         part_size,
         concurrency,
-        storage_class: (d.class > 0).then(|| storage_class_label(d.class).to_string()),
+        storage_class: (d.class > 0).then(|| d.class_label().to_string()),
         overwrite: d.overwrite,
         ..Default::default()
     };

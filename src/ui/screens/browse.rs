@@ -237,7 +237,8 @@ impl BrowseState {
                 // After a failed page, ask for that page again: the rows loaded stay.
                 if let Some(marker) = list.retry_failed() {
                     ctx.note(format!(
-                        "retrying the listing of cos://{}/{} ({} rows kept)",
+                        "retrying the listing of {}://{}/{} ({} rows kept)",
+                        list.bucket.dialect().scheme(),
                         list.bucket,
                         list.prefix,
                         list.rows.len()
@@ -331,7 +332,7 @@ impl BrowseState {
                 match entries.get(self.buckets.cursor) {
                     Some(BucketEntry::Bucket(i)) => {
                         let name = self.buckets.buckets[*i].name.clone();
-                        match BucketName::parse(&name) {
+                        match BucketName::parse_in(ctx.dialect, &name) {
                             Ok(b) => self.open_listing(b, String::new()),
                             Err(e) => {
                                 ctx.error(e.to_string());

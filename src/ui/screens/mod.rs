@@ -60,6 +60,8 @@ pub struct Ctx<'a> {
     pub page: usize,
     pub access_paths: &'a [CosUri],
     pub copy_defaults: &'a CopyOptions,
+    /// The store's dialect (how bucket names parse).
+    pub dialect: crate::store::Dialect,
     /// Set by `note` / `error`: the last one wins.
     pub note: Option<Note>,
     /// Set by `open`: the dialog to show after this key.

@@ -238,12 +238,17 @@ pub fn buckets_to_offer(
     browse: Option<BucketName>,
     jobs: &BTreeMap<JobId, JobModel>,
     known: Vec<String>,
+    dialect: crate::store::Dialect,
 ) -> Vec<BucketName> {
     let mut out = Vec::new();
     let all = browse
         .into_iter()
         .chain(job_destination_buckets(jobs))
-        .chain(known.into_iter().filter_map(|b| BucketName::parse(&b).ok()));
+        .chain(
+            known
+                .into_iter()
+                .filter_map(|b| BucketName::parse_in(dialect, &b).ok()),
+        );
     for b in all {
         if !out.contains(&b) {
             out.push(b);

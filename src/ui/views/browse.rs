@@ -37,6 +37,12 @@ fn render_buckets(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         format!("Buckets · {}", b.buckets.len())
     };
+    // Which store these buckets are in: provider and endpoint.
+    let head = if app.store_label.is_empty() {
+        head
+    } else {
+        format!("{head} · {}", app.store_label)
+    };
     put(buf, area.x, area.y, &head, w, t.title());
     let region_w = 16usize;
     let created_w = 16usize;
@@ -54,7 +60,7 @@ fn render_buckets(app: &App, area: Rect, buf: &mut Buffer) {
         } else if let Some(e) = &b.error {
             vec![
                 format!("Could not list buckets: {e}"),
-                "The account may lack GetService permission: add access_paths (cos://bucket/prefix) to the profile to browse them directly. R retries.".into(),
+                format!("The account may lack GetService permission: add access_paths ({}://bucket/prefix) to the profile to browse them directly. R retries.", app.dialect.scheme()),
             ]
         } else {
             vec![
@@ -153,7 +159,12 @@ fn render_objects(app: &App, list: &ObjectList, area: Rect, buf: &mut Buffer) {
         ),
         Load::Failed(_) => format!("{}, listing failed: {retry} retries", rows_n(list)),
     };
-    let mut head = format!("cos://{}/{} · {loaded}", list.bucket, list.prefix);
+    let mut head = format!(
+        "{}://{}/{} · {loaded}",
+        list.bucket.dialect().scheme(),
+        list.bucket,
+        list.prefix
+    );
     let marked = list.marked_count();
     if marked > 0 {
         head.push_str(&format!(" · {marked} marked"));

@@ -11,7 +11,7 @@ use tui_input::Input;
 
 use super::{count, fit, popup, put, thousands};
 use crate::engine::Overwrite;
-use crate::ui::app::{storage_class_label, Button, Confirm, CopyDialog, CopyField, Details};
+use crate::ui::app::{Button, Confirm, CopyDialog, CopyField, Details};
 use crate::ui::browse::format_time;
 use crate::ui::theme::Theme;
 use crate::units::format_size;
@@ -245,7 +245,11 @@ pub fn render_copy(d: &CopyDialog, t: &Theme, area: Rect, buf: &mut Buffer) {
     };
     // Wrapped, not cut: the source, and what Enter would do (or why it would refuse).
     let from = wrap(
-        &format!("From cos://{}/ : {what}", d.source_bucket),
+        &format!(
+            "From {}://{}/ : {what}",
+            d.dialect().scheme(),
+            d.source_bucket
+        ),
         iw.max(8) as usize,
     );
     let checked = match &d.error {
@@ -256,7 +260,13 @@ pub fn render_copy(d: &CopyDialog, t: &Theme, area: Rect, buf: &mut Buffer) {
         Err(e) => (wrap(&e, iw.max(8) as usize), t.error()),
         Ok(p) => (wrap(&p, iw.max(8) as usize), t.dim()),
     };
-    let h = (from.len() + tail.len()) as u16 + 10 + list_h;
+    // What else will happen: regions, whether the destination exists, the key rule.
+    let facts: Vec<String> = d
+        .facts()
+        .iter()
+        .flat_map(|f| wrap(f, iw.max(8) as usize))
+        .collect();
+    let h = (from.len() + tail.len() + facts.len()) as u16 + 10 + list_h;
     let inner = frame(t, "Copy", area, w, h.min(area.height), buf);
     if inner.height < 3 {
         return;
@@ -301,7 +311,12 @@ pub fn render_copy(d: &CopyDialog, t: &Theme, area: Rect, buf: &mut Buffer) {
                 buf,
                 x + 14,
                 y,
-                "(no known bucket matches: type a full NAME-APPID)",
+                match d.dialect() {
+                    crate::store::Dialect::Cos => {
+                        "(no known bucket matches: type a full NAME-APPID)"
+                    }
+                    crate::store::Dialect::S3 => "(no known bucket matches: type its full name)",
+                },
                 iw.saturating_sub(14),
                 t.dim(),
             );
@@ -353,7 +368,7 @@ pub fn render_copy(d: &CopyDialog, t: &Theme, area: Rect, buf: &mut Buffer) {
         choice_line(
             t,
             "Storage",
-            storage_class_label(d.class),
+            d.class_label(),
             f == CopyField::StorageClass,
             x,
             y,
@@ -384,6 +399,13 @@ pub fn render_copy(d: &CopyDialog, t: &Theme, area: Rect, buf: &mut Buffer) {
             break;
         }
         put(buf, x, y, l, iw, tail_style);
+        y += 1;
+    }
+    for l in &facts {
+        if y + 1 >= bottom {
+            break;
+        }
+        put(buf, x, y, l, iw, t.dim());
         y += 1;
     }
     let hint = if f == CopyField::Bucket {

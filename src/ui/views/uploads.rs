@@ -49,7 +49,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .collect();
     let marked = u.rows.iter().filter(|r| r.1).count();
     let mut head = format!(
-        "Incomplete uploads in cos://{bucket}/{prefix} · {}",
+        "Incomplete uploads in {}://{bucket}/{prefix} · {}",
+        bucket.dialect().scheme(),
         u.rows.len()
     );
     if u.loading {
