@@ -484,15 +484,10 @@ impl S3Client {
     }
 }
 
-/// Refuses a `cos://` bucket (a journaled COS job resumed on an S3 profile, say): it lives
-/// behind another endpoint and another signature.
+/// Refuses a `cos://` bucket (a journaled COS job resumed on an S3 profile, say) with
+/// `Error::WrongDialect`: it lives behind another endpoint and another signature.
 fn s3_bucket(op: Op, bucket: &BucketName) -> Result<()> {
-    match bucket.dialect() {
-        Dialect::S3 => Ok(()),
-        Dialect::Cos => Err(Error::InvalidInput(format!(
-            "{op} cos://{bucket}/: a cos:// bucket cannot be reached with an S3 profile: use a profile with provider = \"cos\""
-        ))),
-    }
+    Error::check_dialect(op, bucket, Dialect::S3)
 }
 
 fn protocol(a: &Answer, message: String) -> Error {

@@ -96,9 +96,17 @@ async fn a_cos_bucket_is_refused_before_any_request() {
     );
     let e = client.head_object(&cos).await.unwrap_err();
     assert!(
-        matches!(&e, Error::InvalidInput(m) if m.contains("provider = \"cos\"")),
+        matches!(
+            &e,
+            Error::WrongDialect {
+                bucket_dialect: Dialect::Cos,
+                client_dialect: Dialect::S3,
+                ..
+            }
+        ),
         "{e}"
     );
+    assert!(e.to_string().contains("provider = \"cos\""), "{e}");
 }
 
 // ---- over real HTTP: a loopback socket that answers canned responses ----
