@@ -856,6 +856,7 @@ fn object_meta(a: &Answer) -> Result<ObjectMeta> {
             .and_then(|d| httpdate::parse_http_date(&d).ok())
             .map(OffsetDateTime::from),
         crc64: a.crc64(),
+        crc64nvme: None,
         storage_class: storage_class
             .clone()
             .unwrap_or_else(|| "STANDARD".to_string()),

@@ -338,6 +338,7 @@ pub fn parse_copy_object(body: &str) -> Result<CopyResult, XmlError> {
     Ok(CopyResult {
         etag: unquote_etag(etag),
         crc64: opt_u64(&root, &["CRC64"]),
+        crc64nvme: None,
         last_modified: root.text_of(&["LastModified"]).and_then(parse_date),
     })
 }
@@ -398,6 +399,7 @@ pub fn parse_complete(body: &str) -> Result<CompleteResult, XmlError> {
     Ok(CompleteResult {
         etag: unquote_etag(etag),
         crc64: opt_u64(&root, &["CRC64"]),
+        crc64nvme: None,
         location: root.non_empty(&["Location"]).map(str::to_string),
     })
 }
