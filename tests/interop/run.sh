@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Interop suite: the official COS Python SDK (cos-python-sdk-v5) and, when Node.js is installed,
-# the official Node.js SDK (cos-nodejs-sdk-v5) against `haul serve` on loopback.
+# the official Node.js SDK (cos-nodejs-sdk-v5) against `haul serve` on loopback; then haul's S3
+# client against moto (tests/interop/s3_moto.sh).
 #
 # Creates its own venv under target/interop-venv (and npm prefix under target/interop-node),
 # builds haul, starts `haul serve` on 127.0.0.1:0 with two buckets in two regions and one
@@ -121,6 +122,11 @@ if [ -n "$RUN_NODE" ]; then
   echo "interop: cos-nodejs-sdk-v5 $NODE_SDK_VERSION"
   NODE_PATH="$PWD/$NODE_PREFIX/node_modules" referee node tests/interop/interop_node.js || status=$?
 fi
+
+# haul's S3 client against moto, an independent S3 server with SigV4 checked (skipped with a
+# notice when pip cannot install moto[server]).
+echo "interop: haul's S3 client against moto"
+tests/interop/s3_moto.sh || status=$?
 
 if [ "$status" -ne 0 ]; then
   echo "interop: FAILED (exit $status); server stderr (last 40 lines):" >&2
