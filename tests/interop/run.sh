@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Interop suite: the official COS Python SDK (cos-python-sdk-v5) and, when Node.js is installed,
-# the official Node.js SDK (cos-nodejs-sdk-v5) against `haul serve` on loopback; then haul's S3
-# client against moto (tests/interop/s3_moto.sh).
+# the official Node.js SDK (cos-nodejs-sdk-v5) against `haul serve` on loopback.
 #
 # Creates its own venv under target/interop-venv (and npm prefix under target/interop-node),
 # builds haul, starts `haul serve` on 127.0.0.1:0 with two buckets in two regions and one
