@@ -49,7 +49,9 @@ fn configure(global: &GlobalArgs) -> Result<Session, String> {
             profile.name
         ));
     }
-    let engine = super::shared::engine_config(&settings, &profile)?;
+    let mut engine = super::shared::engine_config(&settings, &profile)?;
+    // The TUI's transfers record their store too, so `haul jobs resume` finds it.
+    engine.origin = Some(super::shared::origin(&profile));
     let mut copy_defaults = CopyOptions {
         verify: engine.verify,
         ..CopyOptions::default()
