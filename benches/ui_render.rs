@@ -1,5 +1,6 @@
 //! UI render benchmark: frame time of the Queue with 100 jobs and of the Job detail of a
-//! 10,000-part job, and memory after loading 100,000 objects into Browse.
+//! 10,000-part job, memory after loading 100,000 objects into Browse, and frame and key times
+//! with a search (`/`) on a Queue of 10,000 jobs and a full Log (5,000 lines).
 //!
 //! Prints figures; asserts nothing about time. Run: `cargo bench --bench ui_render`.
 
@@ -213,5 +214,74 @@ fn main() {
     println!(
         "browse: re-sort 100,000 rows by size: {:.1} ms",
         start.elapsed().as_secs_f64() * 1e3
+    );
+    search_figures();
+}
+
+/// Typing a search on a Queue of 10,000 jobs and on a full Log: time per key (the filter is
+/// recomputed) and per frame while it filters.
+fn search_figures() {
+    let mut a = app();
+    for id in 1..=10_000 {
+        add_job(&mut a, id, 40, (id as u32 * 3) % 40, (id % 2) as u32);
+    }
+    a.handle_key(KeyEvent::new(KeyCode::Char('2'), KeyModifiers::NONE));
+    let t = frame_time(&a, 160, 48, 50);
+    println!(
+        "queue, 10,000 jobs, 160x48: {:.3} ms/frame",
+        t.as_secs_f64() * 1e3
+    );
+    let start = Instant::now();
+    for c in "/take-04".chars() {
+        a.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    let per_key = start.elapsed() / 8;
+    let shown = a.visible_jobs().len();
+    let t = frame_time(&a, 160, 48, 50);
+    println!(
+        "queue, 10,000 jobs, search /take-04 ({shown} shown): {:.3} ms/key, {:.3} ms/frame",
+        per_key.as_secs_f64() * 1e3,
+        t.as_secs_f64() * 1e3
+    );
+    // As in a transfer: an engine event between frames, so each frame filters once again.
+    let area = Rect::new(0, 0, 160, 48);
+    let mut buf = Buffer::empty(area);
+    let start = Instant::now();
+    for i in 0..50u32 {
+        a.on_event(Event::PartDone {
+            job: 1,
+            part: 40 - (i % 2),
+            bytes: 1,
+            elapsed: Duration::from_secs(1),
+        });
+        buf.reset();
+        a.render(area, &mut buf);
+    }
+    println!(
+        "queue, 10,000 jobs, search /take-04, one event per frame: {:.3} ms/frame",
+        start.elapsed().as_secs_f64() * 1e3 / 50.0
+    );
+
+    let mut a = app();
+    for i in 0..5_000 {
+        a.on_event(Event::Log {
+            level: haul::engine::LogLevel::Info,
+            message: format!(
+                "part {i} of cos://backup-1250000000/raw/take-{:04}.mov",
+                i % 700
+            ),
+        });
+    }
+    a.handle_key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::NONE));
+    let start = Instant::now();
+    for c in "/take-0042".chars() {
+        a.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    let per_key = start.elapsed() / 10;
+    let t = frame_time(&a, 160, 48, 50);
+    println!(
+        "log, 5,000 lines, search /take-0042: {:.3} ms/key, {:.3} ms/frame",
+        per_key.as_secs_f64() * 1e3,
+        t.as_secs_f64() * 1e3
     );
 }

@@ -93,12 +93,15 @@ pub struct EngineSection {
     pub state_dir: Option<PathBuf>,
 }
 
-/// `[ui]`: user keymap and theme files.
+/// `[ui]`: user keymap and theme files; the bell when a transfer ends.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UiSection {
     pub keymap: Option<PathBuf>,
     pub theme: Option<PathBuf>,
+    /// Ring the terminal bell when a transfer finishes or fails (default off).
+    #[serde(default)]
+    pub bell: bool,
 }
 
 /// What the front end asks for beyond the file: `--config`, `--profile`, `--endpoint` (the

@@ -1,7 +1,8 @@
-//! `haul jobs ls|resume|abort`: journaled transfers ("jobs") that did not finish: cancelled,
-//! interrupted, or failed with objects or uploads left to retry.
+//! `haul jobs ls|resume|abort|clear`: journaled transfers ("jobs") that did not finish:
+//! cancelled, interrupted, or failed with objects or uploads left to retry; and the history of
+//! transfers that ended (`engine::history`) until `clear` removes it.
 //!
-//! `ls` reads the journal only (no network). `resume` and `abort` start the engine, which loads
+//! `ls` and `clear` read the state directory only (no network). `resume` and `abort` start the engine, which loads
 //! the journal, and send it `Resume` / `Abort`; progress renders as in `haul cp`.
 
 use std::collections::{BTreeMap, HashSet};
@@ -13,6 +14,7 @@ use super::shared::{headless_runtime, setup_with, state_dir, Output, Setup};
 use super::watch::{watch, Target};
 use super::{exit, fail, GlobalArgs};
 use crate::config::Overrides;
+use crate::engine::history::History;
 use crate::engine::journal::{Journal, JournalError, TransferRecord};
 use crate::engine::{Command as EngineCommand, Engine, JobId, JobState};
 use crate::store::{CosUri, Dialect, ObjectStore};
@@ -38,6 +40,9 @@ pub enum Command {
         #[arg(long, short = 'q')]
         quiet: bool,
     },
+    /// Remove finished jobs (done, failed, aborted, skipped) from the history; journaled ones
+    /// that can still be resumed stay.
+    Clear,
     /// Abort a journaled job's multipart uploads (their copied parts are discarded; objects
     /// already copied stay).
     Abort {
@@ -65,6 +70,24 @@ pub fn run(global: &GlobalArgs, cmd: Command) -> i32 {
             drive(global, id, json, quiet, false)
         }
         Command::Abort { id, json } => drive(global, Some(id), json, false, true),
+        Command::Clear => clear(global),
+    }
+}
+
+fn clear(global: &GlobalArgs) -> i32 {
+    let dir = match state_dir(global) {
+        Ok(d) => d,
+        Err(e) => return fail(exit::USAGE, e),
+    };
+    match History::new(&dir).remove(|_| true) {
+        Ok(n) => {
+            println!(
+                "cleared {n} finished job{} from the history",
+                if n == 1 { "" } else { "s" }
+            );
+            exit::OK
+        }
+        Err(e) => fail(exit::FAILED, e),
     }
 }
 
@@ -81,9 +104,72 @@ fn ls(global: &GlobalArgs, json: bool) -> i32 {
     for p in problems {
         eprintln!("haul: warn: {}", escape_control(&p));
     }
-    if records.is_empty() && !json {
+    let history = History::new(&dir);
+    let finished = match history.load() {
+        Ok((v, _)) => v,
+        Err(e) => {
+            eprintln!("haul: warn: {}", escape_control(&e.to_string()));
+            Vec::new()
+        }
+    };
+    let journaled: HashSet<JobId> = records.iter().map(|r| r.id).collect();
+    let finished: Vec<_> = finished
+        .into_iter()
+        .filter(|r| !journaled.contains(&r.id))
+        .collect();
+    if records.is_empty() && finished.is_empty() && !json {
         println!("no journaled jobs in {}", journal.dir().display());
     }
+    print_journaled(records, json);
+    if !finished.is_empty() && !json {
+        println!("finished (`haul jobs clear` forgets them):");
+    }
+    for r in finished {
+        if json {
+            println!(
+                "{}",
+                json!({
+                    "id": r.id, "state": r.state, "source": r.source, "destination": r.destination,
+                    "history": true, "error": r.error, "objects_listed": r.listed,
+                    "objects_done": r.done, "objects_skipped": r.skipped,
+                    "objects_failed": r.failed, "bytes_done": r.bytes, "size": r.size,
+                    "elapsed_ms": r.elapsed_ms, "started": r.started, "finished": r.finished,
+                    "failed_objects": r.failures.iter().map(|(k, e)| json!({"key": k, "error": e})).collect::<Vec<_>>(),
+                })
+            );
+            continue;
+        }
+        let secs = r.elapsed_ms as f64 / 1000.0;
+        let what = if r.source.ends_with('/') {
+            format!("{} done, {} failed of {}", r.done, r.failed, r.listed)
+        } else {
+            crate::units::format_size(r.size.unwrap_or(r.bytes))
+        };
+        println!(
+            "{:>5}  {:<11}  {what} in {}{}  {} → {}{}",
+            r.id,
+            r.state,
+            crate::engine::progress::format_eta(std::time::Duration::from_millis(r.elapsed_ms)),
+            if secs > 0.0 {
+                format!(
+                    " ({}/s)",
+                    crate::units::format_size((r.bytes as f64 / secs) as u64)
+                )
+            } else {
+                String::new()
+            },
+            escape_control(&r.source),
+            escape_control(&r.destination),
+            r.error
+                .as_deref()
+                .map(|e| format!("\n       {}", escape_control(e)))
+                .unwrap_or_default()
+        );
+    }
+    exit::OK
+}
+
+fn print_journaled(records: Vec<crate::engine::journal::TransferRecord>, json: bool) {
     for r in records {
         let parts_done: usize = r.uploads.values().map(|u| u.done_parts.len()).sum();
         let parts_total: u64 = r.uploads.values().map(|u| u.parts as u64).sum();
@@ -146,7 +232,6 @@ fn ls(global: &GlobalArgs, json: bool) -> i32 {
             );
         }
     }
-    exit::OK
 }
 
 fn drive(global: &GlobalArgs, id: Option<JobId>, json: bool, quiet: bool, abort: bool) -> i32 {

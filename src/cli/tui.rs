@@ -65,6 +65,7 @@ fn configure(global: &GlobalArgs) -> Result<Session, String> {
     let mut ui = UiOptions::new(profile.name.clone());
     ui.keymap_path = settings.file.ui.keymap.clone();
     ui.theme_path = settings.file.ui.theme.clone();
+    ui.bell = settings.file.ui.bell;
     ui.access_paths = profile.access_paths.clone();
     ui.copy_defaults = copy_defaults;
     Ok(Session {

@@ -6,6 +6,7 @@
 //! Talks to storage only through `ObjectStore`; never touches the terminal. All job state lives
 //! here; front ends derive rates and estimates from events and the clock.
 
+pub mod history;
 pub mod journal;
 pub mod object;
 pub mod plan;
@@ -328,6 +329,9 @@ pub enum Command {
     Abort(JobId),
     Retry(JobId),
     Remove(JobId),
+    /// Removes every finished transfer (done, failed, aborted, skipped) that is not running,
+    /// and its history record; journaled failed ones stay in the journal.
+    ClearFinished,
     PauseAll,
     ResumeAll,
     /// `job: None` sets the global parts-in-flight limit.
@@ -421,6 +425,11 @@ pub enum Event {
     },
     JobRemoved {
         id: JobId,
+    },
+    /// A transfer that ended in an earlier run, from the history (after its `JobAdded` with
+    /// the end state): its figures, for the fold to show.
+    JobHistory {
+        record: history::Record,
     },
     /// A prefix transfer's listing so far (cumulative); `complete` once it has ended.
     ObjectsListed {

@@ -18,6 +18,7 @@ use crate::store::{
     BucketName, CosUri, ListObjectsRequest, ListUploadsRequest, ObjectRef, ObjectStore,
 };
 
+use super::history::{History, Tally};
 use super::journal::{Entry, Journal, JournalWriter, TransferRecord};
 use super::object::{self, Internal, Outcome, Shared, STOP_ABORT, STOP_CANCEL};
 use super::region::Regions;
@@ -51,6 +52,10 @@ struct Slot {
     abort_requested: bool,
     /// Runs so far in this process (a later run, or one of a journaled transfer, resumes).
     runs: u32,
+    /// Figures for the transfer's history record.
+    tally: Tally,
+    /// Restored from the history: it ended in an earlier process and cannot run again.
+    from_history: bool,
 }
 
 pub async fn run(
@@ -75,6 +80,7 @@ pub async fn run(
         }
         None => Journal::memory(),
     };
+    let history = sh_history(&config);
     let sh = Arc::new(Shared {
         sched: Scheduler::new(config.concurrency, events.clone()),
         regions: Regions::new(config.default_region.clone()),
@@ -84,6 +90,7 @@ pub async fn run(
     });
     let mut e = EngineLoop {
         journal,
+        history,
         active_jobs: sh.config.active_jobs.max(1),
         sh,
         jobs: BTreeMap::new(),
@@ -118,6 +125,8 @@ pub async fn run(
 struct EngineLoop {
     sh: Arc<Shared>,
     journal: Journal,
+    /// Results of ended transfers; `None` without a state directory.
+    history: Option<History>,
     jobs: BTreeMap<JobId, Slot>,
     next_id: JobId,
     active_jobs: usize,
@@ -129,7 +138,29 @@ struct EngineLoop {
 
 impl EngineLoop {
     fn emit(&self, ev: Event) {
+        if let Event::JobFinished { id, state, .. } = &ev {
+            if state.is_finished() {
+                self.record_history(*id, state);
+            }
+        }
         let _ = self.events.send(ev);
+    }
+
+    /// Appends an ended transfer's result to the history (a failure is logged, not fatal).
+    fn record_history(&self, id: JobId, state: &JobState) {
+        let (Some(h), Some(s)) = (&self.history, self.jobs.get(&id)) else {
+            return;
+        };
+        if s.from_history {
+            return;
+        }
+        let r = s.tally.record(id, &s.spec, state, unix_now());
+        if let Err(e) = h.append(&r) {
+            let _ = self.events.send(Event::Log {
+                level: LogLevel::Warn,
+                message: format!("job {id}: {e}"),
+            });
+        }
     }
 
     fn log(&self, level: LogLevel, message: String) {
@@ -176,6 +207,81 @@ impl EngineLoop {
         for rec in records {
             self.restore(rec);
         }
+        self.load_history();
+    }
+
+    /// Transfers that ended in earlier runs, as they ended (the journal's record wins for a
+    /// transfer in both: it can still be resumed).
+    fn load_history(&mut self) {
+        let Some(h) = self.history.clone() else {
+            return;
+        };
+        let (records, bad) = match h.load() {
+            Ok(x) => x,
+            Err(e) => {
+                self.log(LogLevel::Warn, e.to_string());
+                return;
+            }
+        };
+        if bad > 0 {
+            self.log(
+                LogLevel::Warn,
+                format!("{}: {bad} unreadable line(s) skipped", h.path().display()),
+            );
+        }
+        for r in records {
+            // Ids are never reused while a record holds one.
+            self.next_id = self.next_id.max(r.id + 1);
+            let Some(spec) = r.spec() else { continue };
+            if self.jobs.contains_key(&r.id) {
+                continue;
+            }
+            let state = r.job_state();
+            self.emit(Event::JobAdded {
+                id: r.id,
+                spec: spec.clone(),
+                state: state.clone(),
+                journaled: false,
+            });
+            let id = r.id;
+            self.emit(Event::JobHistory { record: r });
+            self.jobs.insert(
+                id,
+                Slot {
+                    concurrency: self.sh.config.concurrency_per_job,
+                    spec,
+                    state,
+                    running: None,
+                    journaled: false,
+                    writer: None,
+                    upload_id: None,
+                    paused: false,
+                    abort_requested: false,
+                    runs: 1,
+                    tally: Tally::default(),
+                    from_history: true,
+                },
+            );
+        }
+    }
+
+    /// Removes finished transfers that are not running, and their history records.
+    fn clear_finished(&mut self) {
+        let ids: Vec<JobId> = self
+            .jobs
+            .iter()
+            .filter(|(_, s)| s.running.is_none() && s.state.is_finished())
+            .map(|(id, _)| *id)
+            .collect();
+        if let Some(h) = &self.history {
+            if let Err(e) = h.remove(|r| ids.contains(&r.id)) {
+                self.log(LogLevel::Warn, e.to_string());
+            }
+        }
+        for id in ids {
+            self.jobs.remove(&id);
+            self.emit(Event::JobRemoved { id });
+        }
     }
 
     /// A journaled transfer found at start-up: shown as Interrupted with what it had done.
@@ -195,10 +301,15 @@ impl EngineLoop {
             options: rec.options.clone(),
         };
         let id = rec.id;
+        // A transfer that failed says so (with its reason) rather than "interrupted".
+        let state = match (rec.state.as_str(), &rec.error) {
+            ("failed", Some(e)) => JobState::Failed(e.clone()),
+            _ => JobState::Interrupted,
+        };
         self.emit(Event::JobAdded {
             id,
             spec: spec.clone(),
-            state: JobState::Interrupted,
+            state: state.clone(),
             journaled: true,
         });
         let upload = rec.uploads.values().next().cloned();
@@ -240,7 +351,7 @@ impl EngineLoop {
                     .concurrency
                     .unwrap_or(self.sh.config.concurrency_per_job),
                 spec,
-                state: JobState::Interrupted,
+                state,
                 running: None,
                 journaled: true,
                 writer: None,
@@ -248,6 +359,16 @@ impl EngineLoop {
                 paused: false,
                 abort_requested: false,
                 runs: 1,
+                tally: Tally {
+                    listed: rec.listed,
+                    listed_bytes: rec.listed_bytes,
+                    done: rec.done,
+                    skipped: rec.skipped,
+                    bytes: rec.done_bytes,
+                    started: Some(rec.created.unix_timestamp()),
+                    ..Tally::default()
+                },
+                from_history: false,
             },
         );
     }
@@ -267,6 +388,7 @@ impl EngineLoop {
             Command::Cancel(id) => self.cancel(id),
             Command::Abort(id) => self.abort(id),
             Command::Remove(id) => self.remove(id),
+            Command::ClearFinished => self.clear_finished(),
             Command::PauseAll => {
                 let ids: Vec<_> = self.jobs.keys().copied().collect();
                 ids.into_iter().for_each(|id| self.pause(id));
@@ -367,6 +489,8 @@ impl EngineLoop {
                 paused: false,
                 abort_requested: false,
                 runs: 0,
+                tally: Tally::default(),
+                from_history: false,
             },
         );
         self.schedule();
@@ -403,6 +527,15 @@ impl EngineLoop {
         let Some(s) = self.jobs.get_mut(&id) else {
             return;
         };
+        if s.from_history {
+            self.log(
+                LogLevel::Warn,
+                format!(
+                    "job {id} ended in an earlier run and is only history: copy it again to retry"
+                ),
+            );
+            return;
+        }
         if let Some(r) = &s.running {
             if s.paused {
                 s.paused = false;
@@ -507,6 +640,13 @@ impl EngineLoop {
                 LogLevel::Info,
                 format!("job {id} removed from the list; what it did stays on the server and in the journal (`haul jobs resume {id}` continues it, `haul jobs abort {id}` discards its uploads)"),
             );
+        }
+        if self.jobs.get(&id).is_some_and(|s| s.state.is_finished()) {
+            if let Some(h) = &self.history {
+                if let Err(e) = h.remove(|r| r.id == id) {
+                    self.log(LogLevel::Warn, e.to_string());
+                }
+            }
         }
         self.jobs.remove(&id);
         self.emit(Event::JobRemoved { id });
@@ -661,6 +801,16 @@ impl EngineLoop {
     }
 
     fn forward(&mut self, ev: Event) {
+        if let Some(s) = event_job(&ev).and_then(|id| self.jobs.get_mut(&id)) {
+            s.tally.apply(&ev);
+            if let Event::JobState { state, .. } = &ev {
+                if state.is_active() {
+                    s.tally.running(std::time::Instant::now(), unix_now());
+                } else {
+                    s.tally.stopped(std::time::Instant::now());
+                }
+            }
+        }
         match &ev {
             Event::JobState { id, state } => {
                 let Some(s) = self.jobs.get_mut(id) else {
@@ -949,4 +1099,26 @@ pub async fn list_uploads(
         req.upload_id_marker = page.next_upload_id_marker;
     }
     Ok(out)
+}
+
+fn sh_history(config: &EngineConfig) -> Option<History> {
+    config.state_dir.as_deref().map(History::new)
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The transfer an event of a run is about (the ones the history's tally counts).
+fn event_job(ev: &Event) -> Option<JobId> {
+    match ev {
+        Event::JobPlanned { id, .. } | Event::JobState { id, .. } => Some(*id),
+        Event::PartDone { job, .. }
+        | Event::Bytes { job, .. }
+        | Event::ObjectsListed { job, .. }
+        | Event::ObjectDone { job, .. }
+        | Event::ObjectFailed { job, .. }
+        | Event::TransferProgress { job, .. } => Some(*job),
+        _ => None,
+    }
 }

@@ -15,6 +15,8 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 pub struct Line<'a> {
     pub ts: String,
+    /// `cos` or `s3`: the dialect the request spoke (`server::dialect`).
+    pub dialect: &'a str,
     pub op: &'a str,
     pub method: &'a str,
     pub bucket: Option<&'a str>,

@@ -246,7 +246,7 @@ fn check_headers_signed(
 /// answer's timing does not reveal how much of a guessed signature or token was right.
 /// Only the length may leak (signatures are always 40 hex digits). Hand-written instead of
 /// a crate: it is four lines and `subtle` would be a new direct dependency for them.
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -1,6 +1,7 @@
 //! The local COS-compatible server (`haul serve`, embedded by `haul demo`, used by every test
-//! and benchmark): routing by Host, signature checks, extents-based content, CRC64, latency and
-//! bandwidth model, seeded fault injection and an access log.
+//! and benchmark), which also answers S3 (SigV4) on the same port: routing by Host, signature
+//! checks, extents-based content, CRC64, latency and bandwidth model, seeded fault injection
+//! and an access log.
 
 pub mod content;
 
@@ -143,13 +144,17 @@ impl ServeCredential {
 
 pub mod access_log;
 pub mod auth;
+pub mod aws_chunked;
+pub mod checksum;
 pub mod conns;
 pub mod data_lock;
 pub mod demo;
+pub mod dialect;
 pub mod error;
 pub mod faults;
 pub mod model;
 pub mod persist;
+pub mod s3_auth;
 pub mod service;
 pub mod spill;
 pub mod state;

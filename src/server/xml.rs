@@ -1,5 +1,5 @@
-//! Rendering of the server's XML answers: a tiny writer with proper escaping, and COS's error
-//! document.
+//! Rendering of the server's XML answers: a tiny writer with proper escaping (and S3's
+//! namespace), and COS's and S3's error documents.
 //!
 //! Pure: builds strings only. It deliberately does not share `store::xml` (the client's
 //! parser), so that a bug in one side cannot hide behind the same bug in the other.
@@ -39,6 +39,37 @@ impl Xml {
             stack: Vec::new(),
         };
         x.open(root);
+        x
+    }
+
+    /// Starts a document whose root carries `xmlns` when `namespace` is given (S3's
+    /// documents; COS's have none).
+    pub fn with_namespace(root: &'static str, namespace: Option<&str>) -> Self {
+        Self::start(root, namespace, true)
+    }
+
+    /// `with_namespace` without the declaration (Complete's body after streamed spaces).
+    pub fn bare_with_namespace(root: &'static str, namespace: Option<&str>) -> Self {
+        Self::start(root, namespace, false)
+    }
+
+    fn start(root: &'static str, namespace: Option<&str>, declaration: bool) -> Self {
+        let mut x = Xml {
+            buf: String::new(),
+            stack: vec![root],
+        };
+        if declaration {
+            x.buf
+                .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        }
+        match namespace {
+            Some(ns) => {
+                let _ = write!(x.buf, "<{root} xmlns=\"{}\">", escape(ns));
+            }
+            None => {
+                let _ = write!(x.buf, "<{root}>");
+            }
+        }
         x
     }
 
@@ -104,6 +135,31 @@ pub fn error_document(
     x.finish()
 }
 
+/// S3's error document: Code, Message, any extra elements (StringToSign, CanonicalRequest,
+/// …), Resource, RequestId and HostId. No namespace, as S3 sends it.
+pub fn s3_error_document(
+    code: &str,
+    message: &str,
+    extra: &[(&'static str, String)],
+    resource: &str,
+    request_id: &str,
+    declaration: bool,
+) -> String {
+    let mut x = if declaration {
+        Xml::new("Error")
+    } else {
+        Xml::bare("Error")
+    };
+    x.elem("Code", code).elem("Message", message);
+    for (name, value) in extra {
+        x.elem(name, value);
+    }
+    x.elem("Resource", resource)
+        .elem("RequestId", request_id)
+        .elem("HostId", request_id);
+    x.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +167,18 @@ mod tests {
     #[test]
     fn escapes_markup_and_control_characters() {
         assert_eq!(escape("a<b>&\"'\u{1}"), "a&lt;b&gt;&amp;&quot;&apos;&#x1;");
+    }
+
+    #[test]
+    fn an_s3_document_names_its_namespace_and_an_s3_error_its_host_id() {
+        let mut x = Xml::with_namespace(
+            "ListBucketResult",
+            Some("http://s3.amazonaws.com/doc/2006-03-01/"),
+        );
+        x.elem("Name", "b");
+        assert!(x.finish().ends_with("<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name></ListBucketResult>"));
+        let d = s3_error_document("NoSuchKey", "gone", &[], "/b/k", "rid", true);
+        assert!(d.contains("<Error><Code>NoSuchKey</Code><Message>gone</Message><Resource>/b/k</Resource><RequestId>rid</RequestId><HostId>rid</HostId></Error>"), "{d}");
     }
 
     #[test]

@@ -42,6 +42,15 @@ pub enum Action {
     Resume,
     ConcurrencyUp,
     ConcurrencyDown,
+    /// The global limit of requests in flight (all transfers), live.
+    LimitUp,
+    LimitDown,
+    /// The selected URI to the clipboard (OSC 52).
+    CopyUri,
+    /// Go to a typed `cos://` location.
+    Goto,
+    /// Log: cycle the level shown.
+    LogLevel,
     PauseAll,
     ResumeAll,
     RetryFailed,
@@ -74,10 +83,12 @@ pub enum Context {
     Log,
     Dialog,
     Help,
+    /// Typing a search (`/`): the keys that end it; every other key is text.
+    Input,
 }
 
 impl Context {
-    pub const ALL: [Context; 8] = [
+    pub const ALL: [Context; 9] = [
         Context::Global,
         Context::Browse,
         Context::Queue,
@@ -86,6 +97,7 @@ impl Context {
         Context::Log,
         Context::Dialog,
         Context::Help,
+        Context::Input,
     ];
 
     pub fn name(self) -> &'static str {
@@ -98,12 +110,13 @@ impl Context {
             Context::Log => "log",
             Context::Dialog => "dialog",
             Context::Help => "help",
+            Context::Input => "input",
         }
     }
 
     /// Does this context fall back to the global bindings?
     fn inherits_global(self) -> bool {
-        !matches!(self, Context::Dialog | Context::Help)
+        !matches!(self, Context::Dialog | Context::Help | Context::Input)
     }
 }
 
@@ -275,7 +288,7 @@ impl Keymap {
                 .find(|c| c.name() == ctx_name)
                 .ok_or_else(|| {
                     format!(
-                        "keymap has an unknown section [[{ctx_name}]]: use global, browse, queue, job, uploads, log, dialog or help"
+                        "keymap has an unknown section [[{ctx_name}]]: use global, browse, queue, job, uploads, log, dialog, help or input"
                     )
                 })?;
             for e in entries {

@@ -7,10 +7,18 @@
 
 pub mod app;
 pub mod browse;
+pub mod clipboard;
 pub mod clock;
+pub mod dialogs;
+mod events;
 pub mod jobs;
 pub mod keymap;
+mod lists;
+pub mod screens;
+mod search;
+mod status;
 pub mod theme;
+mod transfers;
 pub mod views;
 
 use std::io::{self, Write};
@@ -111,6 +119,9 @@ pub async fn run(
     .await?;
     drop(terminal);
     restore();
+    if let Some(note) = &app.exit_note {
+        eprintln!("{note}");
+    }
     Ok(())
 }
 
@@ -199,6 +210,16 @@ where
                 .context("drawing the screen")?;
             app.dirty = false;
             last_draw = Instant::now();
+        }
+        if !app.to_terminal.is_empty() {
+            let bytes = std::mem::take(&mut app.to_terminal);
+            // Only a real terminal (the one `run` set up, with its signals) gets them.
+            if signals.is_some() {
+                use std::io::Write as _;
+                let mut out = io::stdout().lock();
+                let _ = out.write_all(&bytes);
+                let _ = out.flush();
+            }
         }
         match app.control {
             Control::Quit => break,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Interop suite: the official COS Python SDK (cos-python-sdk-v5) and, when Node.js is installed,
-# the official Node.js SDK (cos-nodejs-sdk-v5) against `haul serve` on loopback.
+# the official Node.js SDK (cos-nodejs-sdk-v5) against `haul serve` on loopback; then the S3
+# dialect's referees, aws-cli, boto3 and rclone (tests/interop/s3_interop.sh).
 #
 # Creates its own venv under target/interop-venv (and npm prefix under target/interop-node),
 # builds haul, starts `haul serve` on 127.0.0.1:0 with two buckets in two regions and one
@@ -131,4 +132,8 @@ if [ "$status" -ne 0 ]; then
   echo "interop: FAILED (exit $status); server stderr (last 40 lines):" >&2
   tail -n 40 "$WORK/stderr" >&2 || true
 fi
+
+# The S3 dialect: aws-cli, boto3 and rclone, against a server of their own.
+echo "interop: S3 dialect (aws-cli, boto3, rclone)"
+tests/interop/s3_interop.sh || status=$?
 exit "$status"

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::s3::{S3Req, S3};
 use common::{Cos, GZ, GZ_BUCKET};
 
 /// How long one `haul` run may take before the case fails as a hang.
@@ -623,4 +624,181 @@ fn raw_exchange(addr: &str, request: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An S3 server row: a request built on the SigV4 test client, and the answer expected.
+struct S3Case {
+    name: &'static str,
+    request: fn(&S3) -> S3Req,
+    status: u16,
+    code: &'static str,
+}
+
+fn gz_s3(s3: &S3, method: &str, key: &str) -> S3Req {
+    s3.req(method, GZ_BUCKET, key)
+}
+
+const S3_CASES: &[S3Case] = &[
+    S3Case {
+        name: "S3: sub-resource haul serve does not implement",
+        request: |s| gz_s3(s, "GET", "").q("versioning", ""),
+        status: 501,
+        code: "NotImplemented",
+    },
+    S3Case {
+        name: "S3: x-amz-content-sha256 that is neither a hash nor a known value",
+        request: |s| {
+            gz_s3(s, "PUT", OBJECT)
+                .body("x")
+                .payload_hash("sha256-please")
+        },
+        status: 400,
+        code: "InvalidArgument",
+    },
+    S3Case {
+        name: "S3: aws-chunked claimed, plain body sent",
+        request: |s| {
+            gz_s3(s, "PUT", OBJECT)
+                .h("x-amz-decoded-content-length", "5")
+                .body("hello")
+                .payload_hash("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+        },
+        status: 400,
+        code: "IncompleteBody",
+    },
+    S3Case {
+        name: "S3: aws-chunked without x-amz-decoded-content-length",
+        request: |s| {
+            gz_s3(s, "PUT", OBJECT)
+                .body("0\r\n\r\n")
+                .payload_hash("STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+        },
+        status: 411,
+        code: "MissingContentLength",
+    },
+    S3Case {
+        name: "S3: DeleteObjects without Content-MD5 or a checksum",
+        request: |s| {
+            gz_s3(s, "POST", "")
+                .q("delete", "")
+                .body("<Delete><Object><Key>a</Key></Object></Delete>")
+        },
+        status: 400,
+        code: "InvalidRequest",
+    },
+    S3Case {
+        name: "S3: DeleteObjects with malformed XML",
+        request: |s| {
+            gz_s3(s, "POST", "")
+                .q("delete", "")
+                .h("content-md5", "2/tgmBdmQLO+511KLYgSag==")
+                .body("<Delete><Object>")
+        },
+        status: 400,
+        code: "MalformedXML",
+    },
+    S3Case {
+        name: "S3: ListObjectsV2 encoding-type other than url",
+        request: |s| {
+            gz_s3(s, "GET", "")
+                .q("list-type", "2")
+                .q("encoding-type", "base64")
+        },
+        status: 400,
+        code: "InvalidArgument",
+    },
+    S3Case {
+        name: "S3: COS's metadata directive spelling",
+        request: |s| {
+            gz_s3(s, "PUT", "bad-input/copy")
+                .h("x-amz-copy-source", &format!("{GZ_BUCKET}/{OBJECT}"))
+                .h("x-amz-metadata-directive", "Replaced")
+        },
+        status: 400,
+        code: "InvalidArgument",
+    },
+    S3Case {
+        name: "S3: copy source without a key",
+        request: |s| gz_s3(s, "PUT", "bad-input/copy").h("x-amz-copy-source", "just-a-bucket"),
+        status: 400,
+        code: "InvalidArgument",
+    },
+    S3Case {
+        name: "S3: CopyObject of more than 5 GB",
+        request: |s| {
+            gz_s3(s, "PUT", "bad-input/copy")
+                .h("x-amz-copy-source", &format!("{GZ_BUCKET}/bad-input/6GiB"))
+        },
+        status: 400,
+        code: "InvalidRequest",
+    },
+    S3Case {
+        name: "S3: unsupported method",
+        request: |s| gz_s3(s, "PATCH", OBJECT),
+        status: 405,
+        code: "MethodNotAllowed",
+    },
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_s3_requests_get_the_s3_status_code_and_error_body() {
+    let h = common::start_server(common::args(&[
+        "--object",
+        "cos://alpha-1250000000/bad-input/6GiB=6GiB",
+    ]))
+    .await;
+    let s3 = S3::new(&h);
+    let put = gz_s3(&s3, "PUT", OBJECT).body("hello").send().await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let mut failures = Vec::new();
+    for case in S3_CASES {
+        let r = (case.request)(&s3).send().await;
+        let code = r.code().unwrap_or_default();
+        let message = r.tag("Message").unwrap_or_default();
+        // S3's shape: a HostId, never COS's TraceId.
+        let s3_shape = r.tag("HostId").is_some() && r.tag("TraceId").is_none();
+        if r.status != case.status || code != case.code || message.is_empty() || !s3_shape {
+            failures.push(format!(
+                "{}: expected {} {} in S3's error shape\n   got {} {code:?} {}",
+                case.name, case.status, case.code, r.status, r.text
+            ));
+        }
+    }
+    // A malformed SigV4 header and an incomplete presigned query, sent as they are.
+    let http = reqwest::Client::new();
+    let url = format!("{}/{GZ_BUCKET}/{OBJECT}", h.endpoint());
+    let raw: [(&str, reqwest::RequestBuilder, u16, &str); 2] = [
+        (
+            "S3: Authorization with no Credential",
+            http.get(&url).header(
+                "authorization",
+                "AWS4-HMAC-SHA256 SignedHeaders=host, Signature=00",
+            ),
+            400,
+            "AuthorizationHeaderMalformed",
+        ),
+        (
+            "S3: presigned query without its signature",
+            http.get(format!("{url}?X-Amz-Algorithm=AWS4-HMAC-SHA256")),
+            403,
+            "AuthorizationQueryParametersError",
+        ),
+    ];
+    for (name, rb, status, code) in raw {
+        let r = rb.send().await.expect("request");
+        let got = r.status().as_u16();
+        let text = r.text().await.unwrap_or_default();
+        if got != status || !text.contains(&format!("<Code>{code}</Code>")) {
+            failures.push(format!(
+                "{name}: expected {status} {code}\n   got {got} {text}"
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} S3 cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    h.shutdown().await;
 }

@@ -922,11 +922,39 @@ fn kill_9_mid_copy_then_jobs_resume_completes_without_recopying_a_finished_part(
     assert_eq!(covered, (1..=PARTS).collect(), "every part copied");
     assert_eq!(count_op(after, "CompleteMultipartUpload"), 1);
 
+    // The journal is empty; the history keeps the result until `haul jobs clear`.
     let (code, out, _) = run_to_end(
         haul(dir.path(), &endpoint, &["jobs", "ls", "--json"]),
         "haul jobs ls",
     );
-    assert_eq!((code, out.trim()), (Some(0), ""), "the journal is empty");
+    assert_eq!(code, Some(0));
+    let listed: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    assert_eq!(listed.len(), 1, "{out}");
+    assert_eq!(
+        (&listed[0]["id"], &listed[0]["state"], &listed[0]["history"]),
+        (
+            &serde_json::json!(id),
+            &serde_json::json!("done"),
+            &serde_json::json!(true)
+        ),
+        "{out}"
+    );
+    let (code, out, _) = run_to_end(
+        haul(dir.path(), &endpoint, &["jobs", "clear"]),
+        "haul jobs clear",
+    );
+    assert_eq!(
+        (code, out.trim()),
+        (Some(0), "cleared 1 finished job from the history")
+    );
+    let (code, out, _) = run_to_end(
+        haul(dir.path(), &endpoint, &["jobs", "ls", "--json"]),
+        "haul jobs ls",
+    );
+    assert_eq!((code, out.trim()), (Some(0), ""), "nothing left to list");
 
     // The destination is the source, and nothing is left behind.
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -205,10 +205,25 @@ fn demo_copies_a_6gib_object_through_the_dialog_and_quits_cleanly() {
     p.wait_for("Part map", long);
     p.shot("Job detail");
     p.send("\x1b");
-    p.wait_for("1 jobs: 1 done", Duration::from_secs(90));
+    p.wait_for("1 job: 1 done", Duration::from_secs(90));
     let queue = p.contents();
     assert!(queue.contains("100.0%"), "{queue}");
     assert!(queue.contains("64/0/64"), "all 64 parts done:\n{queue}");
+    // Search the Queue and the Log: the text shows while it filters, Esc clears it.
+    p.send("/sensor\r");
+    p.wait_for("/sensor (1 shown)", long);
+    p.send("\x1b");
+    p.wait_until("the Queue's search is cleared", long, |s| {
+        !s.contains("/sensor (1 shown)")
+    });
+    p.send("4/post");
+    p.wait_for("· /post (", long);
+    p.wait_for("POST", long);
+    p.shot("Log, searched while typing");
+    p.send("\x1b");
+    p.wait_until("the Log's search is cleared", long, |s| {
+        !s.contains("· /post (")
+    });
     p.send("q");
     let status = p.wait_exit(Duration::from_secs(30));
     let raw = String::from_utf8_lossy(&p.raw.lock().unwrap()).into_owned();
@@ -313,7 +328,7 @@ fn pause_and_quit_then_demo_again_resumes_the_job_from_its_finished_parts() {
     let before = parts_done(&p.contents()).expect("the interrupted job's row");
     assert!(before >= 8, "finished parts were kept: {}", p.contents());
     p.send("r");
-    p.wait_for("1 jobs: 1 done", Duration::from_secs(90));
+    p.wait_for("1 job: 1 done", Duration::from_secs(90));
     assert!(p.contents().contains("64/0/64"), "{}", p.contents());
     p.send("q");
     assert!(p.wait_exit(Duration::from_secs(30)).success());

@@ -20,6 +20,9 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use time::OffsetDateTime;
 
+mod defects;
+mod search;
+
 const T0: u64 = 1_795_000_000; // 2026-11-18, a fixed "now"
 
 fn t0() -> SystemTime {
@@ -540,9 +543,10 @@ fn pause_resume_cancel_and_retry_send_commands() {
         press(&mut a, &[key('U')])[..],
         [Command::ResumeAll]
     ));
+    // C asks first (ui_transfers:: tests the question), then clears every finished one.
     assert!(matches!(
-        press(&mut a, &[key('C')])[..],
-        [Command::Remove(1)]
+        press(&mut a, &[key('C'), key('y')])[..],
+        [Command::ClearFinished]
     ));
 }
 
@@ -867,7 +871,10 @@ fn user_keymap_rebinding_works_and_shows_in_help() {
     // Help scrolls with j and closes with Esc.
     press(&mut a, &[key('j'), key('j')]);
     assert!(
-        matches!(a.dialog, Some(haul::ui::app::Dialog::Help { scroll: 2 })),
+        matches!(
+            a.dialog,
+            Some(haul::ui::app::Dialog::Help { scroll: 2, .. })
+        ),
         "{:?}",
         a.dialog
     );

@@ -187,7 +187,7 @@ fn pty_quit_with_running_job_pauses_it_and_restores_the_terminal() {
     let mut p = spawn("quit");
     p.wait_for("Buckets · 2");
     p.send("2");
-    p.wait_for("1 jobs");
+    p.wait_for("1 job:");
     p.send("q");
     p.wait_for("Quit haul?");
     p.send("y");
@@ -234,7 +234,7 @@ fn pty_ctrl_z_leaves_and_reenters_the_screen_and_keeps_working() {
         std::thread::sleep(Duration::from_millis(20));
     }
     p.send("2");
-    p.wait_for("1 jobs");
+    p.wait_for("1 job:");
     p.send("q");
     p.wait_for("Quit haul?");
     p.send("y");

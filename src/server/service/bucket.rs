@@ -1,5 +1,6 @@
 //! The bucket-level operations: GET Service (ListBuckets with its filters), PUT and DELETE
-//! Bucket, GET Bucket (ListObjects) and List Multipart Uploads, each rendering COS's XML.
+//! Bucket, GET Bucket (ListObjects) and List Multipart Uploads, each rendering COS's XML (or
+//! S3's, for the ones both dialects share: the same elements in S3's namespace).
 //!
 //! Only reads and changes buckets in `State` through `Shared`; must not route, authenticate
 //! or read request bodies (`mod.rs` and `body` do), nor touch object content.
@@ -126,7 +127,28 @@ impl<'a> BucketFilter<'a> {
     }
 }
 
-pub(super) fn put_bucket(sh: &Shared, b: &BucketRef) -> Answer {
+/// S3's CreateBucket body: the region to create the bucket in.
+#[derive(serde::Deserialize)]
+struct CreateBucketConfiguration {
+    #[serde(rename = "LocationConstraint", default)]
+    location: Option<String>,
+}
+
+/// PUT Bucket / CreateBucket. In S3 the region comes from the body's `LocationConstraint`
+/// (none: the server's default region); in COS from the host name.
+pub(super) fn put_bucket(sh: &Shared, b: &BucketRef, body: &[u8]) -> Answer {
+    let requested = if b.dialect == Dialect::S3 && !body.iter().all(u8::is_ascii_whitespace) {
+        let parsed: CreateBucketConfiguration =
+            quick_xml::de::from_str(&String::from_utf8_lossy(body)).map_err(|_| {
+                CosError::bad(
+                    "MalformedXML",
+                    "The XML you provided was not well-formed or did not validate against our published schema.",
+                )
+            })?;
+        parsed.location.filter(|l| !l.trim().is_empty())
+    } else {
+        None
+    };
     if crate::store::endpoint::BucketName::parse(&b.name).is_err() {
         return Err(CosError::bad(
             "InvalidBucketName",
@@ -136,16 +158,23 @@ pub(super) fn put_bucket(sh: &Shared, b: &BucketRef) -> Answer {
     }
     let mut st = sh.lock();
     if st.buckets.contains_key(&b.name) {
-        return Err(CosError::new(
-            StatusCode::CONFLICT,
-            "BucketAlreadyExists",
-            "The requested bucket name is not available.",
-        )
-        .into());
+        // One account owns every bucket here: S3 says so with its own code.
+        let e = match b.dialect {
+            Dialect::Cos => CosError::new(
+                StatusCode::CONFLICT,
+                "BucketAlreadyExists",
+                "The requested bucket name is not available.",
+            ),
+            Dialect::S3 => CosError::new(
+                StatusCode::CONFLICT,
+                "BucketAlreadyOwnedByYou",
+                "Your previous request to create the named bucket succeeded and you already own it.",
+            ),
+        };
+        return Err(e.into());
     }
-    let region = b
-        .region
-        .clone()
+    let region = requested
+        .or_else(|| b.region.clone())
         .unwrap_or_else(|| sh.default_region.clone());
     st.buckets
         .insert(b.name.clone(), Bucket::new(&b.name, &region, now_secs()));
@@ -200,7 +229,7 @@ pub(super) fn list_objects(sh: &Shared, b: &BucketRef, q: &[(String, String)]) -
             .range::<str, _>((std::ops::Bound::Included(start), std::ops::Bound::Unbounded))
             .map(|(k, v)| (k.as_str(), v));
         let page = list_page(items, prefix, delimiter, marker, max);
-        let mut x = Xml::new("ListBucketResult");
+        let mut x = Xml::with_namespace("ListBucketResult", b.dialect.namespace());
         x.elem("Name", &bk.name);
         if url {
             x.elem("EncodingType", "url");
@@ -245,7 +274,7 @@ pub(super) fn list_objects(sh: &Shared, b: &BucketRef, q: &[(String, String)]) -
         Ok((x.finish(), bk.region.clone()))
     })?;
     let mut r = xml_response(StatusCode::OK, body);
-    r.headers_mut().insert("x-cos-bucket-region", hv(&region));
+    set_header(&mut r, b.dialect.header("bucket-region"), &region);
     Ok(r)
 }
 
@@ -270,10 +299,14 @@ pub(super) fn list_uploads(sh: &Shared, b: &BucketRef, q: &[(String, String)]) -
                     || key > key_marker
                     || (!id_marker.is_empty() && key == key_marker && u.id.as_str() > id_marker)
             });
-        let mut x = Xml::new("ListMultipartUploadsResult");
+        let mut x = Xml::with_namespace("ListMultipartUploadsResult", b.dialect.namespace());
         x.elem("Bucket", &bk.name);
         if url {
-            x.elem("Encoding-Type", "url");
+            let name = match b.dialect {
+                Dialect::Cos => "Encoding-Type",
+                Dialect::S3 => "EncodingType",
+            };
+            x.elem(name, "url");
         }
         x.elem("KeyMarker", url_enc(key_marker, url))
             .elem("UploadIdMarker", id_marker);

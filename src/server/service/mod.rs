@@ -1,8 +1,10 @@
 //! The HTTP side of the server: routing by Host like COS, authentication, the latency model
 //! and faults around every operation, and the operations themselves on `state`.
 //!
-//! Every response carries `x-cos-request-id` and `Server: tencent-cos`; every error is COS's
-//! XML (no body for HEAD). Header names go out spelled as COS spells them (`wire`). A fault
+//! A request signed with SigV4 speaks S3, any other COS (`dialect`): both see the same state,
+//! model and faults. Every COS response carries `x-cos-request-id` and `Server:
+//! tencent-cos`, every S3 one `x-amz-request-id`; every error is the dialect's XML (no body
+//! for HEAD). Header names go out spelled as COS spells them (`wire`). A fault
 //! replaces an operation before anything is applied. Every query parameter COS documents for
 //! an operation is honoured; one the operation does not implement is a 501, never ignored
 //! (`accepted_params`). Every request is logged exactly once, as 499 if the client hangs up
@@ -10,8 +12,9 @@
 //!
 //! This file is the hyper entry point (`handle`): the request context, access logging, faults
 //! and the dispatch of each operation; it must not grow operation bodies. The rest, one job a
-//! file: `routing` (Host/path, query, accepted parameters), `bucket`, `object`, `multipart`
-//! (the operations), `body` (reading and bounding request bodies).
+//! file: `routing` (Host/path, query, accepted parameters), `s3_routing` (the same for S3),
+//! `bucket`, `object`, `multipart` (the operations both dialects share), `s3_ops` (S3's own),
+//! `body` (reading, decoding and bounding request bodies).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,11 +32,13 @@ use tokio::time::Instant;
 use super::access_log::{AccessLog, Line};
 use super::auth::{self, Credentials, RequestParts};
 use super::content::Content;
+use super::dialect::{Dialect, Directive};
 use super::error::CosError;
 use super::faults::{Fault, Faults};
 use super::model::Model;
+use super::s3_auth::{self, Payload};
 use super::state::*;
-use super::xml::{error_document, Xml};
+use super::xml::{error_document, s3_error_document, Xml};
 use crate::store::encode::{cos_encode, percent_decode, validate_key, KeyError};
 use crate::store::endpoint::{parse_copy_source, parse_host, HostTarget};
 use crate::store::Op;
@@ -43,9 +48,13 @@ mod bucket;
 mod multipart;
 mod object;
 mod routing;
+mod s3_ops;
+mod s3_routing;
 
 pub use body::XML_BODY_MAX;
-use body::{check_md5, declared_length, drain, read_xml_body, receive, xml_too_big, Received};
+use body::{
+    check_md5, declared_length, drain, read_xml_body, receive, xml_too_big, Inflow, Received,
+};
 use bucket::{delete_bucket, list_buckets, list_objects, list_uploads, owner, put_bucket};
 use multipart::{complete, initiate, list_parts, streamed, upload_part, upload_part_copy};
 use object::{
@@ -53,8 +62,8 @@ use object::{
     put_object_copy, unquote,
 };
 use routing::{
-    check_key, header, max_param, method_not_allowed, not_implemented, param, route, split_query,
-    unimplemented_param, url_enc, Target,
+    accepted_params, check_key, header, max_param, method_not_allowed, not_implemented, operation,
+    param, route, split_query, unimplemented_param, url_enc, Call, Target,
 };
 
 pub type Body = BoxBody<Bytes, std::io::Error>;
@@ -147,6 +156,13 @@ fn xml_response(status: StatusCode, body: String) -> Response<Body> {
     r
 }
 
+/// Sets a header whose name is built at run time (a dialect's `x-cos-…` / `x-amz-…`).
+fn set_header(r: &mut Response<Body>, name: String, value: &str) {
+    if let Ok(name) = http::HeaderName::try_from(name) {
+        r.headers_mut().insert(name, hv(value));
+    }
+}
+
 fn hv(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
@@ -155,6 +171,7 @@ fn hv(s: &str) -> HeaderValue {
 #[derive(Clone)]
 struct Ctx {
     rid: String,
+    dialect: Dialect,
     op: &'static str,
     method: String,
     bucket: Option<String>,
@@ -193,10 +210,18 @@ pub async fn handle(
         super::faults::mix(&[sh.seed, n, now_secs() as u64])
     );
     let (parts, body) = req.into_parts();
+    let dialect = Dialect::detect(
+        parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok()),
+        |name| param(&split_query(parts.uri.query()), name).is_some(),
+    );
     let mut p = Pending {
         sh: sh.clone(),
         ctx: Ctx {
             rid,
+            dialect,
             op: "Unknown",
             method: parts.method.as_str().to_string(),
             bucket: None,
@@ -230,10 +255,12 @@ pub async fn handle(
             } else {
                 xml_response(
                     e.status,
-                    error_document(e.code, &e.message, &e.extra, &ctx.resource, &ctx.rid, true),
+                    error_body(ctx.dialect, &e, &ctx.resource, &ctx.rid, true),
                 )
             };
-            r.headers_mut().insert("x-cos-trace-id", hv(&ctx.rid));
+            if ctx.dialect == Dialect::Cos {
+                r.headers_mut().insert("x-cos-trace-id", hv(&ctx.rid));
+            }
             for (name, value) in &e.headers {
                 r.headers_mut().insert(*name, hv(value));
             }
@@ -241,8 +268,17 @@ pub async fn handle(
         }
     };
     let h = resp.headers_mut();
-    h.insert("x-cos-request-id", hv(&ctx.rid));
-    h.insert("server", HeaderValue::from_static("tencent-cos"));
+    match ctx.dialect {
+        Dialect::Cos => {
+            h.insert("x-cos-request-id", hv(&ctx.rid));
+            h.insert("server", HeaderValue::from_static("tencent-cos"));
+        }
+        Dialect::S3 => {
+            h.insert("x-amz-request-id", hv(&ctx.rid));
+            h.insert("x-amz-id-2", hv(&ctx.rid));
+            h.insert("server", HeaderValue::from_static("AmazonS3"));
+        }
+    }
     if !h.contains_key("date") {
         h.insert("date", hv(&http_date(now_secs())));
     }
@@ -302,6 +338,7 @@ fn log(sh: &Shared, ctx: &Ctx, status: u16, code: Option<&str>, started: Instant
         .unwrap_or_default();
     l.write(&Line {
         ts,
+        dialect: ctx.dialect.as_str(),
         op: ctx.op,
         method: &ctx.method,
         bucket: ctx.bucket.as_deref(),
@@ -331,45 +368,25 @@ async fn serve(
         .unwrap_or_default();
     let raw_path = parts.uri.path();
     let query = split_query(parts.uri.query());
-    let (target, sign_path) = route(&host, raw_path)?;
     let method = parts.method.clone();
-    let has = |n: &str| param(&query, n).is_some();
     let h = &parts.headers;
+    let d = ctx.dialect;
     // `None`: a method this resource does not answer (405), once its query is known to
     // name nothing unimplemented (501).
-    let op = match &target {
-        Target::Service(_) if method == Method::GET => Some(Op::ListBuckets),
-        Target::Service(_) => None,
-        Target::Bucket { key, .. } if key.is_empty() => match method {
-            Method::GET if has("uploads") => Some(Op::ListMultipartUploads),
-            Method::GET => Some(Op::ListObjects),
-            Method::HEAD => Some(Op::HeadBucket),
-            Method::PUT => Some(Op::PutBucket),
-            Method::DELETE => Some(Op::DeleteBucket),
-            _ => None,
-        },
-        Target::Bucket { .. } => match method {
-            Method::GET if has("uploadId") => Some(Op::ListParts),
-            Method::GET => Some(Op::GetObject),
-            Method::HEAD => Some(Op::HeadObject),
-            Method::PUT if has("uploadId") || has("partNumber") => {
-                if h.contains_key("x-cos-copy-source") {
-                    Some(Op::UploadPartCopy)
-                } else {
-                    Some(Op::UploadPart)
-                }
-            }
-            Method::PUT if h.contains_key("x-cos-copy-source") => Some(Op::PutObjectCopy),
-            Method::PUT => Some(Op::PutObject),
-            Method::POST if has("uploads") => Some(Op::InitiateMultipartUpload),
-            Method::POST if has("uploadId") => Some(Op::CompleteMultipartUpload),
-            Method::DELETE if has("uploadId") => Some(Op::AbortMultipartUpload),
-            Method::DELETE => Some(Op::DeleteObject),
-            _ => None,
-        },
+    let (target, call, cos_sign_path) = match d {
+        Dialect::Cos => {
+            let (target, sign_path) = route(&host, raw_path)?;
+            let op = operation(&target, &method, &query, h).map(Call::Op);
+            (target, op, sign_path)
+        }
+        Dialect::S3 => {
+            let target = s3_routing::route(&host, raw_path)?;
+            let call = s3_routing::operation(&target, &method, &query, h);
+            (target, call, String::new())
+        }
     };
-    if let Some(op) = op {
-        ctx.op = op.as_str();
+    if let Some(c) = call {
+        ctx.op = c.as_str();
     }
     if let Target::Bucket { bucket, key, .. } = &target {
         ctx.bucket = Some(bucket.clone());
@@ -379,33 +396,70 @@ async fn serve(
     }
     ctx.upload_id = param(&query, "uploadId").map(str::to_string);
     ctx.part = param(&query, "partNumber").and_then(|p| p.parse().ok());
-    ctx.range = header(h, "x-cos-copy-source-range").or_else(|| header(h, "range"));
+    ctx.range = header(h, &d.header("copy-source-range")).or_else(|| header(h, "range"));
 
     // Authenticate before anything else is answered: an unsigned or badly signed request
     // learns nothing about what the server implements.
-    let header_fn = |name: &str| header(h, name);
-    auth::verify(
-        &sh.creds,
-        &RequestParts {
-            method: method.as_str(),
-            path: &sign_path,
-            query: &query,
-            header: &header_fn,
-        },
-        now_secs(),
-    )?;
-    if let Some(name) = unimplemented_param(&query, op) {
-        return Err(not_implemented(&name, op).into());
+    let payload = match d {
+        Dialect::Cos => {
+            let header_fn = |name: &str| header(h, name);
+            auth::verify(
+                &sh.creds,
+                &RequestParts {
+                    method: method.as_str(),
+                    path: &cos_sign_path,
+                    query: &query,
+                    header: &header_fn,
+                },
+                now_secs(),
+            )?;
+            Payload::Unchecked
+        }
+        Dialect::S3 => {
+            let headers: Vec<(String, String)> = h
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            s3_auth::verify(
+                &sh.creds,
+                &s3_auth::S3Request {
+                    method: method.as_str(),
+                    path: &percent_decode(raw_path),
+                    query: &query,
+                    headers: &headers,
+                },
+                now_secs(),
+            )?
+        }
+    };
+    let unimplemented = match d {
+        Dialect::Cos => unimplemented_param(
+            &query,
+            call.and_then(|c| match c {
+                Call::Op(op) => Some(op),
+                _ => None,
+            }),
+        ),
+        Dialect::S3 => s3_routing::unimplemented_param(&query, call),
+    };
+    if let Some(name) = unimplemented {
+        return Err(not_implemented(&name, call).into());
     }
-    let Some(op) = op else {
+    let Some(call) = call else {
         return Err(method_not_allowed().into());
     };
 
-    // Sizes are checked from Content-Length before a byte of the body is read: PUT Object
-    // and Upload Part stream their bodies later (after their bucket or upload is found), any
-    // other body is an XML document under `XML_BODY_MAX`.
-    let streams_body = matches!(op, Op::PutObject | Op::UploadPart);
-    let declared = declared_length(h)?;
+    // Sizes are checked from Content-Length (S3's x-amz-decoded-content-length for an
+    // aws-chunked body) before a byte of the body is read: PUT Object and Upload Part stream
+    // their bodies later (after their bucket or upload is found), any other body is an XML
+    // document under `XML_BODY_MAX`.
+    let streams_body = matches!(call, Call::Op(Op::PutObject | Op::UploadPart));
+    let declared = declared_length(h, &payload)?;
     if streams_body {
         let Some(n) = declared else {
             return Err(CosError::new(
@@ -416,7 +470,7 @@ async fn serve(
             .into());
         };
         if n > MAX_SIMPLE {
-            let what = if op == Op::UploadPart {
+            let what = if call == Call::Op(Op::UploadPart) {
                 "A part may be at most 5 GB"
             } else {
                 "Your proposed upload exceeds the maximum allowed object size (5 GB); use multipart upload"
@@ -432,7 +486,11 @@ async fn serve(
             return Err(xml_too_big(n).into());
         }
     }
-    let mut body = Some(body);
+    let checks = match d {
+        Dialect::Cos => Vec::new(),
+        Dialect::S3 => super::checksum::promised(|name| header(h, name)),
+    };
+    let mut body = Some(Inflow::new(body, payload, checks));
     let xml_body = if streams_body || !matches!(method, Method::PUT | Method::POST) {
         Bytes::new()
     } else {
@@ -440,12 +498,12 @@ async fn serve(
     };
 
     let error200_ok = matches!(
-        op,
-        Op::UploadPartCopy | Op::CompleteMultipartUpload | Op::PutObjectCopy
+        call,
+        Call::Op(Op::UploadPartCopy | Op::CompleteMultipartUpload | Op::PutObjectCopy)
     );
     let identity = format!(
         "{} {} {} {}",
-        op.as_str(),
+        call.as_str(),
         ctx.bucket.as_deref().unwrap_or(""),
         ctx.key.as_deref().unwrap_or(""),
         ctx.part.unwrap_or(0)
@@ -477,15 +535,9 @@ async fn serve(
             }
             Fault::Error200 => {
                 ctx.code = Some("InternalError");
-                let doc = error_document(
-                    "InternalError",
-                    "We encountered an internal error. Please try again.",
-                    &[],
-                    &ctx.resource,
-                    &ctx.rid,
-                    true,
-                );
-                if op == Op::CompleteMultipartUpload {
+                let e = CosError::internal("We encountered an internal error. Please try again.");
+                let doc = error_body(d, &e, &ctx.resource, &ctx.rid, true);
+                if call == Call::Op(Op::CompleteMultipartUpload) {
                     return Ok(streamed(sh, 1, None, async move {
                         (doc, Some("InternalError"))
                     }));
@@ -495,106 +547,135 @@ async fn serve(
         });
     }
 
-    match target {
+    let (bucket, region, key) = match target {
         Target::Service(region) => {
             sh.model.request().await;
-            list_buckets(sh, region.as_deref(), &query)
+            return match d {
+                Dialect::Cos => list_buckets(sh, region.as_deref(), &query),
+                Dialect::S3 => s3_ops::list_buckets(sh),
+            };
         }
         Target::Bucket {
             bucket,
             region,
             key,
-        } => {
-            if !key.is_empty() {
-                check_key(&key)?;
-            }
-            let b = BucketRef {
-                name: bucket,
-                region,
-            };
-            match op {
-                Op::PutBucket => {
-                    sh.model.request().await;
-                    put_bucket(sh, &b)
-                }
-                Op::DeleteBucket => {
-                    sh.model.request().await;
-                    delete_bucket(sh, &b)
-                }
-                Op::HeadBucket => {
-                    sh.model.request().await;
-                    let region = with_bucket(sh, &b, |bk| Ok(bk.region.clone()))?;
-                    let mut r = Response::new(empty());
-                    r.headers_mut().insert("x-cos-bucket-region", hv(&region));
-                    Ok(r)
-                }
-                Op::ListObjects => {
-                    sh.model.request().await;
-                    list_objects(sh, &b, &query)
-                }
-                Op::ListMultipartUploads => {
-                    sh.model.request().await;
-                    list_uploads(sh, &b, &query)
-                }
-                Op::HeadObject | Op::GetObject => {
-                    sh.model.request().await;
-                    get_object(sh, &b, &key, &query, h, op == Op::HeadObject)
-                }
-                Op::PutObject => {
-                    sh.model.request().await;
-                    put_object(sh, &b, &key, h, body.take(), declared.unwrap_or(0)).await
-                }
-                Op::DeleteObject => {
-                    sh.model.request().await;
-                    only_version(&query)?;
-                    with_bucket(sh, &b, |bk| {
-                        bk.objects.remove(&key);
-                        Ok(())
-                    })?;
-                    sh.changed();
-                    let mut r = Response::new(empty());
-                    *r.status_mut() = StatusCode::NO_CONTENT;
-                    Ok(r)
-                }
-                Op::PutObjectCopy => put_object_copy(sh, &b, &key, h).await,
-                Op::InitiateMultipartUpload => {
-                    sh.model.request().await;
-                    initiate(sh, &b, &key, h)
-                }
-                Op::UploadPart => {
-                    sh.model.request().await;
-                    upload_part(sh, &b, &key, &query, h, body.take(), declared.unwrap_or(0)).await
-                }
-                Op::UploadPartCopy => upload_part_copy(sh, &b, &key, &query, h).await,
-                Op::CompleteMultipartUpload => complete(sh, &b, &key, &query, xml_body),
-                Op::AbortMultipartUpload => {
-                    sh.model.request().await;
-                    let id = param(&query, "uploadId").unwrap_or_default().to_string();
-                    with_bucket(sh, &b, |bk| match bk.uploads.get(&id) {
-                        Some(u) if u.key == key => {
-                            bk.uploads.remove(&id);
-                            Ok(())
-                        }
-                        _ => Err(CosError::no_such_upload()),
-                    })?;
-                    sh.changed();
-                    let mut r = Response::new(empty());
-                    *r.status_mut() = StatusCode::NO_CONTENT;
-                    Ok(r)
-                }
-                Op::ListParts => {
-                    sh.model.request().await;
-                    list_parts(sh, &b, &key, &query)
-                }
-                Op::ListBuckets => Err(method_not_allowed().into()),
-            }
+        } => (bucket, region, key),
+    };
+    if !key.is_empty() {
+        check_key(&key)?;
+    }
+    let b = BucketRef {
+        name: bucket,
+        region,
+        dialect: d,
+    };
+    let op = match call {
+        Call::Op(op) => op,
+        Call::ListObjectsV2 => {
+            sh.model.request().await;
+            return s3_ops::list_objects_v2(sh, &b, &query);
         }
+        Call::GetBucketLocation => {
+            sh.model.request().await;
+            return s3_ops::bucket_location(sh, &b);
+        }
+        Call::DeleteObjects => {
+            sh.model.request().await;
+            return s3_ops::delete_objects(sh, &b, h, xml_body);
+        }
+    };
+    match op {
+        Op::PutBucket => {
+            sh.model.request().await;
+            put_bucket(sh, &b, &xml_body)
+        }
+        Op::DeleteBucket => {
+            sh.model.request().await;
+            delete_bucket(sh, &b)
+        }
+        Op::HeadBucket => {
+            sh.model.request().await;
+            let region = with_bucket(sh, &b, |bk| Ok(bk.region.clone()))?;
+            let mut r = Response::new(empty());
+            set_header(&mut r, d.header("bucket-region"), &region);
+            Ok(r)
+        }
+        Op::ListObjects => {
+            sh.model.request().await;
+            list_objects(sh, &b, &query)
+        }
+        Op::ListMultipartUploads => {
+            sh.model.request().await;
+            list_uploads(sh, &b, &query)
+        }
+        Op::HeadObject | Op::GetObject => {
+            sh.model.request().await;
+            get_object(sh, &b, &key, &query, h, op == Op::HeadObject)
+        }
+        Op::PutObject => {
+            sh.model.request().await;
+            put_object(sh, &b, &key, h, body.take(), declared.unwrap_or(0)).await
+        }
+        Op::DeleteObject => {
+            sh.model.request().await;
+            only_version(&query)?;
+            with_bucket(sh, &b, |bk| {
+                bk.objects.remove(&key);
+                Ok(())
+            })?;
+            sh.changed();
+            let mut r = Response::new(empty());
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            Ok(r)
+        }
+        Op::PutObjectCopy => put_object_copy(sh, &b, &key, h).await,
+        Op::InitiateMultipartUpload => {
+            sh.model.request().await;
+            initiate(sh, &b, &key, h)
+        }
+        Op::UploadPart => {
+            sh.model.request().await;
+            upload_part(sh, &b, &key, &query, h, body.take(), declared.unwrap_or(0)).await
+        }
+        Op::UploadPartCopy => upload_part_copy(sh, &b, &key, &query, h).await,
+        Op::CompleteMultipartUpload => complete(sh, &b, &key, &query, xml_body),
+        Op::AbortMultipartUpload => {
+            sh.model.request().await;
+            let id = param(&query, "uploadId").unwrap_or_default().to_string();
+            with_bucket(sh, &b, |bk| match bk.uploads.get(&id) {
+                Some(u) if u.key == key => {
+                    bk.uploads.remove(&id);
+                    Ok(())
+                }
+                _ => Err(CosError::no_such_upload()),
+            })?;
+            sh.changed();
+            let mut r = Response::new(empty());
+            *r.status_mut() = StatusCode::NO_CONTENT;
+            Ok(r)
+        }
+        Op::ListParts => {
+            sh.model.request().await;
+            list_parts(sh, &b, &key, &query)
+        }
+        Op::ListBuckets => Err(method_not_allowed().into()),
     }
 }
 
+/// A bucket as a request addressed it: its name, the region its host name requires (if
+/// any), and the dialect the request speaks, which decides how answers about it are spelled.
 struct BucketRef {
     name: String,
     region: Option<String>,
+    dialect: Dialect,
+}
+
+/// An error document in `d`'s shape (COS's or S3's).
+fn error_body(d: Dialect, e: &CosError, resource: &str, rid: &str, declaration: bool) -> String {
+    match d {
+        Dialect::Cos => error_document(e.code, &e.message, &e.extra, resource, rid, declaration),
+        Dialect::S3 => s3_error_document(e.code, &e.message, &e.extra, resource, rid, declaration),
+    }
 }
 
 fn with_bucket<T>(

@@ -22,7 +22,7 @@ pub(super) fn list_parts(sh: &Shared, b: &BucketRef, key: &str, q: &[(String, St
             Some(u) if u.key == key => u,
             _ => return Err(CosError::no_such_upload()),
         };
-        let mut x = Xml::new("ListPartsResult");
+        let mut x = Xml::with_namespace("ListPartsResult", b.dialect.namespace());
         x.elem("Bucket", &bk.name);
         if url {
             x.elem("Encoding-type", "url");
@@ -60,7 +60,7 @@ pub(super) fn list_parts(sh: &Shared, b: &BucketRef, key: &str, q: &[(String, St
 }
 
 pub(super) fn initiate(sh: &Shared, b: &BucketRef, key: &str, h: &HeaderMap) -> Answer {
-    let meta = meta_from_headers(h)?;
+    let meta = meta_from_headers(h, b.dialect)?;
     let mut st = sh.lock();
     let id = st.new_upload_id(sh.seed);
     let bk = match st.buckets.get_mut(&b.name) {
@@ -80,7 +80,7 @@ pub(super) fn initiate(sh: &Shared, b: &BucketRef, key: &str, h: &HeaderMap) -> 
     let name = bk.name.clone();
     drop(st);
     sh.changed();
-    let mut x = Xml::new("InitiateMultipartUploadResult");
+    let mut x = Xml::with_namespace("InitiateMultipartUploadResult", b.dialect.namespace());
     x.elem("Bucket", name).elem("Key", key).elem("UploadId", id);
     Ok(xml_response(StatusCode::OK, x.finish()))
 }
@@ -128,13 +128,17 @@ pub(super) async fn upload_part(
     key: &str,
     q: &[(String, String)],
     h: &HeaderMap,
-    body: Option<Incoming>,
+    body: Option<Inflow>,
     len: u64,
 ) -> Answer {
     let id = param(q, "uploadId").unwrap_or_default().to_string();
     let n = part_number(q)?;
     upload_exists(sh, b, key, &id)?;
-    let Received { content, md5 } = receive(sh, body, len).await?;
+    let Received {
+        content,
+        md5,
+        checksums,
+    } = receive(sh, body, len).await?;
     let etag = check_md5(h, &md5)?;
     let part = Part {
         size: content.len(),
@@ -146,13 +150,18 @@ pub(super) async fn upload_part(
     let mut r = Response::new(empty());
     r.headers_mut()
         .insert("etag", hv(&format!("\"{}\"", part.etag)));
-    r.headers_mut()
-        .insert("x-cos-hash-crc64ecma", hv(&part.crc64.to_string()));
+    if b.dialect == Dialect::Cos {
+        r.headers_mut()
+            .insert("x-cos-hash-crc64ecma", hv(&part.crc64.to_string()));
+    }
+    for (name, value) in checksums {
+        r.headers_mut().insert(name, hv(&value));
+    }
     store_part(sh, b, key, &id, n, part)?;
     Ok(r)
 }
 
-fn copy_range(v: Option<&str>, size: u64) -> Result<(u64, u64), CosError> {
+fn copy_range(v: Option<&str>, size: u64, d: Dialect) -> Result<(u64, u64), CosError> {
     let Some(v) = v else {
         if size == 0 {
             return Err(CosError::invalid_argument("The copy source is empty."));
@@ -161,7 +170,8 @@ fn copy_range(v: Option<&str>, size: u64) -> Result<(u64, u64), CosError> {
     };
     let bad = || {
         CosError::invalid_argument(format!(
-            "x-cos-copy-source-range {v:?} is not bytes=FIRST-LAST within the source's {size} bytes."
+            "{} {v:?} is not bytes=FIRST-LAST within the source's {size} bytes.",
+            d.header("copy-source-range")
         ))
     };
     let spec = v.trim().strip_prefix("bytes=").ok_or_else(bad)?;
@@ -184,9 +194,14 @@ pub(super) async fn upload_part_copy(
     let id = param(q, "uploadId").unwrap_or_default().to_string();
     let n = part_number(q)?;
     upload_exists(sh, b, key, &id)?;
-    let (_, _, _, src) = copy_source(sh, h)?;
-    check_copy_conditions(h, &src)?;
-    let (first, last) = copy_range(header(h, "x-cos-copy-source-range").as_deref(), src.size)?;
+    let d = b.dialect;
+    let (_, _, _, src) = copy_source(sh, h, d)?;
+    check_copy_conditions(h, &src, d)?;
+    let (first, last) = copy_range(
+        header(h, &d.header("copy-source-range")).as_deref(),
+        src.size,
+        d,
+    )?;
     let len = last - first + 1;
     if len > MAX_SIMPLE {
         return Err(CosError::bad(
@@ -216,16 +231,20 @@ pub(super) async fn upload_part_copy(
         content,
         last_modified: now_secs(),
     };
-    let mut x = Xml::new("CopyPartResult");
+    let mut x = Xml::with_namespace("CopyPartResult", d.namespace());
     x.elem("ETag", format!("\"{}\"", part.etag))
-        .elem("LastModified", iso8601(part.last_modified))
-        .elem("CRC64", part.crc64);
+        .elem("LastModified", iso8601(part.last_modified));
+    if d == Dialect::Cos {
+        x.elem("CRC64", part.crc64);
+    }
     let crc = part.crc64;
     // The upload may have been aborted while the copy ran: then it fails like on COS.
     store_part(sh, b, key, &id, n, part)?;
     let mut r = xml_response(StatusCode::OK, x.finish());
-    r.headers_mut()
-        .insert("x-cos-hash-crc64ecma", hv(&crc.to_string()));
+    if d == Dialect::Cos {
+        r.headers_mut()
+            .insert("x-cos-hash-crc64ecma", hv(&crc.to_string()));
+    }
     Ok(r)
 }
 
@@ -288,11 +307,13 @@ pub(super) fn complete(
     let sh2 = sh.clone();
     let bucket = b.name.clone();
     let region = b.region.clone();
+    let d = b.dialect;
     let key = key.to_string();
     let finish = async move {
         let b = BucketRef {
             name: bucket.clone(),
             region,
+            dialect: d,
         };
         let applied = with_bucket(&sh2, &b, |bk| {
             let u = match bk.uploads.get(&id) {
@@ -330,26 +351,28 @@ pub(super) fn complete(
         match applied {
             Ok(region) => {
                 sh2.changed();
-                let mut x = Xml::bare("CompleteMultipartUploadResult");
-                x.elem(
-                    "Location",
-                    format!(
+                let mut x =
+                    Xml::bare_with_namespace("CompleteMultipartUploadResult", d.namespace());
+                let path = crate::store::encode::key_to_url_path(&key);
+                let location = match d {
+                    Dialect::Cos => format!(
                         "http://{bucket}.cos.{region}.myqcloud.com/{}",
-                        crate::store::encode::key_to_url_path(&key).trim_start_matches('/')
+                        path.trim_start_matches('/')
                     ),
-                )
-                .elem("Bucket", &bucket)
-                .elem("Key", &key)
-                .elem("ETag", format!("\"{etag}\""));
+                    // Path-style, relative: haul serve does not know the name it is reached by.
+                    Dialect::S3 => format!("/{bucket}{path}"),
+                };
+                x.elem("Location", location)
+                    .elem("Bucket", &bucket)
+                    .elem("Key", &key)
+                    .elem("ETag", format!("\"{etag}\""));
                 (x.finish(), None)
             }
-            Err(e) => (
-                error_document(e.code, &e.message, &e.extra, &key, "complete", false),
-                Some(e.code),
-            ),
+            Err(e) => (error_body(d, &e, &key, "complete", false), Some(e.code)),
         }
     };
-    Ok(streamed(sh, count, Some(crc), finish))
+    let crc = (d == Dialect::Cos).then_some(crc);
+    Ok(streamed(sh, count, crc, finish))
 }
 
 fn validate_parts(

@@ -1,17 +1,25 @@
 //! The object operations: GET/HEAD Object (ranges, `response-*` overrides, `versionId`), PUT
 //! Object (streamed body, Content-MD5), PUT Object - Copy with its `x-cos-copy-source-If-*`
-//! conditions, and the object metadata read from request headers.
+//! conditions, and the object metadata read from request headers — in either dialect, whose
+//! header names (`x-cos-…` / `x-amz-…`) and copy-source forms differ.
 //!
 //! Must not route or authenticate (`mod.rs`), nor parse body sizes itself (`body`); DELETE
 //! Object and HEAD Bucket are short enough to live in `mod.rs`'s dispatch.
 
 use super::*;
 
-fn object_headers(r: &mut Response<Body>, o: &Object) {
+/// An object's headers as `d` spells them: metadata kept as `x-cos-meta-*` goes out as
+/// `x-amz-meta-*` in S3, and COS's CRC-64 only in COS (S3's checksums are other algorithms).
+fn object_headers(r: &mut Response<Body>, o: &Object, d: Dialect) {
+    if d == Dialect::S3 && o.meta.storage_class != STANDARD {
+        set_header(r, d.header("storage-class"), &o.meta.storage_class);
+    }
     let h = r.headers_mut();
     h.insert("etag", hv(&format!("\"{}\"", o.etag)));
     h.insert("last-modified", hv(&http_date(o.last_modified)));
-    h.insert("x-cos-hash-crc64ecma", hv(&o.crc64.to_string()));
+    if d == Dialect::Cos {
+        h.insert("x-cos-hash-crc64ecma", hv(&o.crc64.to_string()));
+    }
     h.insert("accept-ranges", HeaderValue::from_static("bytes"));
     h.insert(
         "content-type",
@@ -20,10 +28,14 @@ fn object_headers(r: &mut Response<Body>, o: &Object) {
             .as_deref()
             .unwrap_or("application/octet-stream")),
     );
-    if o.meta.storage_class != STANDARD {
+    if d == Dialect::Cos && o.meta.storage_class != STANDARD {
         h.insert("x-cos-storage-class", hv(&o.meta.storage_class));
     }
     for (k, v) in &o.meta.headers {
+        let k = match k.strip_prefix(Dialect::Cos.meta_prefix()) {
+            Some(rest) => format!("{}{rest}", d.meta_prefix()),
+            None => k.clone(),
+        };
         if let Ok(name) = http::HeaderName::from_bytes(k.as_bytes()) {
             h.append(name, hv(v));
         }
@@ -159,7 +171,7 @@ pub(super) fn get_object(
     };
     let mut r = Response::new(body);
     *r.status_mut() = status;
-    object_headers(&mut r, &o);
+    object_headers(&mut r, &o, b.dialect);
     r.headers_mut()
         .insert("content-length", hv(&len.to_string()));
     if status == StatusCode::PARTIAL_CONTENT {
@@ -178,8 +190,9 @@ pub(super) fn get_object(
     Ok(r)
 }
 
-pub(super) fn meta_from_headers(h: &HeaderMap) -> Result<Meta, CosError> {
-    let storage_class = match header(h, "x-cos-storage-class") {
+/// The metadata a request sets, in `d`'s header names; kept under COS's (`x-cos-meta-*`).
+pub(super) fn meta_from_headers(h: &HeaderMap, d: Dialect) -> Result<Meta, CosError> {
+    let storage_class = match header(h, &d.header("storage-class")) {
         None => STANDARD.to_string(),
         Some(s) => {
             let up = s.trim().to_ascii_uppercase();
@@ -194,15 +207,17 @@ pub(super) fn meta_from_headers(h: &HeaderMap) -> Result<Meta, CosError> {
     let mut headers: Vec<(String, String)> = Vec::new();
     for (name, value) in h {
         let n = name.as_str();
-        if matches!(
+        let kept = if matches!(
             n,
             "cache-control" | "content-disposition" | "content-encoding" | "expires"
-        ) || n.starts_with("x-cos-meta-")
-        {
-            headers.push((
-                n.to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            ));
+        ) {
+            Some(n.to_string())
+        } else {
+            n.strip_prefix(d.meta_prefix())
+                .map(|rest| format!("{}{rest}", Dialect::Cos.meta_prefix()))
+        };
+        if let Some(name) = kept {
+            headers.push((name, String::from_utf8_lossy(value.as_bytes()).into_owned()));
         }
     }
     headers.sort();
@@ -220,12 +235,16 @@ pub(super) async fn put_object(
     b: &BucketRef,
     key: &str,
     h: &HeaderMap,
-    body: Option<Incoming>,
+    body: Option<Inflow>,
     len: u64,
 ) -> Answer {
-    let meta = meta_from_headers(h)?;
+    let meta = meta_from_headers(h, b.dialect)?;
     with_bucket(sh, b, |_| Ok(()))?;
-    let Received { content, md5 } = receive(sh, body, len).await?;
+    let Received {
+        content,
+        md5,
+        checksums,
+    } = receive(sh, body, len).await?;
     let etag = check_md5(h, &md5)?;
     let o = Object {
         size: content.len(),
@@ -238,8 +257,13 @@ pub(super) async fn put_object(
     let mut r = Response::new(empty());
     r.headers_mut()
         .insert("etag", hv(&format!("\"{}\"", o.etag)));
-    r.headers_mut()
-        .insert("x-cos-hash-crc64ecma", hv(&o.crc64.to_string()));
+    if b.dialect == Dialect::Cos {
+        r.headers_mut()
+            .insert("x-cos-hash-crc64ecma", hv(&o.crc64.to_string()));
+    }
+    for (name, value) in checksums {
+        r.headers_mut().insert(name, hv(&value));
+    }
     with_bucket(sh, b, |bk| {
         bk.objects.insert(key.to_string(), o);
         Ok(())
@@ -248,11 +272,15 @@ pub(super) async fn put_object(
     Ok(r)
 }
 
-/// Resolves `x-cos-copy-source` to the source object.
+/// Resolves the copy source (`x-cos-copy-source`, `x-amz-copy-source`) to the source object.
 pub(super) fn copy_source(
     sh: &Shared,
     h: &HeaderMap,
+    d: Dialect,
 ) -> Result<(String, String, String, Object), CosError> {
+    if d == Dialect::S3 {
+        return s3_copy_source(sh, h);
+    }
     let v = header(h, "x-cos-copy-source").unwrap_or_default();
     let Some((bucket, region, key)) = parse_copy_source(&v) else {
         return Err(CosError::bad(
@@ -275,27 +303,49 @@ pub(super) fn copy_source(
     Ok((bucket.as_str().to_string(), region, key, o))
 }
 
-pub(super) fn check_copy_conditions(h: &HeaderMap, o: &Object) -> Result<(), CosError> {
-    if let Some(m) = header(h, "x-cos-copy-source-if-match") {
+/// `x-amz-copy-source`: `BUCKET/KEY` of any region (S3 copies across regions the same way).
+fn s3_copy_source(
+    sh: &Shared,
+    h: &HeaderMap,
+) -> Result<(String, String, String, Object), CosError> {
+    let v = header(h, "x-amz-copy-source").unwrap_or_default();
+    let Some((bucket, key)) = s3_routing::parse_copy_source(&v) else {
+        return Err(CosError::invalid_argument(
+            "x-amz-copy-source must be BUCKET/KEY with the key URL-encoded.",
+        ));
+    };
+    let st = sh.lock();
+    let Some(bk) = st.buckets.get(&bucket) else {
+        return Err(CosError::no_such_bucket(&bucket));
+    };
+    let o = bk.objects.get(&key).cloned().ok_or_else(|| {
+        CosError::new(
+            StatusCode::NOT_FOUND,
+            "NoSuchKey",
+            "The specified copy source key does not exist.",
+        )
+    })?;
+    Ok((bucket, bk.region.clone(), key, o))
+}
+
+pub(super) fn check_copy_conditions(h: &HeaderMap, o: &Object, d: Dialect) -> Result<(), CosError> {
+    let get = |suffix: &str| header(h, &d.header(suffix));
+    if let Some(m) = get("copy-source-if-match") {
         if unquote(&m) != o.etag {
             return Err(CosError::precondition());
         }
     }
-    if let Some(m) = header(h, "x-cos-copy-source-if-none-match") {
+    if let Some(m) = get("copy-source-if-none-match") {
         if unquote(&m) == o.etag {
             return Err(CosError::precondition());
         }
     }
-    if let Some(s) =
-        header(h, "x-cos-copy-source-if-modified-since").and_then(|v| parse_http_secs(&v))
-    {
+    if let Some(s) = get("copy-source-if-modified-since").and_then(|v| parse_http_secs(&v)) {
         if o.last_modified <= s {
             return Err(CosError::precondition());
         }
     }
-    if let Some(s) =
-        header(h, "x-cos-copy-source-if-unmodified-since").and_then(|v| parse_http_secs(&v))
-    {
+    if let Some(s) = get("copy-source-if-unmodified-since").and_then(|v| parse_http_secs(&v)) {
         if o.last_modified > s {
             return Err(CosError::precondition());
         }
@@ -311,20 +361,35 @@ pub(super) async fn put_object_copy(
 ) -> Answer {
     // The destination bucket must exist before anything is copied.
     let dest_region = with_bucket(sh, b, |bk| Ok(bk.region.clone()))?;
-    let (sb, sregion, skey, src) = copy_source(sh, h)?;
-    check_copy_conditions(h, &src)?;
-    let directive = header(h, "x-cos-metadata-directive").unwrap_or_else(|| "Copy".to_string());
-    let replaced = directive.eq_ignore_ascii_case("Replaced");
-    if !replaced && !directive.eq_ignore_ascii_case("Copy") {
-        return Err(CosError::invalid_argument(
-            "x-cos-metadata-directive must be Copy or Replaced.",
-        )
-        .into());
-    }
+    let d = b.dialect;
+    let (sb, sregion, skey, src) = copy_source(sh, h, d)?;
+    check_copy_conditions(h, &src, d)?;
+    let directive = match header(h, &d.header("metadata-directive")) {
+        None => Directive::Copy,
+        Some(v) => d.metadata_directive(&v).ok_or_else(|| {
+            let (copy, replace) = match d {
+                Dialect::Cos => ("Copy", "Replaced"),
+                Dialect::S3 => ("COPY", "REPLACE"),
+            };
+            CosError::invalid_argument(format!(
+                "{} must be {copy} or {replace}.",
+                d.header("metadata-directive")
+            ))
+        })?,
+    };
+    let replaced = directive == Directive::Replace;
     if sb == b.name && skey == key && !replaced {
         return Err(CosError::bad(
             "InvalidRequest",
             "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class or encryption attributes.",
+        )
+        .into());
+    }
+    // S3 copies at most 5 GB in one CopyObject, whatever the regions.
+    if d == Dialect::S3 && src.size > MAX_SIMPLE {
+        return Err(CosError::bad(
+            "InvalidRequest",
+            format!("The specified copy source is larger than the maximum allowable size for a copy source: {MAX_SIMPLE}; use UploadPartCopy."),
         )
         .into());
     }
@@ -337,16 +402,15 @@ pub(super) async fn put_object_copy(
         .into());
     }
     let mut meta = if replaced {
-        meta_from_headers(h)?
+        meta_from_headers(h, d)?
     } else {
         Meta {
             storage_class: STANDARD.to_string(),
             ..src.meta.clone()
         }
     };
-    if let Some(sc) = header(h, "x-cos-storage-class") {
-        meta.storage_class = meta_from_headers(h)?.storage_class;
-        let _ = sc;
+    if header(h, &d.header("storage-class")).is_some() {
+        meta.storage_class = meta_from_headers(h, d)?.storage_class;
     }
     sh.model.copy(src.size).await;
     let o = Object {
@@ -357,11 +421,15 @@ pub(super) async fn put_object_copy(
         last_modified: now_secs(),
         meta,
     };
-    let mut x = Xml::new("CopyObjectResult");
-    x.elem("ETag", format!("\"{}\"", o.etag))
-        .elem("CRC64", o.crc64)
-        .elem("LastModified", iso8601(o.last_modified))
-        .elem("VersionId", "");
+    let mut x = Xml::with_namespace("CopyObjectResult", d.namespace());
+    x.elem("ETag", format!("\"{}\"", o.etag));
+    if d == Dialect::Cos {
+        x.elem("CRC64", o.crc64);
+    }
+    x.elem("LastModified", iso8601(o.last_modified));
+    if d == Dialect::Cos {
+        x.elem("VersionId", "");
+    }
     let doc = x.finish();
     with_bucket(sh, b, |bk| {
         bk.objects.insert(key.to_string(), o);

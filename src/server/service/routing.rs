@@ -1,7 +1,9 @@
-//! Where a request goes and what it may ask: routing by Host (virtual-hosted, `cos.<region>`,
-//! path-style, `service.cos`) to a bucket/key and the path its signature covers, query-string
-//! parsing (form-encoded `+`), and which query parameters each operation accepts (anything
-//! else is a 501, never ignored). Also the key rules and the 405 answer.
+//! Where a COS request goes and what it may ask: routing by Host (virtual-hosted,
+//! `cos.<region>`, path-style, `service.cos`) to a bucket/key and the path its signature
+//! covers, the operation it names, query-string parsing (form-encoded `+`), and which query
+//! parameters each operation accepts (anything else is a 501, never ignored). Also the key
+//! rules, the 405 answer and `Call`, what a request of either dialect asks for (S3's own
+//! routing is `s3_routing`).
 //!
 //! Pure functions of the request line and headers: must not touch `State`, read a body, or
 //! decide an operation's outcome.
@@ -18,6 +20,69 @@ pub(super) enum Target {
         region: Option<String>,
         key: String,
     },
+}
+
+/// What a request asks for: one of the operations both dialects share, or one only S3 has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Call {
+    Op(Op),
+    ListObjectsV2,
+    GetBucketLocation,
+    DeleteObjects,
+}
+
+impl Call {
+    /// The access log's `op`.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Call::Op(op) => op.as_str(),
+            Call::ListObjectsV2 => "ListObjectsV2",
+            Call::GetBucketLocation => "GetBucketLocation",
+            Call::DeleteObjects => "DeleteObjects",
+        }
+    }
+}
+
+/// The COS operation a request names; `None` is a method the resource does not answer
+/// (405), once its query is known to name nothing unimplemented (501).
+pub(super) fn operation(
+    target: &Target,
+    method: &Method,
+    query: &[(String, String)],
+    h: &HeaderMap,
+) -> Option<Op> {
+    let has = |n: &str| param(query, n).is_some();
+    match target {
+        Target::Service(_) if method == Method::GET => Some(Op::ListBuckets),
+        Target::Service(_) => None,
+        Target::Bucket { key, .. } if key.is_empty() => match *method {
+            Method::GET if has("uploads") => Some(Op::ListMultipartUploads),
+            Method::GET => Some(Op::ListObjects),
+            Method::HEAD => Some(Op::HeadBucket),
+            Method::PUT => Some(Op::PutBucket),
+            Method::DELETE => Some(Op::DeleteBucket),
+            _ => None,
+        },
+        Target::Bucket { .. } => match *method {
+            Method::GET if has("uploadId") => Some(Op::ListParts),
+            Method::GET => Some(Op::GetObject),
+            Method::HEAD => Some(Op::HeadObject),
+            Method::PUT if has("uploadId") || has("partNumber") => {
+                if h.contains_key("x-cos-copy-source") {
+                    Some(Op::UploadPartCopy)
+                } else {
+                    Some(Op::UploadPart)
+                }
+            }
+            Method::PUT if h.contains_key("x-cos-copy-source") => Some(Op::PutObjectCopy),
+            Method::PUT => Some(Op::PutObject),
+            Method::POST if has("uploads") => Some(Op::InitiateMultipartUpload),
+            Method::POST if has("uploadId") => Some(Op::CompleteMultipartUpload),
+            Method::DELETE if has("uploadId") => Some(Op::AbortMultipartUpload),
+            Method::DELETE => Some(Op::DeleteObject),
+            _ => None,
+        },
+    }
 }
 
 pub(super) fn split_query(q: Option<&str>) -> Vec<(String, String)> {
@@ -106,7 +171,7 @@ pub(super) fn header(h: &HeaderMap, name: &str) -> Option<String> {
 /// `?ci-process`, …) and is answered 501 instead of being ignored, which would, say, turn
 /// `PUT /key?acl` into an overwrite with an empty body. Names compare case-insensitively, as
 /// `param` reads them.
-fn accepted_params(op: Op) -> &'static [&'static str] {
+pub(super) fn accepted_params(op: Op) -> &'static [&'static str] {
     match op {
         Op::ListObjects => &["prefix", "delimiter", "marker", "max-keys", "encoding-type"],
         Op::ListMultipartUploads => &[
@@ -188,7 +253,7 @@ pub(super) fn unimplemented_param(query: &[(String, String)], op: Option<Op>) ->
         .map(|(k, _)| k.clone())
 }
 
-pub(super) fn not_implemented(name: &str, op: Option<Op>) -> CosError {
+pub(super) fn not_implemented(name: &str, op: Option<Call>) -> CosError {
     let what = match op {
         Some(op) => format!(" on {}", op.as_str()),
         None => String::new(),

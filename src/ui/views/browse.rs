@@ -91,7 +91,7 @@ fn render_buckets(app: &App, area: Rect, buf: &mut Buffer) {
         }
     }
     let rows = (area.y + area.height).saturating_sub(y) as usize;
-    let off = scroll_offset(b.cursor, rows);
+    let off = scroll_offset(b.cursor, rows, entries.len());
     for (i, e) in entries.iter().enumerate().skip(off).take(rows) {
         let line = match e {
             BucketEntry::Bucket(bi) => {
@@ -144,20 +144,14 @@ fn render_objects(app: &App, list: &ObjectList, area: Rect, buf: &mut Buffer) {
     // Head: where we are and what is loaded.
     let loaded = match &list.load {
         Load::Loading if list.rows.is_empty() => "loading…".to_string(),
-        Load::Loading => format!("{} rows, loading more…", thousands(list.rows.len() as u64)),
-        Load::More(_) => format!(
-            "{} rows, more as you scroll",
-            thousands(list.rows.len() as u64)
-        ),
-        Load::Complete => format!("{} rows", thousands(list.rows.len() as u64)),
+        Load::Loading => format!("{}, loading more…", rows_n(list)),
+        Load::More(_) => format!("{}, more as you scroll", rows_n(list)),
+        Load::Complete => rows_n(list),
         Load::Capped => format!(
             "first {} rows (limit): narrow with a prefix or /",
             thousands(list.rows.len() as u64)
         ),
-        Load::Failed(_) => format!(
-            "{} rows, listing failed: {retry} retries",
-            thousands(list.rows.len() as u64)
-        ),
+        Load::Failed(_) => format!("{}, listing failed: {retry} retries", rows_n(list)),
     };
     let mut head = format!("cos://{}/{} · {loaded}", list.bucket, list.prefix);
     let marked = list.marked_count();
@@ -230,7 +224,7 @@ fn render_objects(app: &App, list: &ObjectList, area: Rect, buf: &mut Buffer) {
         }
         return;
     }
-    let off = scroll_offset(list.cursor, height);
+    let off = scroll_offset(list.cursor, height, list.view.len());
     for (vi, &ri) in list.view.iter().enumerate().skip(off).take(height) {
         let r = &list.rows[ri as usize];
         let y = top + (vi - off) as u16;
@@ -295,6 +289,11 @@ fn render_objects(app: &App, list: &ObjectList, area: Rect, buf: &mut Buffer) {
             t.error(),
         );
     }
+}
+
+/// "1 row", "1,000 rows": what is loaded.
+fn rows_n(list: &ObjectList) -> String {
+    super::count(list.rows.len(), "row", "rows")
 }
 
 /// Rows of a listing that fit in a body `body_height` high: the head and the column header

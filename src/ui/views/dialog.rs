@@ -9,9 +9,9 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 use tui_input::Input;
 
-use super::{fit, popup, put, thousands};
+use super::{count, fit, popup, put, thousands};
 use crate::engine::Overwrite;
-use crate::ui::app::{storage_class_label, Confirm, CopyDialog, CopyField, Details};
+use crate::ui::app::{storage_class_label, Button, Confirm, CopyDialog, CopyField, Details};
 use crate::ui::browse::format_time;
 use crate::ui::theme::Theme;
 use crate::units::format_size;
@@ -27,10 +27,18 @@ fn frame(t: &Theme, title: &str, area: Rect, w: u16, h: u16, buf: &mut Buffer) -
     inner
 }
 
-fn buttons(t: &Theme, labels: &[&str], selected: usize, x: u16, y: u16, w: u16, buf: &mut Buffer) {
+fn buttons(
+    t: &Theme,
+    labels: &[Button],
+    selected: usize,
+    x: u16,
+    y: u16,
+    w: u16,
+    buf: &mut Buffer,
+) {
     let mut cx = x;
     for (i, l) in labels.iter().enumerate() {
-        let s = format!("[ {l} ]");
+        let s = format!("[ {} ]", l.label());
         let style = if i == selected {
             t.selected()
         } else {
@@ -43,8 +51,16 @@ fn buttons(t: &Theme, labels: &[&str], selected: usize, x: u16, y: u16, w: u16, 
     }
 }
 
+/// How wide a dialog is: 78 columns up to a 104-column terminal, then three quarters of the
+/// width up to 120, so long sentences wrap less on a wide terminal.
+pub fn dialog_width(area: Rect) -> u16 {
+    ((area.width as u32 * 3 / 4) as u16)
+        .clamp(78, 120)
+        .min(area.width)
+}
+
 pub fn render_confirm(c: &Confirm, t: &Theme, area: Rect, buf: &mut Buffer) {
-    let w = 74.min(area.width);
+    let w = dialog_width(area).saturating_sub(4);
     let body_w = w.saturating_sub(4) as usize;
     // Wrap every line so nothing the user must read is cut off.
     let mut lines: Vec<(bool, String)> = Vec::new();
@@ -200,52 +216,58 @@ fn choice_line(
 }
 
 pub fn render_copy(d: &CopyDialog, t: &Theme, area: Rect, buf: &mut Buffer) {
-    let w = 78.min(area.width);
+    let w = dialog_width(area);
+    let iw = w.saturating_sub(4);
     let choices = d.bucket_choices();
     let list_h = if d.focus == CopyField::Bucket {
         choices.len().clamp(1, 5) as u16
     } else {
         0
     };
-    let h = (12 + list_h).min(area.height);
-    let inner = frame(t, "Copy", area, w, h, buf);
-    if inner.height < 3 {
-        return;
-    }
-    let x = inner.x + 1;
-    let iw = inner.width.saturating_sub(2);
-    let mut y = inner.y;
     let what = if d.is_single_object() {
         format!("{} ({})", d.objects[0].0, format_size(d.objects[0].1))
     } else {
         let mut parts = Vec::new();
         if !d.objects.is_empty() {
             parts.push(format!(
-                "{} objects, {}",
-                thousands(d.objects.len() as u64),
+                "{}, {}",
+                count(d.objects.len(), "object", "objects"),
                 format_size(d.total_bytes())
             ));
         }
         if !d.prefixes.is_empty() {
             parts.push(format!(
-                "{} prefix(es), listed then queued",
-                d.prefixes.len()
+                "{}, listed then queued",
+                count(d.prefixes.len(), "prefix", "prefixes")
             ));
         }
         parts.join(" + ")
     };
-    put(
-        buf,
-        x,
-        y,
-        &fit(
-            &format!("From cos://{}/ : {what}", d.source_bucket),
-            iw as usize,
-        ),
-        iw,
-        t.title(),
+    // Wrapped, not cut: the source, and what Enter would do (or why it would refuse).
+    let from = wrap(
+        &format!("From cos://{}/ : {what}", d.source_bucket),
+        iw.max(8) as usize,
     );
-    y += 2;
+    let checked = match &d.error {
+        Some(e) => Err(e.clone()),
+        None => d.preview(),
+    };
+    let (tail, tail_style) = match checked {
+        Err(e) => (wrap(&e, iw.max(8) as usize), t.error()),
+        Ok(p) => (wrap(&p, iw.max(8) as usize), t.dim()),
+    };
+    let h = (from.len() + tail.len()) as u16 + 10 + list_h;
+    let inner = frame(t, "Copy", area, w, h.min(area.height), buf);
+    if inner.height < 3 {
+        return;
+    }
+    let x = inner.x + 1;
+    let mut y = inner.y;
+    for l in &from {
+        put(buf, x, y, l, iw, t.title());
+        y += 1;
+    }
+    y += 1;
     let bottom = inner.y + inner.height;
     let f = d.focus;
     if y < bottom {
@@ -357,10 +379,12 @@ pub fn render_copy(d: &CopyDialog, t: &Theme, area: Rect, buf: &mut Buffer) {
         );
         y += 1;
     }
-    if y < bottom {
-        if let Some(e) = &d.error {
-            put(buf, x, y, &fit(e, iw as usize), iw, t.error());
+    for l in &tail {
+        if y + 1 >= bottom {
+            break;
         }
+        put(buf, x, y, l, iw, tail_style);
+        y += 1;
     }
     let hint = if f == CopyField::Bucket {
         "↑↓ pick · type to filter · Enter/Tab take it · Esc cancel"
@@ -419,8 +443,13 @@ pub fn render_details(d: &Details, t: &Theme, area: Rect, buf: &mut Buffer) {
             }
         }
     }
-    let h = (lines.len() as u16 + 3).min(area.height);
-    let inner = frame(t, "Object", area, 78.min(area.width), h, buf);
+    let w = dialog_width(area);
+    let rows: usize = lines
+        .iter()
+        .map(|l| wrap(l, w.saturating_sub(4).max(8) as usize).len())
+        .sum();
+    let h = (rows as u16 + 3).min(area.height);
+    let inner = frame(t, "Object", area, w, h, buf);
     let style = if error { t.error() } else { Style::default() };
     Paragraph::new(lines.join("\n"))
         .style(style)

@@ -1,6 +1,9 @@
-//! The Job detail screen: the job's facts (upload id, part size, verification), a part map
-//! (one cell per part, or several parts per cell when the area is small, with the scale shown),
-//! the parts in flight with estimated bars (shaded, prefixed `~`), and the last errors in full.
+//! The Job detail screen. A one-object transfer: its facts (upload id, part size,
+//! verification), a part map (one cell per part, or several parts per cell when the area is
+//! small, with the scale shown), the parts in flight with estimated bars (shaded, prefixed
+//! `~`), and the last errors in full. A prefix transfer: object counts and bytes, the objects
+//! in flight, and the failed objects with their errors. A finished one: how long it took and
+//! its average rate.
 //!
 //! Pure: a function of one `JobModel`, the theme and `now`.
 
@@ -20,6 +23,9 @@ use crate::units::format_size;
 pub fn render(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &mut Buffer) {
     if area.height < 4 {
         return;
+    }
+    if j.is_prefix() {
+        return render_prefix(j, t, now, area, buf);
     }
     let w = area.width;
     let head = format!(
@@ -61,10 +67,9 @@ pub fn render(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &mut Bu
         Style::default(),
     );
     let line3 = format!(
-        "{:.1}% · {} · ETA {} · retries {}{}",
+        "{:.1}% · {} · retries {}{}",
         j.fraction() * 100.0,
-        format_rate(j.rate(now)),
-        format_eta(j.eta(now)),
+        speed(j, now),
         j.retries,
         j.concurrency
             .map(|n| format!(" · up to {n} in flight"))
@@ -182,6 +187,22 @@ pub fn parts_per_cell(parts: usize, cells: usize) -> usize {
     parts.div_ceil(cells).max(1)
 }
 
+/// The part map's glyph for a state's role: the theme's symbol in colour; without colour,
+/// shape tells the states apart.
+pub fn part_glyph<'a>(t: &'a Theme, role: &str) -> &'a str {
+    if !t.no_color {
+        return t.symbols.part.as_str();
+    }
+    match role {
+        "part_pending" => "·",
+        "part_partial" => "▪",
+        "part_inflight" => "▒",
+        "part_retrying" => "?",
+        "part_failed" => "X",
+        _ => "█",
+    }
+}
+
 fn render_part_map(j: &JobModel, t: &Theme, area: Rect, buf: &mut Buffer) {
     let inner_w = area.width.saturating_sub(2) as usize;
     let inner_h = area.height.saturating_sub(3) as usize; // border + legend line
@@ -220,7 +241,6 @@ fn render_part_map(j: &JobModel, t: &Theme, area: Rect, buf: &mut Buffer) {
         );
         return;
     }
-    let sym = &t.symbols.part;
     let cells = parts.div_ceil(per);
     for c in 0..cells {
         let (row, col) = (c / inner_w, c % inner_w);
@@ -238,29 +258,21 @@ fn render_part_map(j: &JobModel, t: &Theme, area: Rect, buf: &mut Buffer) {
             (PartCell::Done, _) => "part_done",
         };
         let style = t.fg(role);
-        // Without colour, shape tells the states apart.
-        let s = if t.no_color {
-            match role {
-                "part_pending" => "·",
-                "part_partial" => "▪",
-                "part_inflight" => "▒",
-                "part_retrying" => "?",
-                "part_failed" => "X",
-                _ => "█",
-            }
-        } else {
-            sym.as_str()
-        };
+        let s = part_glyph(t, role);
         put(buf, inner.x + col as u16, inner.y + row as u16, s, 1, style);
     }
-    let legend: Vec<(String, Style)> = vec![
-        (format!("{sym} done  "), t.fg("part_done")),
-        (format!("{sym} in flight  "), t.fg("part_inflight")),
-        (format!("{sym} retrying  "), t.fg("part_retrying")),
-        (format!("{sym} failed  "), t.fg("part_failed")),
-        (format!("{sym} partly done  "), t.fg("part_partial")),
-        (format!("{sym} pending"), t.fg("part_pending")),
-    ];
+    // The legend draws each state with the glyph the map uses for it.
+    let legend: Vec<(String, Style)> = [
+        ("part_done", "done  "),
+        ("part_inflight", "in flight  "),
+        ("part_retrying", "retrying  "),
+        ("part_failed", "failed  "),
+        ("part_partial", "partly done  "),
+        ("part_pending", "pending"),
+    ]
+    .into_iter()
+    .map(|(role, label)| (format!("{} {label}", part_glyph(t, role)), t.fg(role)))
+    .collect();
     put_spans(
         buf,
         inner.x,
@@ -275,12 +287,17 @@ fn render_in_flight(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &
         return;
     }
     let rate = j.per_part_rate();
-    let head = format!(
-        "In flight: {} · bars are estimates (~) from elapsed time × {} per part",
-        j.in_flight.len(),
-        rate.map(format_rate)
-            .unwrap_or_else(|| "no measured rate yet".into())
-    );
+    let head = match rate {
+        Some(r) => format!(
+            "In flight: {} · bars are estimates (~) from elapsed time × {} per part",
+            j.in_flight.len(),
+            format_rate(r)
+        ),
+        None => format!(
+            "In flight: {} · bars appear once a part has finished (no rate measured yet)",
+            j.in_flight.len()
+        ),
+    };
     put(
         buf,
         area.x,
@@ -364,4 +381,154 @@ fn render_errors(j: &JobModel, t: &Theme, area: Rect, buf: &mut Buffer) {
         Rect::new(area.x, area.y + 1, area.width, area.height - 1),
         buf,
     );
+}
+
+/// Rate and ETA while it runs; time taken and average rate once it ended.
+fn speed(j: &JobModel, now: SystemTime) -> String {
+    if j.ended_at.is_some() || j.state.is_finished() {
+        format!(
+            "took {} · {} average",
+            crate::engine::progress::format_eta(j.elapsed(now)),
+            format_rate(j.average_rate(now))
+        )
+    } else {
+        format!(
+            "{} · ETA {}",
+            format_rate(j.rate(now)),
+            format_eta(j.eta(now))
+        )
+    }
+}
+
+/// A prefix transfer: counts and bytes, objects in flight, failed objects with their errors.
+fn render_prefix(j: &JobModel, t: &Theme, now: SystemTime, area: Rect, buf: &mut Buffer) {
+    let w = area.width;
+    let line = |buf: &mut Buffer, y: u16, s: &str, style: Style| {
+        put(buf, area.x, area.y + y, &fit(s, w as usize), w, style)
+    };
+    line(
+        buf,
+        0,
+        &format!(
+            "Job {} · {} · {} → {}",
+            j.id,
+            j.state.label(),
+            j.spec.source,
+            j.spec.destination
+        ),
+        t.state(&j.state).patch(t.title()),
+    );
+    let listed = if j.listing_complete {
+        format!("{} listed", thousands(j.listed))
+    } else {
+        format!("{}+ listed so far", thousands(j.listed))
+    };
+    line(
+        buf,
+        1,
+        &format!(
+            "objects: {} done, {} skipped, {} failed, {} in flight of {listed} · {} of {}",
+            thousands(j.done),
+            thousands(j.skipped),
+            thousands(j.failed),
+            j.fold.in_flight.len(),
+            format_size(j.bytes_done),
+            format_size(j.listed_bytes),
+        ),
+        Style::default(),
+    );
+    line(
+        buf,
+        2,
+        &format!(
+            "{:.1}% · {} · retries {}{}",
+            j.fraction() * 100.0,
+            speed(j, now),
+            j.retries,
+            j.concurrency
+                .map(|n| format!(" · up to {n} in flight"))
+                .unwrap_or_default(),
+        ),
+        Style::default(),
+    );
+    let info = match &j.fold.waiting {
+        Some(wt) => wt.describe(j.instant_of(now)),
+        None if j.journaled => "journaled: resumable after a restart".into(),
+        None => "not journaled: a restart loses its progress".into(),
+    };
+    line(buf, 3, &info, t.dim());
+    let rest = Rect::new(area.x, area.y + 4, w, area.height - 4);
+    if rest.height < 2 {
+        return;
+    }
+    // In flight above, failures below; failures get what they need up to half.
+    let fail_h = if j.failures.is_empty() {
+        1
+    } else {
+        ((j.failures.len() + 1) as u16).min(rest.height / 2).max(2)
+    };
+    let fly = Rect::new(rest.x, rest.y, w, rest.height - fail_h);
+    let fail = Rect::new(rest.x, rest.y + fly.height, w, fail_h);
+    if fly.height > 0 {
+        put(
+            buf,
+            fly.x,
+            fly.y,
+            &format!("Objects in flight: {}", j.fold.in_flight.len()),
+            w,
+            t.title(),
+        );
+        let rows = fly.height.saturating_sub(1) as usize;
+        let n = j.fold.in_flight.len();
+        for (i, (key, size)) in j.fold.in_flight.iter().enumerate().take(rows) {
+            let text = if i + 1 == rows && n > rows {
+                format!("… and {} more", n - rows + 1)
+            } else {
+                format!("{:>10}  {key}", format_size(*size))
+            };
+            put(
+                buf,
+                fly.x,
+                fly.y + 1 + i as u16,
+                &fit(&text, w as usize),
+                w,
+                Style::default(),
+            );
+        }
+    }
+    if j.failures.is_empty() {
+        put(buf, fail.x, fail.y, "Failed objects: none", w, t.dim());
+        return;
+    }
+    put(
+        buf,
+        fail.x,
+        fail.y,
+        &format!(
+            "Failed objects: {}{}",
+            thousands(j.failed),
+            if (j.failed as usize) > j.failures.len() {
+                format!(" (the first {} shown)", j.failures.len())
+            } else {
+                String::new()
+            }
+        ),
+        w,
+        t.error(),
+    );
+    for (i, (key, err)) in j
+        .failures
+        .iter()
+        .take(fail.height.saturating_sub(1) as usize)
+        .enumerate()
+    {
+        put(
+            buf,
+            fail.x,
+            fail.y + 1 + i as u16,
+            &fit(&format!("✗ {key}: {err}"), w as usize),
+            w,
+            t.fg("error"),
+        );
+    }
 }

@@ -90,24 +90,39 @@ pub fn redact(resource: &str) -> &str {
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    let head = format!(
-        "{:12} {:6} {:7} {:>8}  RESOURCE / MESSAGE  (request id at the end)",
+    let mut head = format!(
+        "{:12} {:6} {:7} {:>8}  RESOURCE / MESSAGE",
         "TIME (UTC)", "METHOD", "STATUS", "LATENCY"
     );
+    if app.log.search().is_empty() {
+        head.push_str("  (request id at the end)");
+    } else {
+        head.push_str(&format!(
+            "  · /{} ({} of {})",
+            app.log.search(),
+            super::thousands(app.log.len() as u64),
+            super::thousands(app.log.total() as u64)
+        ));
+    }
     put(buf, area.x, area.y, &head, area.width, t.dim());
     let height = area.height.saturating_sub(1) as usize;
     if app.log.is_empty() {
-        put(
-            buf,
-            area.x + 2,
-            area.y + 1,
-            "Nothing logged yet.",
-            area.width,
-            t.dim(),
-        );
+        let m = if app.log.search().is_empty() {
+            "Nothing logged yet.".to_string()
+        } else {
+            format!(
+                "Nothing matches /{} (Esc clears the search).",
+                app.log.search()
+            )
+        };
+        put(buf, area.x + 2, area.y + 1, &m, area.width, t.dim());
         return;
     }
-    let end = app.log.len().saturating_sub(app.log_back);
+    // Scrolled near the top (or a date row more than expected): fill the screen downwards.
+    let mut end = app.log.len().saturating_sub(app.log.back);
+    while end < app.log.len() && rows(app, end, height).len() < height {
+        end += 1;
+    }
     for (i, row) in rows(app, end, height).into_iter().enumerate() {
         let y = area.y + 1 + i as u16;
         let e = match row {

@@ -6,8 +6,10 @@
 
 pub mod browse;
 pub mod dialog;
+pub mod goto;
 pub mod help;
 pub mod job;
+pub mod legend;
 pub mod log;
 pub mod queue;
 pub mod uploads;
@@ -20,7 +22,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::widgets::{Clear, Widget};
 
 use super::app::{App, CopyField, Dialog, Screen};
-use super::keymap::Context;
+use super::keymap::{Action, Context};
 use super::theme::Theme;
 
 /// Smallest area the views lay out; below it they draw a note instead.
@@ -61,7 +63,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     render_tabs(app, a.tabs, buf);
     match app.screen {
         Screen::Browse => browse::render(app, a.body, buf),
-        Screen::Queue => match app.job_detail.and_then(|id| app.jobs.get(&id)) {
+        Screen::Queue => match app.queue.detail.and_then(|id| app.jobs.get(&id)) {
             Some(job) => job::render(job, &app.theme, app.now(), a.body, buf),
             None => queue::render(app, a.body, buf),
         },
@@ -71,44 +73,95 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     render_status(app, a.status, buf);
     render_footer(app, a.footer, buf);
     match &app.dialog {
-        Some(Dialog::Help { scroll }) => help::render(&app.keymap, &app.theme, *scroll, area, buf),
+        Some(Dialog::Help { scroll, search }) => {
+            let scope = match app.screen {
+                Screen::Browse => Context::Browse,
+                Screen::Queue if app.queue.detail.is_some() => Context::Job,
+                Screen::Queue => Context::Queue,
+                Screen::Uploads => Context::Uploads,
+                Screen::Log => Context::Log,
+            };
+            help::render(&app.keymap, &app.theme, scope, *scroll, search, area, buf)
+        }
         Some(Dialog::Confirm(c)) => dialog::render_confirm(c, &app.theme, area, buf),
         Some(Dialog::Copy(d)) => dialog::render_copy(d, &app.theme, area, buf),
         Some(Dialog::Details(d)) => dialog::render_details(d, &app.theme, area, buf),
+        Some(Dialog::Goto(g)) => goto::render(g, &app.theme, area, buf),
         None => {}
     }
 }
 
 /// Tab positions on the bar: (screen, first column, past-the-end column).
 pub fn tab_spans(width: u16) -> Vec<(Screen, u16, u16)> {
+    tab_spans_badged(width, "")
+}
+
+/// The Queue tab's news: transfers running (`▶3`) and failed (`✗1`), empty when none.
+pub fn queue_badge(app: &App) -> String {
+    let (running, failed) = crate::ui::jobs::tab_counts(app.jobs.values());
+    let mut s = String::new();
+    if running > 0 {
+        s.push_str(&format!(" ▶{running}"));
+    }
+    if failed > 0 {
+        s.push_str(&format!(" ✗{failed}"));
+    }
+    s
+}
+
+/// Tab positions with the Queue tab widened by its badge (what the bar draws, and what a click
+/// is tested against).
+pub fn tab_spans_badged(width: u16, badge: &str) -> Vec<(Screen, u16, u16)> {
     let mut x = 1u16;
     let mut out = Vec::new();
-    for (i, s) in Screen::ALL.iter().enumerate() {
-        let w = (s.title().len() + 4) as u16; // "1 Browse" plus padding
+    for s in Screen::ALL {
+        let mut w = (s.title().len() + 4) as u16; // "1 Browse" plus padding
+        if s == Screen::Queue {
+            w += badge.chars().count() as u16;
+        }
         if x + w > width {
             break;
         }
-        out.push((*s, x, x + w));
+        out.push((s, x, x + w));
         x += w + 1;
-        let _ = i;
     }
     out
 }
 
 fn render_tabs(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
-    for (i, (screen, x0, x1)) in tab_spans(area.width).into_iter().enumerate() {
-        let label = format!(" {} {} ", i + 1, screen.title());
+    let badge = queue_badge(app);
+    let spans = tab_spans_badged(area.width, &badge);
+    for (i, (screen, x0, x1)) in spans.iter().copied().enumerate() {
         let style = if screen == app.screen {
             t.selected()
         } else {
             t.dim()
         };
-        put(buf, area.x + x0, area.y, &label, x1 - x0, style);
+        let label = format!(" {} {} ", i + 1, screen.title());
+        let padded = format!("{label:w$}", w = (x1 - x0) as usize);
+        put(buf, area.x + x0, area.y, &padded, x1 - x0, style);
+        if screen == Screen::Queue && !badge.is_empty() {
+            // Failures in the error colour, so they are seen from any screen.
+            let bx = area.x + x0 + label.chars().count() as u16 - 1;
+            let (running, failed) = badge.split_once(" ✗").unwrap_or((badge.as_str(), ""));
+            put(buf, bx, area.y, running, x1 - bx, style);
+            if !failed.is_empty() {
+                let fx = bx + running.chars().count() as u16;
+                put(
+                    buf,
+                    fx,
+                    area.y,
+                    &format!(" ✗{failed} "),
+                    x1.saturating_sub(fx - area.x),
+                    style.patch(t.error()),
+                );
+            }
+        }
     }
     let title = format!("haul · {} ", app.title);
     let w = title.chars().count() as u16;
-    let used = tab_spans(area.width).last().map(|s| s.2).unwrap_or(0);
+    let used = spans.last().map(|s| s.2).unwrap_or(0);
     if area.width > used + w + 1 {
         put(buf, area.x + area.width - w, area.y, &title, w, t.accent());
     }
@@ -138,7 +191,12 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     if app.screen == Screen::Queue && app.dialog.is_none() {
         if let Some(j) = app.selected_job().and_then(|id| app.jobs.get(&id)) {
             if let crate::engine::JobState::Failed(reason) = &j.state {
-                let text = format!("job {} failed: {reason} (r retries)", j.id);
+                let then = if app.queue.starts_from_zero(j) {
+                    "r starts a new upload from zero"
+                } else {
+                    "r retries"
+                };
+                let text = format!("job {} failed: {reason} ({then})", j.id);
                 put(
                     buf,
                     area.x,
@@ -147,7 +205,7 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
                     area.width,
                     t.error(),
                 );
-            } else if app.job_detail.is_none() {
+            } else if app.queue.detail.is_none() {
                 // The full route of the selected job: the name column cuts it to fit.
                 let head = format!("job {}: ", j.id);
                 let room = (area.width as usize).saturating_sub(head.chars().count());
@@ -168,6 +226,10 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
         None => Some(app.context()),
     };
     let hints: Vec<(String, String, u8)> = match ctx {
+        Some(_) if matches!(app.dialog, Some(Dialog::Goto(_))) => vec![
+            ("Enter".into(), "open".into(), 0),
+            ("Esc".into(), "close".into(), 1),
+        ],
         Some(_) if matches!(app.dialog, Some(Dialog::Details(_))) => {
             vec![("Esc".into(), "close".into(), 0)]
         }
@@ -178,6 +240,10 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
                 ("Esc".into(), "cancel".into(), 2),
             ]
         }
+        Some(_) if matches!(app.dialog, Some(Dialog::Confirm(_))) => match &app.dialog {
+            Some(Dialog::Confirm(c)) => confirm_hints(app, c),
+            _ => vec![],
+        },
         Some(_) if matches!(app.dialog, Some(Dialog::Copy(_))) => vec![
             ("Enter".into(), "queue".into(), 0),
             ("Tab".into(), "next field".into(), 1),
@@ -185,10 +251,8 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
             ("Esc".into(), "cancel".into(), 3),
         ],
         Some(c) => app.keymap.hints_where(c, |a| app.action_applies(a)),
-        None => vec![
-            ("Enter".into(), "keep filter".into(), 0),
-            ("Esc".into(), "clear".into(), 1),
-        ],
+        // Typing a search: the keys that end it, from the key map's `input` context.
+        None => app.keymap.hints(Context::Input),
     };
     // Take hints in priority order while they fit; drop the rest.
     let mut x = area.x;
@@ -210,6 +274,26 @@ fn render_footer(app: &App, area: Rect, buf: &mut Buffer) {
         x += w;
     }
     let _ = Context::Global;
+}
+
+/// A confirmation's footer: what `y`, `n` and Enter do in this dialog, by its buttons' names.
+fn confirm_hints(app: &App, c: &crate::ui::app::Confirm) -> Vec<(String, String, u8)> {
+    let key = |a: Action, d: &str| {
+        app.keymap
+            .key_for(Context::Dialog, a)
+            .unwrap_or_else(|| d.to_string())
+    };
+    let lower = |b: crate::ui::app::Button| b.label().to_lowercase();
+    vec![
+        (key(Action::Yes, "y"), lower(c.yes()), 0),
+        (key(Action::No, "n"), lower(c.no()), 1),
+        (
+            key(Action::Confirm, "Enter"),
+            format!("{} (highlighted)", lower(c.highlighted())),
+            2,
+        ),
+        ("←→".into(), "choose".into(), 3),
+    ]
 }
 
 // ----- drawing helpers -------------------------------------------------------------------
@@ -257,12 +341,13 @@ pub fn right(s: &str, w: usize) -> String {
 }
 
 /// First visible row for a cursor: the list scrolls a page at a time, so it is a pure
-/// function of the cursor and the height (mouse hits agree with the drawing).
-pub fn scroll_offset(cursor: usize, height: usize) -> usize {
+/// function of the cursor, the height and the length (mouse hits agree with the drawing). The
+/// last page ends at the last row: a list never scrolls past its end into blank rows.
+pub fn scroll_offset(cursor: usize, height: usize, len: usize) -> usize {
     if height == 0 {
         return 0;
     }
-    (cursor / height) * height
+    ((cursor / height) * height).min(len.saturating_sub(height))
 }
 
 /// Where each screen's list rows start (relative to the body's top).
@@ -277,7 +362,7 @@ pub fn list_top(app: &App) -> u16 {
 
 /// Which list row is drawn at terminal row `y`, if any.
 pub fn row_at(app: &App, y: u16) -> Option<usize> {
-    if app.screen == Screen::Queue && app.job_detail.is_some() {
+    if app.screen == Screen::Queue && app.queue.detail.is_some() {
         return None;
     }
     let a = areas(app.size);
@@ -291,16 +376,11 @@ pub fn row_at(app: &App, y: u16) -> Option<usize> {
         return None;
     }
     let height = (bottom - top) as usize;
-    let cursor = match app.screen {
-        Screen::Browse => match app.browse.stack.last() {
-            Some(l) => l.cursor,
-            None => app.browse.buckets.cursor,
-        },
-        Screen::Queue => app.queue_cursor,
-        Screen::Uploads => app.uploads.cursor,
-        Screen::Log => return None,
-    };
-    Some(scroll_offset(cursor, height) + (y - top) as usize)
+    if app.screen == Screen::Log {
+        return None;
+    }
+    let (len, cursor) = app.list_len_cursor();
+    Some(scroll_offset(cursor, height, len) + (y - top) as usize)
 }
 
 /// A progress bar of `w` cells: exact part solid, estimated part shaded.
@@ -339,6 +419,15 @@ pub fn format_rate(bps: f64) -> String {
 pub fn format_eta(d: Option<Duration>) -> String {
     d.map(crate::engine::progress::format_eta)
         .unwrap_or_else(|| "-".into())
+}
+
+/// A count and its noun: `count(1, "job", "jobs")` → "1 job", 3,000 → "3,000 jobs".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!(
+        "{} {}",
+        thousands(n as u64),
+        if n == 1 { one } else { many }
+    )
 }
 
 /// Thousands separators: 10000 → "10,000".

@@ -18,22 +18,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let t = &app.theme;
     let now = app.now();
     let tot = totals(app.jobs.values(), now);
-    let pct = if tot.bytes > 0 {
-        tot.done as f64 * 100.0 / tot.bytes as f64
-    } else {
-        0.0
-    };
-    let line1 = format!(
-        "{} of {} ({pct:.1}%) · {} · ETA {} · concurrency {}",
-        format_size(tot.done),
-        format_size(tot.bytes),
-        format_rate(tot.rate),
-        format_eta(tot.eta),
-        match app.concurrency {
-            Some((limit, eff)) => format!("{eff} of {limit}"),
-            None => "-".into(),
-        }
-    );
+    let line1 = header_line(app, &tot);
     put(buf, area.x, area.y, &line1, area.width, t.title());
     let mut states: Vec<String> = tot
         .by_state
@@ -43,9 +28,21 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if states.is_empty() {
         states.push("no jobs".into());
     }
-    let mut line2 = format!("{} jobs: {}", app.jobs.len(), states.join(", "));
-    if app.queue_filter != StateFilter::All {
-        line2.push_str(&format!(" · showing {}", app.queue_filter.label()));
+    let ids = app.visible_jobs();
+    let mut line2 = format!(
+        "{}: {}",
+        super::count(app.jobs.len(), "job", "jobs"),
+        states.join(", ")
+    );
+    if app.queue.filter != StateFilter::All {
+        line2.push_str(&format!(" · showing {}", app.queue.filter.label()));
+    }
+    if !app.queue.search.is_empty() {
+        line2.push_str(&format!(
+            " · /{} ({} shown)",
+            app.queue.search,
+            thousands(ids.len() as u64)
+        ));
     }
     put(buf, area.x, area.y + 1, &line2, area.width, t.dim());
 
@@ -53,30 +50,73 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     put(buf, area.x, area.y + 2, &cols.header(), area.width, t.dim());
     let top = area.y + 3;
     let height = area.height.saturating_sub(3) as usize;
-    let ids = app.visible_jobs();
     if ids.is_empty() {
         let m = if app.jobs.is_empty() {
-            "No copies yet: mark objects on the Browse screen (1) and press c."
+            "No copies yet: mark objects on the Browse screen (1) and press c.".to_string()
+        } else if !app.queue.search.is_empty() {
+            let which = match app.queue.filter {
+                StateFilter::All => String::new(),
+                f => format!("{} ", f.label()),
+            };
+            format!(
+                "No {which}job matches /{} (Esc clears the search).",
+                app.queue.search
+            )
         } else {
-            "No jobs in this state (f changes the filter)."
+            "No jobs in this state (f changes the filter).".to_string()
         };
         put(
             buf,
             area.x + 2,
             top,
-            m,
+            &m,
             area.width.saturating_sub(2),
             t.dim(),
         );
         return;
     }
-    let off = scroll_offset(app.queue_cursor, height);
+    let off = scroll_offset(app.queue.cursor, height, ids.len());
     for (i, id) in ids.iter().enumerate().skip(off).take(height) {
         let Some(j) = app.jobs.get(id) else { continue };
         let y = top + (i - off) as u16;
-        let selected = i == app.queue_cursor;
+        let selected = i == app.queue.cursor;
         draw_row(app, j, &cols, area.x, y, area.width, selected, buf);
     }
+}
+
+/// The header's first line: bytes and progress when there are any, rate and ETA while
+/// something runs, and requests in flight (parts of one-object copies, objects of prefix
+/// copies) against the global limit; "idle" instead of figures left from the last run.
+pub fn header_line(app: &App, tot: &crate::ui::jobs::Totals) -> String {
+    let running: Vec<&JobModel> = app.jobs.values().filter(|j| j.state.is_active()).collect();
+    let mut parts = Vec::new();
+    if tot.bytes > 0 {
+        parts.push(format!(
+            "{} of {} ({:.1}%)",
+            format_size(tot.done),
+            format_size(tot.bytes),
+            tot.done as f64 * 100.0 / tot.bytes as f64
+        ));
+    }
+    if running.is_empty() {
+        parts.push("idle".into());
+    } else {
+        parts.push(format_rate(tot.rate));
+        parts.push(format!("ETA {}", format_eta(tot.eta)));
+        let flying: usize = running
+            .iter()
+            .map(|j| j.in_flight.len() + j.fold.in_flight.len())
+            .sum();
+        parts.push(format!("{flying} in flight"));
+    }
+    if let Some((limit, eff)) = app.concurrency {
+        if eff < limit && !running.is_empty() {
+            parts.push(format!("limit {limit} (throttled to {eff})"));
+        } else {
+            parts.push(format!("limit {limit}"));
+        }
+    }
+    parts.join(" · ")
 }
 
 /// Column widths for a terminal width. Below 120 columns the bar is dropped (progress shows
@@ -133,7 +173,9 @@ impl Columns {
         let title = if self.name >= 30 {
             "SOURCE → DESTINATION"
         } else {
-            "→ DESTINATION"
+            // The route column holds only the destination; the selected job's source is on
+            // the status line below.
+            "→ DEST · source ↓"
         };
         let mut s = format!(
             "{:w$} {:nw$} {:>sw$}",
@@ -178,28 +220,37 @@ fn draw_row(
     let t = &app.theme;
     let now = app.now();
     let frac = j.fraction();
-    let est = j
-        .size
+    let total = j.total();
+    let est = total
         .filter(|s| *s > 0)
         .map(|s| j.bytes_estimated(now) as f64 / s as f64)
         .unwrap_or(frac);
     let name = route(&j.spec.source, &j.spec.destination, c.name);
-    let size = j.size.map(format_size).unwrap_or_else(|| "-".into());
-    let pct = if j.size.is_some() {
+    let size = total.map(format_size).unwrap_or_else(|| "-".into());
+    let pct = if total.is_some() {
         format!("{:.1}%", frac * 100.0)
     } else {
         "-".into()
     };
     let parts = if j.is_prefix() {
-        // A prefix transfer counts objects: done / in flight / listed (+ while listing).
-        let o = &j.objects;
-        format!(
+        // A prefix transfer counts objects: done / in flight / listed (+ while listing),
+        // then ✗ and the failed ones.
+        let n = |x: u64| if c.wide { thousands(x) } else { x.to_string() };
+        let mut s = format!(
             "{}/{}/{}{}",
-            thousands(o.done + o.skipped),
-            j.objects_in_flight.len(),
-            thousands(o.listed),
-            if o.listing_complete { "" } else { "+" }
-        )
+            n(j.done + j.skipped),
+            j.fold.in_flight.len(),
+            n(j.listed),
+            if j.listing_complete { "" } else { "+" }
+        );
+        if j.failed > 0 {
+            s.push_str(&format!(
+                "{}✗{}",
+                if c.wide { " " } else { "" },
+                n(j.failed)
+            ));
+        }
+        s
     } else if c.wide {
         format!(
             "{}/{}/{}",
@@ -250,7 +301,7 @@ fn draw_row(
         Default::default(),
         &mut cx,
     );
-    if c.bar == 0 && j.size.is_some() {
+    if c.bar == 0 && total.is_some() {
         // Narrow: progress as an underline under the name.
         let n = ((frac * c.name as f64).floor() as u16).min(c.name as u16);
         if n > 0 {
@@ -280,13 +331,19 @@ fn draw_row(
         cx += c.bar as u16 + 1;
     }
     cell(buf, &right(&pct, c.pct), c.pct, Default::default(), &mut cx);
+    // A finished transfer shows its average rate.
+    let rate = if j.state == crate::engine::JobState::Done {
+        j.average_rate(now)
+    } else {
+        j.rate(now)
+    };
     cell(
         buf,
         &right(
             &if c.compact_rate {
-                compact_rate(j.rate(now))
+                compact_rate(rate)
             } else {
-                format_rate(j.rate(now))
+                format_rate(rate)
             },
             c.rate,
         ),

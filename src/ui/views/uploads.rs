@@ -58,6 +58,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if marked > 0 {
         head.push_str(&format!(" · {marked} marked"));
     }
+    let shown = u.visible();
+    if !u.search.is_empty() {
+        head.push_str(&format!(" · /{} ({} shown)", u.search, shown.len()));
+    }
     head.push_str(&match elsewhere.first() {
         Some(b) if elsewhere.len() == 1 => format!(" · jobs → {b} ({next_key})"),
         Some(_) => format!(" · jobs → {} other buckets ({next_key})", elsewhere.len()),
@@ -97,8 +101,21 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         put(buf, area.x + 2, top, &m, area.width.saturating_sub(2), st);
         return;
     }
-    let off = scroll_offset(u.cursor, height);
-    for (i, (s, m)) in u.rows.iter().enumerate().skip(off).take(height) {
+    if shown.is_empty() {
+        let m = format!("No upload matches /{} (Esc clears the search).", u.search);
+        put(
+            buf,
+            area.x + 2,
+            top,
+            &m,
+            area.width.saturating_sub(2),
+            t.dim(),
+        );
+        return;
+    }
+    let off = scroll_offset(u.cursor, height, shown.len());
+    let rows = shown.iter().map(|&r| &u.rows[r]);
+    for (i, (s, m)) in rows.enumerate().skip(off).take(height) {
         let y = top + (i - off) as u16;
         let mark = if *m {
             &t.symbols.marked

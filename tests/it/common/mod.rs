@@ -4,6 +4,8 @@
 //! Test support only: no assertions live here, and nothing here is mocked.
 #![allow(dead_code)]
 
+pub mod s3;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
