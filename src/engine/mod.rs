@@ -347,6 +347,12 @@ pub enum Command {
         bucket: crate::store::BucketName,
         uploads: Vec<(String, String)>,
     },
+    /// Delete objects (the Browse screen's `D`, after a confirmation that names them). Folder
+    /// prefixes are not expanded: only the keys given are deleted.
+    DeleteObjects {
+        bucket: crate::store::BucketName,
+        keys: Vec<String>,
+    },
     Shutdown,
 }
 
@@ -493,6 +499,12 @@ pub enum Event {
     },
     UploadsAborted {
         aborted: usize,
+        failed: Vec<String>,
+    },
+    /// What a `DeleteObjects` did: the keys deleted (or already gone) and each failure.
+    ObjectsDeleted {
+        bucket: crate::store::BucketName,
+        deleted: Vec<String>,
         failed: Vec<String>,
     },
 }

@@ -425,6 +425,7 @@ impl EngineLoop {
             }
             Command::Browse(req) => self.browse(req),
             Command::AbortUploads { bucket, uploads } => self.abort_uploads(bucket, uploads),
+            Command::DeleteObjects { bucket, keys } => self.delete_objects(bucket, keys),
             Command::Shutdown => self.shutdown(),
         }
     }
@@ -923,6 +924,52 @@ impl EngineLoop {
                 upload_ids: ok,
                 failed,
             });
+        });
+    }
+}
+
+impl EngineLoop {
+    /// Deletes `keys` one by one, each through the retry policy; a key already gone counts as
+    /// deleted (DeleteObject answers 204 either way).
+    fn delete_objects(&mut self, bucket: BucketName, keys: Vec<String>) {
+        let sh = Arc::clone(&self.sh);
+        tokio::spawn(async move {
+            let mut deleted = Vec::new();
+            let mut failed = Vec::new();
+            match region(&sh, &bucket).await {
+                Ok(region) => {
+                    let never = CancellationToken::new();
+                    for key in keys {
+                        let obj = ObjectRef::new(bucket.clone(), region.clone(), key.clone());
+                        let store = Arc::clone(&sh.store);
+                        let r = retry(
+                            &*store,
+                            &sh.config.retry,
+                            &never,
+                            false,
+                            |_, _, _| {},
+                            |_| store.delete_object(&obj),
+                        )
+                        .await;
+                        match r {
+                            Ok(()) => deleted.push(key),
+                            Err(Stop::Failed { error, .. }) if error.is_not_found() => {
+                                deleted.push(key)
+                            }
+                            Err(Stop::Failed { error, .. }) => {
+                                failed.push(format!("cannot delete {obj}: {error}"))
+                            }
+                            Err(Stop::Stopped) => failed.push(format!("{obj}: interrupted")),
+                        }
+                    }
+                }
+                Err(e) => failed.push(e),
+            }
+            let _ = sh.tx.send(Internal::Event(Event::ObjectsDeleted {
+                bucket,
+                deleted,
+                failed,
+            }));
         });
     }
 }

@@ -281,6 +281,7 @@ impl App {
             Action::Copy | Action::Info | Action::Mark | Action::MarkAll | Action::Sort => {
                 self.screen != Screen::Browse || in_bucket
             }
+            Action::Delete => self.screen == Screen::Browse && in_bucket,
             _ => true,
         }
     }
@@ -519,6 +520,17 @@ impl App {
             (ConfirmKind::ClearFinished, Button::Clear) => {
                 self.set_status("clearing finished transfers");
                 vec![Command::ClearFinished]
+            }
+            (ConfirmKind::DeleteObjects { bucket, keys }, Button::Delete) => {
+                self.set_status(format!(
+                    "deleting {} from cos://{bucket}/",
+                    count(keys.len(), "object", "objects")
+                ));
+                vec![Command::DeleteObjects { bucket, keys }]
+            }
+            (ConfirmKind::DeleteObjects { .. }, _) => {
+                self.set_status("nothing deleted");
+                vec![]
             }
             (ConfirmKind::ClearFinished, _) => {
                 self.set_status("nothing cleared");

@@ -81,6 +81,25 @@ impl App {
                 }
                 return self.relist_uploads();
             }
+            Event::ObjectsDeleted {
+                bucket,
+                deleted,
+                failed,
+            } => {
+                let mut note = format!(
+                    "deleted {} from cos://{bucket}/",
+                    count(deleted.len(), "object", "objects")
+                );
+                self.browse.on_deleted(&bucket, &deleted);
+                if failed.is_empty() {
+                    self.push_log(LogLevel::Info, note.clone());
+                    self.set_status(note);
+                } else {
+                    note.push_str(&format!("; {} failed: {}", failed.len(), failed.join("; ")));
+                    self.push_log(LogLevel::Error, note.clone());
+                    self.set_error(note);
+                }
+            }
             // A transfer's own events are folded above (`transfer_of`).
             _ => {}
         }

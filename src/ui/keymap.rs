@@ -33,6 +33,8 @@ pub enum Action {
     Mark,
     MarkAll,
     Copy,
+    /// Browse: delete the marked (or selected) objects, after a confirmation naming them.
+    Delete,
     Info,
     Sort,
     ReverseSort,

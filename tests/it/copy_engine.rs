@@ -1110,3 +1110,48 @@ fn jobs_resume_of_an_s3_copy_speaks_s3_on_its_journaled_profile_without_repeatin
         .unwrap_or_default();
     assert!(complete.contains(r#""dialect":"s3""#), "{complete}");
 }
+
+#[tokio::test]
+async fn delete_objects_deletes_each_key_given_and_counts_a_missing_one_as_deleted() {
+    let h = common::start_server(common::args(&[
+        "--object",
+        "cos://alpha-1250000000/keep.bin=1KiB",
+        "--object",
+        "cos://alpha-1250000000/old/a.bin=1KiB",
+        "--object",
+        "cos://alpha-1250000000/old/b.bin=1KiB",
+    ]))
+    .await;
+    let store = client(&h);
+    let mut e = Engine::start(store.clone(), config());
+    let _ = e.commands.send(Command::DeleteObjects {
+        bucket: bucket("alpha-1250000000"),
+        keys: vec![
+            "old/a.bin".into(),
+            "old/b.bin".into(),
+            "old/never.bin".into(),
+        ],
+    });
+    let (deleted, failed) = loop {
+        if let Event::ObjectsDeleted {
+            deleted, failed, ..
+        } = next(&mut e, "ObjectsDeleted").await
+        {
+            break (deleted, failed);
+        }
+    };
+    assert_eq!(deleted, ["old/a.bin", "old/b.bin", "old/never.bin"]);
+    assert!(failed.is_empty(), "{failed:?}");
+    let region = store
+        .head_bucket(&bucket("alpha-1250000000"), "ap-guangzhou")
+        .await
+        .expect("HEAD bucket");
+    for gone in ["old/a.bin", "old/b.bin"] {
+        let r = store
+            .head_object(&obj("alpha-1250000000", &region, gone))
+            .await;
+        assert!(r.is_err_and(|e| e.is_not_found()), "{gone} still exists");
+    }
+    head(&store, &obj("alpha-1250000000", &region, "keep.bin")).await;
+    shutdown(e).await;
+}

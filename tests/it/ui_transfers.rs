@@ -584,3 +584,50 @@ fn v_narrows_the_log_by_level_and_end_notices_name_their_transfer() {
         "{screen}"
     );
 }
+
+#[test]
+fn d_deletes_marked_objects_only_after_a_confirmation_that_names_them() {
+    let mut a = app_with(false);
+    a.start();
+    open_raw(&mut a);
+    press(&mut a, &[key(' '), key(' ')]);
+    press(&mut a, &[key('D')]);
+    let shown = render(&mut a, 160, 48);
+    assert!(shown.contains("Delete 2 objects"), "{shown}");
+    assert!(shown.contains("raw/clip-000.mov") && shown.contains("raw/clip-001.mov"));
+    assert!(
+        !shown.contains("raw/clip-002.mov"),
+        "only the marked ones are named"
+    );
+    // Esc: nothing is sent.
+    assert!(press(&mut a, &[code(KeyCode::Esc)]).is_empty());
+    assert!(a.dialog.is_none());
+    // Enter on the first button (No) sends nothing either.
+    press(&mut a, &[key('D')]);
+    assert!(press(&mut a, &[code(KeyCode::Enter)]).is_empty());
+    press(&mut a, &[key('D')]);
+    let sent = press(&mut a, &[key('y')]);
+    match sent.as_slice() {
+        [Command::DeleteObjects { bucket, keys }] => {
+            assert_eq!(bucket.to_string(), "media-1250000000");
+            assert_eq!(keys, &["raw/clip-000.mov", "raw/clip-001.mov"]);
+        }
+        other => panic!("expected one DeleteObjects, got {other:?}"),
+    }
+    a.on_event(Event::ObjectsDeleted {
+        bucket: haul::store::BucketName::parse("media-1250000000").unwrap(),
+        deleted: vec!["raw/clip-000.mov".into(), "raw/clip-001.mov".into()],
+        failed: vec![],
+    });
+    let names: Vec<String> = a
+        .browse
+        .stack
+        .last()
+        .unwrap()
+        .rows
+        .iter()
+        .map(|r| r.name.to_string())
+        .collect();
+    assert_eq!(names, ["clip-002.mov", "clip-003.mov", "clip-004.mov"]);
+    assert!(render(&mut a, 160, 48).contains("deleted 2 objects from cos://media-1250000000/"));
+}

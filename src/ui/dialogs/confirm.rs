@@ -21,6 +21,7 @@ pub enum Button {
     AbortAndQuit,
     Stay,
     Clear,
+    Delete,
 }
 
 impl Button {
@@ -32,6 +33,7 @@ impl Button {
             Button::AbortAndQuit => "Abort and quit",
             Button::Stay => "Stay",
             Button::Clear => "Clear",
+            Button::Delete => "Delete",
         }
     }
 }
@@ -62,6 +64,11 @@ pub enum ConfirmKind {
     Quit,
     /// Buttons: No, Clear.
     ClearFinished,
+    /// Buttons: No, Delete.
+    DeleteObjects {
+        bucket: BucketName,
+        keys: Vec<String>,
+    },
 }
 
 impl Confirm {
@@ -70,6 +77,7 @@ impl Confirm {
         let buttons = match kind {
             ConfirmKind::Quit => vec![Button::PauseAndQuit, Button::AbortAndQuit, Button::Stay],
             ConfirmKind::ClearFinished => vec![Button::No, Button::Clear],
+            ConfirmKind::DeleteObjects { .. } => vec![Button::No, Button::Delete],
             _ => vec![Button::No, Button::Abort],
         };
         Confirm {
@@ -189,6 +197,30 @@ impl Confirm {
         Confirm::new("Clear finished", lines, ConfirmKind::ClearFinished)
     }
 
+    /// The confirmation `D` opens on Browse: every key is named (the dialog scrolls), with the
+    /// total size, and that there is no undo.
+    pub fn delete_objects(bucket: BucketName, objects: Vec<(String, u64)>) -> Confirm {
+        let bytes: u64 = objects.iter().map(|(_, s)| s).sum();
+        let mut lines = vec![format!(
+            "Delete {} ({}) from cos://{bucket}/? This cannot be undone.",
+            count(objects.len(), "object", "objects"),
+            crate::units::format_size(bytes)
+        )];
+        lines.extend(objects.iter().map(|(k, s)| {
+            format!(
+                "  {}  {}",
+                crate::text::escape_control(k),
+                crate::units::format_size(*s)
+            )
+        }));
+        let keys = objects.into_iter().map(|(k, _)| k).collect();
+        Confirm::new(
+            "Delete objects",
+            lines,
+            ConfirmKind::DeleteObjects { bucket, keys },
+        )
+    }
+
     /// The confirmation `q` opens while `unfinished` jobs are not finished, `lost` of them not
     /// journaled (they cannot be resumed once haul exits).
     pub fn quit(unfinished: usize, lost: usize) -> Confirm {
@@ -221,6 +253,7 @@ impl Confirm {
         match self.kind {
             ConfirmKind::Quit => Button::PauseAndQuit,
             ConfirmKind::ClearFinished => Button::Clear,
+            ConfirmKind::DeleteObjects { .. } => Button::Delete,
             _ => Button::Abort,
         }
     }

@@ -7,7 +7,8 @@
 use super::Ctx;
 use crate::engine::{BrowseRequest, Command, Listing};
 use crate::store::{BucketInfo, BucketName, CosUri};
-use crate::ui::browse::{BucketEntry, BucketList, Load, ObjectList, SortKey};
+use crate::ui::browse::{BucketEntry, BucketList, Load, ObjectList, Row, SortKey};
+use crate::ui::dialogs::confirm::Confirm;
 use crate::ui::dialogs::copy::CopyDialog;
 use crate::ui::dialogs::details::Details;
 use crate::ui::dialogs::Dialog;
@@ -253,7 +254,51 @@ impl BrowseState {
             }
             Action::Info => self.open_details(ctx),
             Action::Copy => self.open_copy(ctx),
+            Action::Delete => self.open_delete(ctx),
             _ => vec![],
+        }
+    }
+
+    /// `D`: the marked objects, else the selected one. Folders are not expanded: deleting a
+    /// prefix's contents is a decision to take inside it, object by object.
+    fn open_delete(&mut self, ctx: &mut Ctx) -> Vec<Command> {
+        let Some(list) = self.stack.last() else {
+            return vec![];
+        };
+        let marked: Vec<&Row> = list.rows.iter().filter(|r| r.marked).collect();
+        let chosen: Vec<&Row> = if marked.is_empty() {
+            list.selected().into_iter().collect()
+        } else {
+            marked
+        };
+        if chosen.iter().any(|r| r.is_prefix) {
+            ctx.note("D deletes objects, not folders: open the folder and mark what to delete");
+            return vec![];
+        }
+        if chosen.is_empty() {
+            ctx.note("nothing to delete here");
+            return vec![];
+        }
+        let objects = chosen.iter().map(|r| (list.full_key(r), r.size)).collect();
+        ctx.open(Dialog::Confirm(Confirm::delete_objects(
+            list.bucket.clone(),
+            objects,
+        )));
+        vec![]
+    }
+
+    /// Objects deleted through `D`: their rows leave every open listing of that bucket.
+    pub fn on_deleted(&mut self, bucket: &BucketName, keys: &[String]) {
+        let gone: std::collections::HashSet<&str> = keys.iter().map(String::as_str).collect();
+        for list in self.stack.iter_mut().filter(|l| &l.bucket == bucket) {
+            let prefix = list.prefix.clone();
+            let before = list.rows.len();
+            list.rows
+                .retain(|r| r.is_prefix || !gone.contains(format!("{prefix}{}", r.name).as_str()));
+            if list.rows.len() != before {
+                list.rebuild_view();
+                list.cursor = list.cursor.min(list.view.len().saturating_sub(1));
+            }
         }
     }
 
