@@ -47,7 +47,7 @@ async fn main() -> anyhow::Result<()> {
                             let _ = ev_tx.send(Event::Listing(Listing::Objects { bucket, prefix, marker, page: Ok(page) }));
                         }
                         Command::Browse(BrowseRequest::HeadObject(uri)) => {
-                            let meta = ObjectMeta { size: 5 << 30, etag: "abc".into(), last_modified: None, crc64: Some(7), storage_class: "STANDARD".into(), headers: Default::default() };
+                            let meta = ObjectMeta { size: 5 << 30, etag: "abc".into(), last_modified: None, crc64: Some(7), crc64nvme: None, storage_class: "STANDARD".into(), headers: Default::default() };
                             let _ = ev_tx.send(Event::Listing(Listing::Object { uri, meta: Ok(meta) }));
                         }
                         Command::Browse(BrowseRequest::Uploads { bucket, prefix }) => {

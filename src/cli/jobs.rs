@@ -5,18 +5,19 @@
 //! `ls` and `clear` read the state directory only (no network). `resume` and `abort` start the engine, which loads
 //! the journal, and send it `Resume` / `Abort`; progress renders as in `haul cp`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::json;
 
-use super::shared::{headless_runtime, setup, state_dir, Output};
+use super::shared::{headless_runtime, setup_with, state_dir, Output, Setup};
 use super::watch::{watch, Target};
 use super::{exit, fail, GlobalArgs};
+use crate::config::Overrides;
 use crate::engine::history::History;
-use crate::engine::journal::{Journal, JournalError};
+use crate::engine::journal::{Journal, JournalError, TransferRecord};
 use crate::engine::{Command as EngineCommand, Engine, JobId, JobState};
-use crate::store::ObjectStore;
+use crate::store::{CosUri, Dialect, ObjectStore};
 use crate::text::escape_control;
 
 #[derive(Debug, clap::Subcommand)]
@@ -234,15 +235,9 @@ fn print_journaled(records: Vec<crate::engine::journal::TransferRecord>, json: b
 }
 
 fn drive(global: &GlobalArgs, id: Option<JobId>, json: bool, quiet: bool, abort: bool) -> i32 {
-    let setup = match setup(global) {
-        Ok(s) => s,
+    let dir = match state_dir(global) {
+        Ok(d) => d,
         Err(e) => return fail(exit::USAGE, e),
-    };
-    let Some(dir) = setup.engine.state_dir.clone() else {
-        return fail(
-            exit::USAGE,
-            "no state directory: set HAUL_STATE_DIR or [engine] state_dir",
-        );
     };
     let journal = match Journal::open(&dir) {
         Ok(j) => j,
@@ -250,62 +245,188 @@ fn drive(global: &GlobalArgs, id: Option<JobId>, json: bool, quiet: bool, abort:
     };
     // Check what is asked for before starting anything: a missing, corrupt or mismatched log,
     // or one another process holds, is an error now rather than a wait forever.
-    let ids: HashSet<JobId> = match id {
-        Some(id) => {
-            if let Err(e) = journal.read(id).and_then(|_| journal.reopen(id)) {
+    let records: Vec<TransferRecord> = match id {
+        Some(id) => match journal.read(id).and_then(|r| journal.reopen(id).map(|_| r)) {
+            Ok(r) => vec![r],
+            Err(e) => {
                 let code = match e {
                     JournalError::NotFound { .. } => exit::USAGE,
                     _ => exit::FAILED,
                 };
                 return fail(code, e);
             }
-            HashSet::from([id])
-        }
+        },
         None => {
             let (records, problems) = journal.load_all();
             for p in problems {
                 eprintln!("haul: warn: {}", escape_control(&p));
             }
-            records.iter().map(|r| r.id).collect()
+            records
         }
     };
-    if ids.is_empty() {
+    if records.is_empty() {
         println!("no journaled jobs to resume");
         return exit::OK;
+    }
+    // Each transfer goes back to the store it was started on: one client (and engine) per
+    // dialect, profile and endpoint the journal recorded; flags given now win.
+    let mut groups: BTreeMap<Origin, HashSet<JobId>> = BTreeMap::new();
+    for r in &records {
+        groups.entry(origin_of(global, r)).or_default().insert(r.id);
     }
     let rt = match headless_runtime() {
         Ok(r) => r,
         Err(e) => return fail(exit::FAILED, e),
     };
     let out = Output::new(json, quiet || abort);
-    rt.block_on(async move {
-        let store: Arc<dyn ObjectStore> = setup.client.clone();
-        let mut h = Engine::start(store, setup.engine);
-        for id in &ids {
-            let _ = h.commands.send(if abort {
-                EngineCommand::Abort(*id)
-            } else {
-                EngineCommand::Resume(*id)
-            });
-        }
-        let result = watch(&mut h, Target::Ids(ids), &out).await;
-        if !abort || result.interrupted {
-            return result.exit_code();
-        }
-        let mut code = exit::OK;
-        for (id, p) in &result.ended {
-            match &p.state {
-                JobState::Aborted => {
-                    if !json {
-                        println!("job {id}: uploads aborted, journal entry removed");
-                    }
-                }
-                JobState::Failed(e) => {
-                    code = fail(exit::FAILED, format!("job {id}: {}", escape_control(e)))
-                }
-                other => code = fail(exit::FAILED, format!("job {id} ended {}", other.label())),
+    let mut code = exit::OK;
+    for ((dialect, profile, endpoint), ids) in groups {
+        let overrides = Overrides {
+            profile,
+            endpoint,
+            ..global.overrides()
+        };
+        let setup = match setup_with(&overrides, Some(dialect)) {
+            Ok(s) => s,
+            Err(e) => {
+                let mut ids: Vec<_> = ids.into_iter().collect();
+                ids.sort_unstable();
+                let which = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>();
+                code = fail(exit::USAGE, format!("job {}: {e}", which.join(", ")));
+                continue;
             }
+        };
+        let c = rt.block_on(run_group(setup, ids, json, abort, &out));
+        if c == exit::INTERRUPTED {
+            return c;
         }
-        code
-    })
+        if code == exit::OK {
+            code = c;
+        }
+    }
+    code
+}
+
+/// The store a journaled transfer goes back to: dialect, profile, endpoint.
+type Origin = (Dialect, Option<String>, Option<String>);
+
+/// Where `r` runs: its recorded origin, with `--profile` / `--endpoint` winning; a log written
+/// before the origin was recorded speaks its URIs' dialect on the profile given now.
+fn origin_of(global: &GlobalArgs, r: &TransferRecord) -> Origin {
+    let dialect = match &r.store {
+        Some(o) => o.dialect,
+        None => CosUri::parse(&r.source)
+            .map(|u| u.dialect())
+            .unwrap_or_default(),
+    };
+    let recorded = r.store.clone();
+    (
+        dialect,
+        global
+            .profile
+            .clone()
+            .or_else(|| recorded.as_ref().and_then(|o| o.profile.clone())),
+        global
+            .endpoint
+            .clone()
+            .or_else(|| recorded.and_then(|o| o.endpoint)),
+    )
+}
+
+/// Resumes (or aborts) `ids` on one engine built on `setup`, and reports how they ended.
+async fn run_group(
+    setup: Setup,
+    ids: HashSet<JobId>,
+    json: bool,
+    abort: bool,
+    out: &Output,
+) -> i32 {
+    let store: Arc<dyn ObjectStore> = setup.client.clone();
+    let mut h = Engine::start(store, setup.engine);
+    for id in &ids {
+        let _ = h.commands.send(if abort {
+            EngineCommand::Abort(*id)
+        } else {
+            EngineCommand::Resume(*id)
+        });
+    }
+    let result = watch(&mut h, Target::Ids(ids), out).await;
+    if !abort || result.interrupted {
+        return result.exit_code();
+    }
+    let mut code = exit::OK;
+    for (id, p) in &result.ended {
+        match &p.state {
+            JobState::Aborted => {
+                if !json {
+                    println!("job {id}: uploads aborted, journal entry removed");
+                }
+            }
+            JobState::Failed(e) => {
+                code = fail(exit::FAILED, format!("job {id}: {}", escape_control(e)))
+            }
+            other => code = fail(exit::FAILED, format!("job {id} ended {}", other.label())),
+        }
+    }
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{CopyOptions, StoreOrigin};
+
+    fn record(source: &str, store: Option<StoreOrigin>) -> TransferRecord {
+        let j = Journal::memory();
+        let w = j
+            .create(1, source, source, &CopyOptions::default(), store.as_ref())
+            .unwrap();
+        j.read(w.id()).unwrap()
+    }
+
+    #[test]
+    fn a_job_goes_back_to_its_recorded_dialect_profile_and_endpoint_unless_flags_say_otherwise() {
+        let minio = StoreOrigin {
+            dialect: Dialect::S3,
+            profile: Some("minio".into()),
+            endpoint: Some("http://127.0.0.1:9000".into()),
+        };
+        let r = record("s3://src/a", Some(minio));
+        let none = GlobalArgs::default();
+        assert_eq!(
+            origin_of(&none, &r),
+            (
+                Dialect::S3,
+                Some("minio".into()),
+                Some("http://127.0.0.1:9000".into())
+            )
+        );
+        let flags = GlobalArgs {
+            profile: Some("other".into()),
+            endpoint: Some("http://10.0.0.1:80".into()),
+            ..GlobalArgs::default()
+        };
+        assert_eq!(
+            origin_of(&flags, &r),
+            (
+                Dialect::S3,
+                Some("other".into()),
+                Some("http://10.0.0.1:80".into())
+            ),
+            "flags given now win"
+        );
+    }
+
+    #[test]
+    fn a_log_without_an_origin_speaks_its_uris_dialect_on_the_profile_given_now() {
+        let none = GlobalArgs::default();
+        assert_eq!(
+            origin_of(&none, &record("s3://src/a", None)),
+            (Dialect::S3, None, None)
+        );
+        assert_eq!(
+            origin_of(&none, &record("cos://src-1250000000/a", None)),
+            (Dialect::Cos, None, None)
+        );
+    }
 }

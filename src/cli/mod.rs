@@ -73,7 +73,7 @@ pub struct Cli {
 pub enum Command {
     /// Open the TUI on an embedded local server with demo data: no account needed.
     Demo(demo::Args),
-    /// Run the local COS-compatible server.
+    /// Run the local COS-compatible server (the same port answers S3, Signature V4).
     Serve(Box<serve::Args>),
     /// List buckets, or objects and prefixes under cos://BUCKET-APPID/[PREFIX].
     Ls(ls::Args),

@@ -20,7 +20,8 @@ pub struct Args {
     pub listen: SocketAddr,
     /// Accepted credentials, ID:KEY[:TOKEN] (repeatable; visible in `ps`: prefer
     /// --credentials-file or $HAUL_SERVE_CREDENTIALS). Without any, a fixed demo pair is used
-    /// and printed, on loopback only.
+    /// and printed, on loopback only. Each pair is also an S3 access key id and secret (the
+    /// same port answers requests signed with AWS Signature V4).
     #[arg(long = "credentials", value_name = "ID:KEY[:TOKEN]")]
     pub credentials: Vec<String>,
     /// Read accepted credentials from this file: one ID:KEY[:TOKEN] a line, `#` comments.
@@ -256,6 +257,16 @@ async fn serve(config: ServeConfig, sources: Vec<String>) -> i32 {
             let _ = writeln!(out, "credentials {id}:******** (key from {source})");
         }
     }
+    let _ = writeln!(
+        out,
+        "s3: the same port answers S3 (Signature V4, path-style): each ID:KEY is also an access key id and secret, e.g. AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY=… aws --endpoint-url {} s3 ls",
+        handle
+            .credentials
+            .first()
+            .map(|c| c.0.as_str())
+            .unwrap_or(""),
+        handle.endpoint()
+    );
     let _ = writeln!(
         out,
         "try: TENCENTCLOUD_SECRET_ID={} TENCENTCLOUD_SECRET_KEY=… haul --endpoint {} ls",

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use super::GlobalArgs;
 use crate::config::{self, Profile};
 use crate::engine::request::{self, parse_part_size};
-use crate::engine::{default_state_dir, EngineConfig, PartSize};
-use crate::store::client::CosClient;
+use crate::engine::{default_state_dir, EngineConfig, PartSize, StoreOrigin};
+use crate::store::client::{CosClient, Endpoint};
 use crate::store::s3::S3Client;
 use crate::store::{Dialect, ObjectStore};
 use crate::units::parse_size;
@@ -26,18 +26,23 @@ pub(crate) struct Setup {
     pub part_size: Option<PartSize>,
 }
 
-/// Loads config and profile, builds the client and the engine config. Errors are usage errors.
-pub(crate) fn setup(global: &GlobalArgs) -> Result<Setup, String> {
-    setup_for(global, None)
+/// Loads config and profile, builds the client and the engine config, for URIs of one
+/// dialect when given: the profile must speak it (`config::resolve_profile_for`).
+pub(crate) fn setup_for(global: &GlobalArgs, dialect: Option<Dialect>) -> Result<Setup, String> {
+    setup_with(&global.overrides(), dialect)
 }
 
-/// `setup` for URIs of one dialect: the profile must speak it (`config::resolve_profile_for`).
-pub(crate) fn setup_for(global: &GlobalArgs, dialect: Option<Dialect>) -> Result<Setup, String> {
-    let settings = config::load(global.config.as_deref()).map_err(|e| e.to_string())?;
-    let overrides = global.overrides();
+/// `setup_for` with the profile and endpoint given (`haul jobs` takes them from the journal).
+/// The engine records the client's origin (dialect, profile name, endpoint) in every new
+/// transfer's journal.
+pub(crate) fn setup_with(
+    overrides: &config::Overrides,
+    dialect: Option<Dialect>,
+) -> Result<Setup, String> {
+    let settings = config::load(overrides.config.as_deref()).map_err(|e| e.to_string())?;
     let profile = match dialect {
-        Some(d) => config::resolve_profile_for(&settings, &overrides, d),
-        None => config::resolve_profile(&settings, &overrides),
+        Some(d) => config::resolve_profile_for(&settings, overrides, d),
+        None => config::resolve_profile(&settings, overrides),
     }
     .map_err(|e| e.to_string())?;
     let client: Arc<dyn ObjectStore> = match profile.dialect {
@@ -46,12 +51,27 @@ pub(crate) fn setup_for(global: &GlobalArgs, dialect: Option<Dialect>) -> Result
         }
         Dialect::S3 => Arc::new(S3Client::new(profile.s3_options()).map_err(|e| e.to_string())?),
     };
-    let engine = engine_config(&settings, &profile)?;
+    let mut engine = engine_config(&settings, &profile)?;
+    engine.origin = Some(origin(&profile));
     Ok(Setup {
         client,
         part_size: config_part_size(&settings)?,
         engine,
     })
+}
+
+/// What the journal keeps of a profile: its dialect, name and endpoint (scheme, host and port
+/// as `Endpoint::parse` normalises it), never a credential.
+pub(crate) fn origin(profile: &Profile) -> StoreOrigin {
+    StoreOrigin {
+        dialect: profile.dialect,
+        profile: Some(profile.name.clone()),
+        endpoint: profile
+            .endpoint
+            .as_deref()
+            .and_then(|e| Endpoint::parse(e).ok())
+            .map(|e| e.base),
+    }
 }
 
 /// Where a config error points: the file (or the environment when there is none).

@@ -44,7 +44,9 @@ fn configure(global: &GlobalArgs) -> Result<Session, String> {
     let settings = config::load(global.config.as_deref()).map_err(|e| e.to_string())?;
     let profile =
         config::resolve_profile(&settings, &global.overrides()).map_err(|e| e.to_string())?;
-    let engine = super::shared::engine_config(&settings, &profile)?;
+    let mut engine = super::shared::engine_config(&settings, &profile)?;
+    // The TUI's transfers record their store too, so `haul jobs resume` finds it.
+    engine.origin = Some(super::shared::origin(&profile));
     let mut copy_defaults = CopyOptions {
         verify: engine.verify,
         ..CopyOptions::default()

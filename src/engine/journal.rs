@@ -31,7 +31,7 @@ use time::OffsetDateTime;
 
 use crate::store::CompletedPart;
 
-use super::{CopyOptions, JobId};
+use super::{CopyOptions, JobId, StoreOrigin};
 
 /// Entries reach the disk (fsync) at most this long after they were written.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(200);
@@ -100,6 +100,9 @@ pub enum Entry {
         options: CopyOptions,
         #[serde(with = "time::serde::rfc3339")]
         created: OffsetDateTime,
+        /// The store's dialect, profile and endpoint (absent in logs of older versions).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        store: Option<StoreOrigin>,
     },
     /// The process that holds the transfer now.
     #[serde(rename = "owner")]
@@ -140,6 +143,8 @@ pub struct TransferRecord {
     pub destination: String,
     pub options: CopyOptions,
     pub created: OffsetDateTime,
+    /// The store the transfer runs against (`None` in logs written before it was recorded).
+    pub store: Option<StoreOrigin>,
     pub state: String,
     pub error: Option<String>,
     pub owner: Option<u32>,
@@ -165,6 +170,7 @@ impl TransferRecord {
         destination: String,
         options: CopyOptions,
         created: OffsetDateTime,
+        store: Option<StoreOrigin>,
     ) -> Self {
         TransferRecord {
             id,
@@ -172,6 +178,7 @@ impl TransferRecord {
             destination,
             options,
             created,
+            store,
             state: "running".into(),
             error: None,
             owner: None,
@@ -369,6 +376,7 @@ impl Journal {
         source: &str,
         destination: &str,
         options: &CopyOptions,
+        store: Option<&StoreOrigin>,
     ) -> Result<JournalWriter, JournalError> {
         let mut id = from.max(1);
         if let Some(m) = &self.memory {
@@ -385,6 +393,7 @@ impl Journal {
                     destination: destination.to_string(),
                     options: options.clone(),
                     created: OffsetDateTime::now_utc(),
+                    store: store.cloned(),
                 },
                 &mut head,
             );
@@ -409,6 +418,7 @@ impl Journal {
                         destination: destination.to_string(),
                         options: options.clone(),
                         created: OffsetDateTime::now_utc(),
+                        store: store.cloned(),
                     };
                     return JournalWriter::start(id, path, file, &[header]);
                 }
@@ -455,6 +465,7 @@ fn fold(id: JobId, path: &Path, reader: impl BufRead) -> Result<TransferRecord, 
             destination,
             options,
             created,
+            store,
         }) => {
             if v != FORMAT_VERSION {
                 return Err(corrupt(format!(
@@ -464,7 +475,7 @@ fn fold(id: JobId, path: &Path, reader: impl BufRead) -> Result<TransferRecord, 
             if hid != id {
                 return Err(corrupt(format!("it holds transfer {hid}, not {id}")));
             }
-            TransferRecord::new(id, source, destination, options, created)
+            TransferRecord::new(id, source, destination, options, created, store)
         }
         Ok(_) => return Err(corrupt("its first line is not a header".into())),
         Err(e) => return Err(corrupt(format!("bad header: {e}"))),
@@ -785,8 +796,48 @@ mod tests {
             "cos://src-1250000000/p/",
             "cos://dst-1250000000/q/",
             &CopyOptions::default(),
+            None,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn the_header_keeps_the_store_origin_and_never_a_secret_and_older_logs_read_without_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path()).unwrap();
+        let origin = StoreOrigin {
+            dialect: crate::store::Dialect::S3,
+            profile: Some("minio".into()),
+            endpoint: Some("http://127.0.0.1:9000".into()),
+        };
+        let w = j
+            .create(
+                1,
+                "s3://src/a",
+                "s3://dst/a",
+                &CopyOptions::default(),
+                Some(&origin),
+            )
+            .unwrap();
+        w.close(false).unwrap();
+        let text = fs::read_to_string(j.path(1)).unwrap();
+        let header = text.lines().next().unwrap();
+        assert!(
+            header.contains(
+                r#""store":{"dialect":"s3","profile":"minio","endpoint":"http://127.0.0.1:9000"}"#
+            ),
+            "{header}"
+        );
+        assert_eq!(j.read(1).unwrap().store, Some(origin));
+        // A header written before the origin was recorded.
+        let old = header.replace(
+            r#","store":{"dialect":"s3","profile":"minio","endpoint":"http://127.0.0.1:9000"}"#,
+            "",
+        );
+        assert_ne!(old, header);
+        fs::write(j.path(1), format!("{old}\n")).unwrap();
+        let r = j.read(1).unwrap();
+        assert_eq!((r.store, r.source.as_str()), (None, "s3://src/a"));
     }
 
     #[test]

@@ -59,6 +59,20 @@ pub struct EngineConfig {
     pub retry: RetryPolicy,
     /// Default for `CopyOptions::verify` in front ends.
     pub verify: bool,
+    /// The store this engine's client talks to, written into each new transfer's journal so
+    /// `haul jobs resume|abort` can rebuild the same client (`None`: not recorded).
+    pub origin: Option<StoreOrigin>,
+}
+
+/// Which store a transfer runs against: its dialect, and the profile and endpoint the client
+/// was built from. Never a credential (the endpoint is scheme, host and port only).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StoreOrigin {
+    pub dialect: crate::store::Dialect,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -73,6 +87,7 @@ impl Default for EngineConfig {
             state_dir: None,
             retry: RetryPolicy::default(),
             verify: true,
+            origin: None,
         }
     }
 }

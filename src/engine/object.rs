@@ -27,7 +27,7 @@ use super::plan::{choose_strategy, destination_headers, dispatch_order, part_ran
 use super::region::Regions;
 use super::retry::{retry, Stop};
 use super::scheduler::{Permit, Scheduler};
-use super::verify;
+use super::verify::{self, Checksums};
 use super::{
     CopyOptions, EngineConfig, Event, JobId, JobState, LogLevel, Overwrite, PlanSummary, Strategy,
     Verification,
@@ -287,9 +287,9 @@ async fn head_source(cx: &Ctx, job: &ObjectJob) -> Result<ObjectMeta, ObjectEnd>
 
 /// One PUT Object - Copy, pinned to the known ETag, verified from its response.
 async fn single(cx: &Ctx, job: &ObjectJob, permit: Option<Permit>) -> ObjectEnd {
-    let (storage_class, crc64) = match &job.known {
-        Known::Listed(o) => (o.storage_class.clone(), None),
-        Known::Head(m) => (m.storage_class.clone(), m.crc64),
+    let (storage_class, sums) = match &job.known {
+        Known::Listed(o) => (o.storage_class.clone(), Checksums::default()),
+        Known::Head(m) => (m.storage_class.clone(), Checksums::of_meta(m)),
     };
     let headers = crate::store::ObjectHeaders {
         storage_class: Some(cx.options.storage_class.clone().unwrap_or(storage_class)),
@@ -388,7 +388,7 @@ async fn single(cx: &Ctx, job: &ObjectJob, permit: Option<Permit>) -> ObjectEnd 
         });
     }
     let verification = if cx.options.verify {
-        verify::from_copy_result(job.known.etag(), crc64, &r.etag, r.crc64)
+        verify::from_copy_result(job.known.etag(), sums, &r.etag, Checksums::of_copy(&r))
     } else {
         Verification::skipped()
     };
@@ -575,16 +575,18 @@ async fn head_destination(cx: &Ctx, dst: &ObjectRef) -> Result<ObjectMeta, Error
     }
 }
 
-/// `Some(crc64)` when the destination looks like this upload's completed result (multipart
-/// ETag ending in `-<parts>`, right size).
+/// `Some(checksums)` when the destination looks like this upload's completed result
+/// (multipart ETag ending in `-<parts>`, right size).
 async fn look_at_destination(
     cx: &Ctx,
     dst: &ObjectRef,
     parts: u32,
     size: u64,
-) -> Option<Option<u64>> {
+) -> Option<Checksums> {
     match head_destination(cx, dst).await {
-        Ok(d) if d.size == size && d.etag.ends_with(&format!("-{parts}")) => Some(d.crc64),
+        Ok(d) if d.size == size && d.etag.ends_with(&format!("-{parts}")) => {
+            Some(Checksums::of_meta(&d))
+        }
         _ => None,
     }
 }
@@ -594,7 +596,7 @@ async fn verify_destination(
     cx: &Ctx,
     dst: &ObjectRef,
     meta: &ObjectMeta,
-    complete_crc: Option<u64>,
+    complete_sums: Checksums,
 ) -> ObjectEnd {
     if !cx.options.verify {
         return finish(dst, meta.size, Verification::skipped());
@@ -609,7 +611,12 @@ async fn verify_destination(
         Ok(d) => finish(
             dst,
             meta.size,
-            verify::compare(meta.size, meta.crc64, d.size, d.crc64.or(complete_crc)),
+            verify::compare(
+                meta.size,
+                Checksums::of_meta(meta),
+                d.size,
+                Checksums::of_meta(&d).or(complete_sums),
+            ),
         ),
         Err(error) => failed(
             format!("the copy completed but {dst} could not be verified: {error}; check it with `haul ls {dst}`"),
@@ -872,7 +879,7 @@ impl<'a> Multipart<'a> {
         let id = cx.id;
         let crc = loop {
             let err = match store.complete_multipart(dst, &self.upload_id, &parts).await {
-                Ok(r) => break r.crc64,
+                Ok(r) => break Checksums::of_complete(&r),
                 Err(e) => e,
             };
             if err.is_clock_skew() && attempt < policy.max_attempts {

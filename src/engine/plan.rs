@@ -458,6 +458,7 @@ mod tests {
             etag: "e".into(),
             last_modified: None,
             crc64: None,
+            crc64nvme: None,
             storage_class: "STANDARD_IA".into(),
             headers: ObjectHeaders::default(),
         };

@@ -455,6 +455,7 @@ impl EngineLoop {
             &spec.source.to_string(),
             &spec.destination.to_string(),
             &spec.options,
+            self.sh.config.origin.as_ref(),
         );
         let (id, writer) = match writer {
             Ok(w) => (w.id(), Some(w)),

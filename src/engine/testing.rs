@@ -356,6 +356,7 @@ impl ObjectStore for MemStore {
             etag: o.etag,
             last_modified: None,
             crc64: o.crc64,
+            crc64nvme: None,
             storage_class: o.storage_class,
             headers: o.headers,
         })
@@ -412,6 +413,7 @@ impl ObjectStore for MemStore {
         Ok(CopyResult {
             etag: o.etag,
             crc64: o.crc64,
+            crc64nvme: None,
             last_modified: None,
         })
     }
@@ -570,6 +572,7 @@ impl ObjectStore for MemStore {
         Ok(CompleteResult {
             etag,
             crc64,
+            crc64nvme: None,
             location: None,
         })
     }

@@ -26,10 +26,11 @@ use super::sign::cos::{self as sign, KeyTime, SignRequest};
 use super::xml::{self, XmlError};
 use super::{
     BucketInfo, BucketName, ByteRange, CompleteResult, CompletedPart, CopyObjectRequest,
-    CopyResult, CopySourceConditions, CredentialSource, Credentials, Error, ListObjectsPage,
-    ListObjectsRequest, ListPartsPage, ListUploadsPage, ListUploadsRequest, MetadataDirective,
-    NetworkKind, ObjectHeaders, ObjectMeta, ObjectRef, ObjectStore, Op, PartResult, PutResult,
-    RequestObserver, RequestRecord, Result, ServiceError, UploadPartCopyRequest,
+    CopyResult, CopySourceConditions, CredentialSource, Credentials, Dialect, Error,
+    ListObjectsPage, ListObjectsRequest, ListPartsPage, ListUploadsPage, ListUploadsRequest,
+    MetadataDirective, NetworkKind, ObjectHeaders, ObjectMeta, ObjectRef, ObjectStore, Op,
+    PartResult, PutResult, RequestObserver, RequestRecord, Result, ServiceError,
+    UploadPartCopyRequest,
 };
 
 /// Signatures are valid from a minute before now (clock slack, as the Python SDK does) …
@@ -458,14 +459,22 @@ impl CosClient {
     }
 
     fn object_req<'a>(&self, op: Op, method: Method, obj: &'a ObjectRef) -> Result<Req<'a>> {
+        Error::check_dialect(op, &obj.bucket, Dialect::Cos)?;
         validate_key(&obj.key).map_err(|e| Error::InvalidInput(format!("{op} {obj}: {e}")))?;
         let mut r = self.req(op, method, obj.host(), obj.to_string());
         r.key = Some(&obj.key);
         Ok(r)
     }
 
-    fn bucket_req<'a>(&self, op: Op, method: Method, bucket: &BucketName, region: &str) -> Req<'a> {
-        self.req(op, method, bucket.host(region), format!("cos://{bucket}/"))
+    fn bucket_req<'a>(
+        &self,
+        op: Op,
+        method: Method,
+        bucket: &BucketName,
+        region: &str,
+    ) -> Result<Req<'a>> {
+        Error::check_dialect(op, bucket, Dialect::Cos)?;
+        Ok(self.req(op, method, bucket.host(region), format!("cos://{bucket}/")))
     }
 }
 
@@ -847,6 +856,7 @@ fn object_meta(a: &Answer) -> Result<ObjectMeta> {
             .and_then(|d| httpdate::parse_http_date(&d).ok())
             .map(OffsetDateTime::from),
         crc64: a.crc64(),
+        crc64nvme: None,
         storage_class: storage_class
             .clone()
             .unwrap_or_else(|| "STANDARD".to_string()),
@@ -900,7 +910,7 @@ impl ObjectStore for CosClient {
 
     async fn head_bucket(&self, bucket: &BucketName, region: &str) -> Result<String> {
         let answer = self
-            .send(self.bucket_req(Op::HeadBucket, Method::HEAD, bucket, region))
+            .send(self.bucket_req(Op::HeadBucket, Method::HEAD, bucket, region)?)
             .await?;
         Ok(answer
             .header("x-cos-bucket-region")
@@ -915,7 +925,7 @@ impl ObjectStore for CosClient {
         req: &ListObjectsRequest,
     ) -> Result<ListObjectsPage> {
         let r = self
-            .bucket_req(Op::ListObjects, Method::GET, bucket, region)
+            .bucket_req(Op::ListObjects, Method::GET, bucket, region)?
             .param("prefix", req.prefix.clone())
             .opt_param("delimiter", req.delimiter.clone())
             .opt_param("marker", req.marker.clone())
@@ -966,6 +976,7 @@ impl ObjectStore for CosClient {
     }
 
     async fn copy_object(&self, req: &CopyObjectRequest) -> Result<CopyResult> {
+        Error::check_dialect(Op::PutObjectCopy, &req.source.bucket, Dialect::Cos)?;
         validate_key(&req.source.key).map_err(|e| {
             Error::InvalidInput(format!("PutObjectCopy source {}: {e}", req.source))
         })?;
@@ -1028,6 +1039,7 @@ impl ObjectStore for CosClient {
     }
 
     async fn upload_part_copy(&self, req: &UploadPartCopyRequest) -> Result<PartResult> {
+        Error::check_dialect(Op::UploadPartCopy, &req.source.bucket, Dialect::Cos)?;
         validate_key(&req.source.key).map_err(|e| {
             Error::InvalidInput(format!("UploadPartCopy source {}: {e}", req.source))
         })?;
@@ -1088,7 +1100,7 @@ impl ObjectStore for CosClient {
         req: &ListUploadsRequest,
     ) -> Result<ListUploadsPage> {
         let r = self
-            .bucket_req(Op::ListMultipartUploads, Method::GET, bucket, region)
+            .bucket_req(Op::ListMultipartUploads, Method::GET, bucket, region)?
             .flag("uploads")
             .param("prefix", req.prefix.clone())
             .opt_param("delimiter", req.delimiter.clone())
@@ -1598,6 +1610,41 @@ mod tests {
         o.endpoint = Some("http://h:1/x?y".into());
         let e = CosClient::new(o).unwrap_err().to_string();
         assert!(e.contains("endpoint"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn an_s3_bucket_is_refused_before_any_request() {
+        // Nothing listens there: a request sent would fail as a network error instead.
+        let mut o = ClientOptions::new(creds());
+        o.endpoint = Some("http://127.0.0.1:1".into());
+        let c = CosClient::new(o).unwrap();
+        let s3 = BucketName::parse_s3("media").unwrap();
+        let s3_obj = ObjectRef::new(s3.clone(), "us-east-1", "k");
+        let wrong = |e: Error| {
+            assert!(
+                matches!(
+                    &e,
+                    Error::WrongDialect {
+                        bucket_dialect: Dialect::S3,
+                        client_dialect: Dialect::Cos,
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+            assert!(e.to_string().contains("provider = \"s3\""), "{e}");
+        };
+        wrong(c.head_object(&s3_obj).await.unwrap_err());
+        wrong(c.head_bucket(&s3, "us-east-1").await.unwrap_err());
+        // An s3:// source copied into a cos:// destination is refused too.
+        let req = CopyObjectRequest {
+            source: s3_obj,
+            destination: obj("k"),
+            directive: MetadataDirective::Copy,
+            headers: ObjectHeaders::default(),
+            conditions: CopySourceConditions::default(),
+        };
+        wrong(c.copy_object(&req).await.unwrap_err());
     }
 
     #[test]

@@ -16,7 +16,20 @@ const NEW_DOMAIN: &str = "tencentcos.cn";
 
 /// Which API a bucket is spoken to in: COS's own (`cos://`) or S3's (`s3://`, Signature V4),
 /// whether the S3 endpoint is AWS, MinIO, Ceph RGW, R2 or COS's own S3 endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Dialect {
     #[default]
     Cos,

@@ -5,7 +5,7 @@
 
 use std::time::SystemTime;
 
-use super::{CredentialSource, Op};
+use super::{BucketName, CredentialSource, Dialect, Op};
 
 /// An error answered by COS (or an emulator of it): an HTTP error status, or a 200 whose body
 /// is an `<Error>` document.
@@ -68,6 +68,16 @@ pub enum Error {
     /// The request could not be built (bad key, bad header value); nothing was sent.
     #[error("{0}")]
     InvalidInput(String),
+    /// A bucket of one dialect given to the other dialect's client (a `cos://` bucket to the
+    /// S3 client, an `s3://` bucket to the COS client): it lives behind another endpoint and
+    /// another signature, so nothing was sent.
+    #[error("{op} {bucket_dialect}://{bucket}/: this bucket speaks the {bucket_dialect} dialect and the profile speaks {client_dialect}, so nothing was sent: use a profile with provider = \"{bucket_dialect}\"")]
+    WrongDialect {
+        op: Op,
+        bucket: String,
+        bucket_dialect: Dialect,
+        client_dialect: Dialect,
+    },
 }
 
 /// COS codes about the session token of temporary keys.
@@ -138,6 +148,20 @@ impl Error {
         Error::Service(Box::new(e))
     }
 
+    /// `Ok` when `bucket` speaks `client`'s dialect, else `WrongDialect` (checked by each
+    /// client before it builds a request).
+    pub fn check_dialect(op: Op, bucket: &BucketName, client: Dialect) -> Result<()> {
+        if bucket.dialect() == client {
+            return Ok(());
+        }
+        Err(Error::WrongDialect {
+            op,
+            bucket: bucket.to_string(),
+            bucket_dialect: bucket.dialect(),
+            client_dialect: client,
+        })
+    }
+
     /// Whether the same request may succeed if sent again: network failures, timeouts, 5xx,
     /// `SlowDown` and transient codes, including inside a 200 body. Never a plain 4xx.
     pub fn is_transient(&self) -> bool {
@@ -146,7 +170,10 @@ impl Error {
                 TRANSIENT_CODES.contains(&e.code.as_str()) || (e.status >= 500 && !e.in_200)
             }
             Error::Network { .. } => true,
-            Error::Protocol { .. } | Error::TooLarge { .. } | Error::InvalidInput(_) => false,
+            Error::Protocol { .. }
+            | Error::TooLarge { .. }
+            | Error::InvalidInput(_)
+            | Error::WrongDialect { .. } => false,
         }
     }
 

@@ -201,6 +201,9 @@ pub struct ObjectMeta {
     pub etag: String,
     pub last_modified: Option<OffsetDateTime>,
     pub crc64: Option<u64>,
+    /// S3's full-object `x-amz-checksum-crc64nvme` (CRC-64/NVME): another polynomial than
+    /// `crc64` (COS's CRC-64/XZ), so the two are never compared (`engine::verify::Checksums`).
+    pub crc64nvme: Option<u64>,
     /// `STANDARD` when COS sends no `x-cos-storage-class`.
     pub storage_class: String,
     pub headers: ObjectHeaders,
@@ -264,6 +267,9 @@ pub struct CopyObjectRequest {
 pub struct CopyResult {
     pub etag: String,
     pub crc64: Option<u64>,
+    /// S3's full-object `x-amz-checksum-crc64nvme` (CRC-64/NVME): another polynomial than
+    /// `crc64` (COS's CRC-64/XZ), so the two are never compared (`engine::verify::Checksums`).
+    pub crc64nvme: Option<u64>,
     pub last_modified: Option<OffsetDateTime>,
 }
 
@@ -297,6 +303,9 @@ pub struct CompletedPart {
 pub struct CompleteResult {
     pub etag: String,
     pub crc64: Option<u64>,
+    /// S3's full-object `x-amz-checksum-crc64nvme` (CRC-64/NVME): another polynomial than
+    /// `crc64` (COS's CRC-64/XZ), so the two are never compared (`engine::verify::Checksums`).
+    pub crc64nvme: Option<u64>,
     pub location: Option<String>,
 }
 

@@ -277,7 +277,11 @@ pub fn parse_list_buckets(body: &str) -> Result<BucketList, XmlError> {
         let name = b.non_empty(&["Name"]).ok_or(XmlError::Missing("Name"))?;
         buckets.push(BucketInfo {
             name: name.to_string(),
-            region: b.text_of(&["Location", "Region"]).unwrap_or("").to_string(),
+            // COS says `Location`; S3's ListBuckets says `BucketRegion`.
+            region: b
+                .text_of(&["Location", "Region", "BucketRegion"])
+                .unwrap_or("")
+                .to_string(),
             created: b
                 .text_of(&["CreationDate", "CreateDate"])
                 .and_then(parse_date),
@@ -338,6 +342,7 @@ pub fn parse_copy_object(body: &str) -> Result<CopyResult, XmlError> {
     Ok(CopyResult {
         etag: unquote_etag(etag),
         crc64: opt_u64(&root, &["CRC64"]),
+        crc64nvme: None,
         last_modified: root.text_of(&["LastModified"]).and_then(parse_date),
     })
 }
@@ -398,6 +403,7 @@ pub fn parse_complete(body: &str) -> Result<CompleteResult, XmlError> {
     Ok(CompleteResult {
         etag: unquote_etag(etag),
         crc64: opt_u64(&root, &["CRC64"]),
+        crc64nvme: None,
         location: root.non_empty(&["Location"]).map(str::to_string),
     })
 }
@@ -594,6 +600,14 @@ mod tests {
         assert_eq!(list.buckets[1].created, None);
         assert!(!list.is_truncated);
         assert_eq!(list.next_marker, None);
+    }
+
+    #[test]
+    fn an_s3_bucket_list_gives_each_bucket_its_own_region() {
+        let body = r#"<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>o</ID></Owner><Buckets><Bucket><Name>a</Name><CreationDate>2026-12-02T09:00:00.000Z</CreationDate><BucketRegion>ap-guangzhou</BucketRegion></Bucket><Bucket><Name>b</Name><CreationDate>2026-12-02T09:00:00.000Z</CreationDate><BucketRegion>ap-shanghai</BucketRegion></Bucket></Buckets></ListAllMyBucketsResult>"#;
+        let list = parse_list_buckets(body).unwrap();
+        let regions: Vec<_> = list.buckets.iter().map(|b| b.region.as_str()).collect();
+        assert_eq!(regions, ["ap-guangzhou", "ap-shanghai"]);
     }
 
     #[test]

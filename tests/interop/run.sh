@@ -123,6 +123,11 @@ if [ -n "$RUN_NODE" ]; then
   NODE_PATH="$PWD/$NODE_PREFIX/node_modules" referee node tests/interop/interop_node.js || status=$?
 fi
 
+# haul's S3 client against moto, an independent S3 server with SigV4 checked (skipped with a
+# notice when pip cannot install moto[server]).
+echo "interop: haul's S3 client against moto"
+tests/interop/s3_moto.sh || status=$?
+
 if [ "$status" -ne 0 ]; then
   echo "interop: FAILED (exit $status); server stderr (last 40 lines):" >&2
   tail -n 40 "$WORK/stderr" >&2 || true

@@ -173,6 +173,36 @@ state_dir = "{os.path.join(work, 'state')}"
     check(p.returncode == 1 and "SignatureDoesNotMatch" in p.stderr,
           "a wrong secret is refused by moto's SigV4 check")
 
+    # A journaled s3:// job goes back to the profile it was started with, without --profile.
+    # (`jobs abort`: resuming asks ListParts, which moto 5.2.5 answers with a
+    # <ListPartsResponse> root where S3 sends <ListPartsResult>.)
+    s3.put_object(Bucket=SRC, Key="resume.bin", Body=os.urandom(160 * MIB))
+    cp = subprocess.Popen([HAUL, "cp", f"s3://{SRC}/resume.bin", f"s3://{DST}/resume.bin",
+                           "--part-size", "5MiB", "--concurrency", "1", "--quiet"],
+                          env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    transfers = os.path.join(work, "state", "transfers")
+    deadline = time.monotonic() + 60
+    while cp.poll() is None and time.monotonic() < deadline:
+        logs = [os.path.join(transfers, n) for n in os.listdir(transfers)] if os.path.isdir(transfers) else []
+        if any('"t":"p"' in open(l).read() for l in logs):
+            break
+        time.sleep(0.005)
+    cp.kill()
+    cp.wait()
+    env.pop("HAUL_PROFILE")  # from now on the journal must say which profile
+    p = haul("jobs", "ls", "--json")
+    jobs = [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+    if not jobs:
+        print("skip the copy finished before it could be killed: no job to abort")
+    else:
+        before = s3.list_multipart_uploads(Bucket=DST).get("Uploads", [])
+        p = haul("jobs", "abort", str(jobs[0]["id"]))
+        left = s3.list_multipart_uploads(Bucket=DST).get("Uploads", [])
+        check(p.returncode == 0 and len(before) == 1 and not left,
+              f"haul jobs abort of a killed s3:// copy goes back to its profile without --profile ({len(before)} upload before, {len(left)} after)")
+    env["HAUL_PROFILE"] = "moto"
+
     p = haul("cp", f"s3://{SRC}/big.bin", "cos://dst-1250000000/big.bin")
     check(p.returncode == 2 and "cannot be server-side" in p.stderr,
           "a copy from s3:// to cos:// is refused before any request")

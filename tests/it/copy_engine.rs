@@ -731,26 +731,32 @@ fn serve_process(extra: &[&str]) -> (Child, String) {
 /// A `haul` command against `endpoint` with the demo credentials, a private state directory
 /// and an empty config file (nothing from the user's environment leaks in).
 fn haul(dir: &Path, endpoint: &str, args: &[&str]) -> std::process::Command {
+    let mut all = vec!["--endpoint", endpoint];
+    all.extend_from_slice(args);
+    haul_plain(dir, &all)
+}
+
+/// `haul` as above, but with no `--endpoint`: the profile (from `dir/config.toml`, written
+/// empty when missing) or the journal says where to go.
+fn haul_plain(dir: &Path, args: &[&str]) -> std::process::Command {
     let config = dir.join("config.toml");
     if !config.exists() {
         std::fs::write(&config, "").unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
     }
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_haul"));
-    c.arg("--endpoint")
-        .arg(endpoint)
-        .args(args)
+    c.args(args)
         .env("TENCENTCLOUD_SECRET_ID", haul::server::DEMO_SECRET_ID)
         .env("TENCENTCLOUD_SECRET_KEY", haul::server::DEMO_SECRET_KEY)
         .env("HAUL_STATE_DIR", dir.join("state"))
         .env("HAUL_CONFIG", &config)
         .env_remove("TENCENTCLOUD_SESSION_TOKEN")
+        .env_remove("AWS_SESSION_TOKEN")
         .env_remove("HAUL_PROFILE")
         .env_remove("HAUL_REGION")
         .env_remove("TENCENTCLOUD_REGION");
     c
 }
 
-/// Runs a command to its end (bounded by `TEST_LIMIT`): (exit code, stdout, stderr).
 fn run_to_end(mut c: std::process::Command, what: &str) -> (Option<i32>, String, String) {
     let mut child = Child(
         c.stdout(std::process::Stdio::piped())
@@ -970,6 +976,139 @@ fn kill_9_mid_copy_then_jobs_resume_completes_without_recopying_a_finished_part(
         assert!(d.etag.ends_with(&format!("-{PARTS}")), "{}", d.etag);
         assert!(uploads(&store, SH_BUCKET, SH).await.is_empty());
     });
+}
+
+/// Starts `haul serve` (a 1 GiB object at 50 ms), writes a config whose default profile points
+/// where nothing listens and whose `far` profile (`far_extra` added) reaches the server, runs
+/// `haul --profile far cp SCHEME://alpha…/big.bin SCHEME://beta…/big.bin`, kills it with
+/// SIGKILL after its first part, and returns the server, its endpoint, the access log and the
+/// journaled job's id with its header line.
+fn killed_copy_on_profile_far(
+    dir: &Path,
+    scheme: &str,
+    far_extra: &str,
+) -> (Child, String, std::path::PathBuf, u64, String) {
+    let (log, log_path) = log_arg(dir);
+    let (server, endpoint) = serve_process(&[
+        "--object",
+        "cos://alpha-1250000000/big.bin=1GiB",
+        "--latency",
+        "50ms",
+        "--access-log",
+        &log,
+    ]);
+    std::fs::write(
+        dir.join("config.toml"),
+        format!("[profiles.default]\nendpoint = \"http://127.0.0.1:1\"\n[profiles.far]\nendpoint = \"{endpoint}\"\n{far_extra}"),
+    )
+    .unwrap_or_else(|e| panic!("writing the config: {e}"));
+    let mut cp = Child(
+        haul_plain(
+            dir,
+            &[
+                "--profile",
+                "far",
+                "cp",
+                &format!("{scheme}://alpha-1250000000/big.bin"),
+                &format!("{scheme}://beta-1250000000/big.bin"),
+                "--part-size",
+                "8MiB",
+                "--concurrency",
+                "2",
+                "--quiet",
+            ],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start haul cp: {e}")),
+    );
+    let started = std::time::Instant::now();
+    while !log_path.exists() || copied_parts(&access_log(&log_path)).is_empty() {
+        if let Ok(Some(status)) = cp.0.try_wait() {
+            panic!("haul cp ended ({status}) before a part was copied");
+        }
+        assert!(
+            started.elapsed() < TEST_LIMIT,
+            "no part copied in {TEST_LIMIT:?}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cp.0.kill()
+        .unwrap_or_else(|e| panic!("SIGKILL haul cp: {e}"));
+    let _ = cp.0.wait();
+
+    let (code, out, err) = run_to_end(haul_plain(dir, &["jobs", "ls", "--json"]), "haul jobs ls");
+    assert_eq!(code, Some(0), "haul jobs ls: {err}");
+    let job: serde_json::Value = serde_json::from_str(out.lines().next().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("{out:?}: {e}"));
+    let id = job["id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("job id in {out}"));
+    let text = std::fs::read_to_string(dir.join(format!("state/transfers/{id}.log")))
+        .unwrap_or_else(|e| panic!("reading the journal: {e}"));
+    let header = text.lines().next().unwrap_or_default().to_string();
+    assert!(
+        !header.contains(haul::server::DEMO_SECRET_KEY),
+        "no secret in {header}"
+    );
+    (server, endpoint, log_path, id, header)
+}
+
+#[test]
+fn jobs_abort_goes_back_to_the_profile_the_journal_recorded_without_repeating_it() {
+    let dir = tempdir();
+    let (_server, endpoint, log_path, id, header) =
+        killed_copy_on_profile_far(dir.path(), "cos", "");
+    assert!(
+        header.contains(&format!(
+            r#""store":{{"dialect":"cos","profile":"far","endpoint":"{endpoint}"}}"#
+        )),
+        "{header}"
+    );
+    // No --profile, no --endpoint: the journal's profile is used, not the default one.
+    let (code, out, err) = run_to_end(
+        haul_plain(dir.path(), &["jobs", "abort", &id.to_string()]),
+        "haul jobs abort",
+    );
+    assert_eq!(code, Some(0), "haul jobs abort {id}: {out}{err}");
+    assert!(out.contains("uploads aborted"), "{out}");
+    assert_eq!(count_op(&access_log(&log_path), "AbortMultipartUpload"), 1);
+}
+
+#[test]
+fn jobs_resume_of_an_s3_copy_speaks_s3_on_its_journaled_profile_without_repeating_it() {
+    let dir = tempdir();
+    let (_server, endpoint, log_path, id, header) = killed_copy_on_profile_far(
+        dir.path(),
+        "s3",
+        "provider = \"s3\"\nsecret_id_env = \"TENCENTCLOUD_SECRET_ID\"\nsecret_key_env = \"TENCENTCLOUD_SECRET_KEY\"\n",
+    );
+    assert!(
+        header.contains(&format!(
+            r#""store":{{"dialect":"s3","profile":"far","endpoint":"{endpoint}"}}"#
+        )),
+        "{header}"
+    );
+    let before = access_log(&log_path).len();
+    let (code, out, err) = run_to_end(
+        haul_plain(dir.path(), &["jobs", "resume", &id.to_string(), "--quiet"]),
+        "haul jobs resume",
+    );
+    assert_eq!(code, Some(0), "haul jobs resume {id}: {out}{err}");
+    let after = &access_log(&log_path)[before..];
+    assert_eq!(
+        count_op(after, "ListParts"),
+        1,
+        "resume reconciles with the server"
+    );
+    assert_eq!(count_op(after, "CompleteMultipartUpload"), 1);
+    let raw = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let complete = raw
+        .lines()
+        .find(|l| l.contains(r#""op":"CompleteMultipartUpload""#))
+        .unwrap_or_default();
+    assert!(complete.contains(r#""dialect":"s3""#), "{complete}");
 }
 
 #[tokio::test]

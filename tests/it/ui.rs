@@ -1142,6 +1142,7 @@ fn snapshot_details() {
             etag: "d41d8cd98f00b204e9800998ecf8427e-12".into(),
             last_modified: odt(1_790_000_000),
             crc64: Some(12345678901234567890),
+            crc64nvme: None,
             storage_class: "STANDARD_IA".into(),
             headers: ObjectHeaders {
                 content_type: Some("video/quicktime".into()),

@@ -7,7 +7,8 @@
 //! addressing (`address`), signing and the S3 spellings (`x-amz-*`, ListObjectsV2) are its own.
 //! Secrets are used for signing and the token header only; they never reach a record, an
 //! error or a log. It never reports a checksum as `crc64`: that field is COS's CRC-64/XZ, and
-//! S3's CRC64NVME is another function (verification on S3 is size and ETag shape).
+//! S3's full-object CRC64NVME (HEAD with `x-amz-checksum-mode: ENABLED`, CopyObject and
+//! Complete answers) goes to `crc64nvme`, so the engine compares only like with like.
 
 pub mod address;
 pub mod tokens;
@@ -484,15 +485,10 @@ impl S3Client {
     }
 }
 
-/// Refuses a `cos://` bucket (a journaled COS job resumed on an S3 profile, say): it lives
-/// behind another endpoint and another signature.
+/// Refuses a `cos://` bucket (a journaled COS job resumed on an S3 profile, say) with
+/// `Error::WrongDialect`: it lives behind another endpoint and another signature.
 fn s3_bucket(op: Op, bucket: &BucketName) -> Result<()> {
-    match bucket.dialect() {
-        Dialect::S3 => Ok(()),
-        Dialect::Cos => Err(Error::InvalidInput(format!(
-            "{op} cos://{bucket}/: a cos:// bucket cannot be reached with an S3 profile: use a profile with provider = \"cos\""
-        ))),
-    }
+    Error::check_dialect(op, bucket, Dialect::S3)
 }
 
 fn protocol(a: &Answer, message: String) -> Error {
@@ -557,7 +553,29 @@ fn copy_source(obj: &ObjectRef) -> String {
     format!("/{}/{}", obj.bucket, encode_copy_source_key(&obj.key))
 }
 
-/// HEAD Object's headers as `ObjectMeta` (never a `crc64`: see the module doc).
+/// A full-object CRC-64/NVME: S3's base64 of the 8 big-endian bytes, when `checksum_type` is
+/// `FULL_OBJECT` or not given (CRC64NVME is never composite); `None` for anything else.
+fn crc64nvme(value: Option<&str>, checksum_type: Option<&str>) -> Option<u64> {
+    if checksum_type.is_some_and(|t| !t.trim().eq_ignore_ascii_case("FULL_OBJECT")) {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value?.trim())
+        .ok()?;
+    Some(u64::from_be_bytes(bytes.try_into().ok()?))
+}
+
+/// The `<ChecksumCRC64NVME>` (and `<ChecksumType>`) of a CopyObject or Complete answer.
+fn crc64nvme_in(body: &str) -> Option<u64> {
+    let root = xml::parse_tree(body).ok()?;
+    crc64nvme(
+        root.text_of(&["ChecksumCRC64NVME"]),
+        root.text_of(&["ChecksumType"]),
+    )
+}
+
+/// HEAD Object's headers as `ObjectMeta` (never a `crc64`: see the module doc; S3's own
+/// `x-amz-checksum-crc64nvme` goes to `crc64nvme`).
 fn object_meta(a: &Answer) -> Result<ObjectMeta> {
     let size = a
         .header("content-length")
@@ -585,6 +603,10 @@ fn object_meta(a: &Answer) -> Result<ObjectMeta> {
             .and_then(|d| httpdate::parse_http_date(&d).ok())
             .map(OffsetDateTime::from),
         crc64: None,
+        crc64nvme: crc64nvme(
+            a.header("x-amz-checksum-crc64nvme").as_deref(),
+            a.header("x-amz-checksum-type").as_deref(),
+        ),
         storage_class: storage_class
             .clone()
             .unwrap_or_else(|| "STANDARD".to_string()),
@@ -716,9 +738,11 @@ impl ObjectStore for S3Client {
     }
 
     async fn head_object(&self, obj: &ObjectRef) -> Result<ObjectMeta> {
-        let answer = self
-            .send(self.object_req(Op::HeadObject, Method::HEAD, obj)?)
-            .await?;
+        // Without checksum mode S3 keeps an object's checksum to itself.
+        let r = self
+            .object_req(Op::HeadObject, Method::HEAD, obj)?
+            .header("x-amz-checksum-mode", "ENABLED");
+        let answer = self.send(r).await?;
         object_meta(&answer)
     }
 
@@ -780,9 +804,13 @@ impl ObjectStore for S3Client {
         }
         r.headers.extend(copy_conditions(&req.conditions));
         let answer = self.send(r).await?;
-        let mut result = answer.parse(xml::parse_copy_object)?;
-        result.crc64 = None;
-        Ok(result)
+        answer.parse(|body| {
+            xml::parse_copy_object(body).map(|r| CopyResult {
+                crc64: None,
+                crc64nvme: crc64nvme_in(body),
+                ..r
+            })
+        })
     }
 
     async fn initiate_multipart(&self, obj: &ObjectRef, headers: &ObjectHeaders) -> Result<String> {
@@ -871,8 +899,13 @@ impl ObjectStore for S3Client {
             .timeout(self.complete_timeout);
         let answer = self.send(r).await?;
         // A 200 whose body is an <Error> (S3 streams spaces, then the outcome) is an error.
-        let mut result = answer.parse(xml::parse_complete)?;
-        result.crc64 = None;
+        let result = answer.parse(|body| {
+            xml::parse_complete(body).map(|r| CompleteResult {
+                crc64: None,
+                crc64nvme: crc64nvme_in(body),
+                ..r
+            })
+        })?;
         check_multipart_etag(&result.etag, parts.len()).map_err(|m| protocol(&answer, m))?;
         Ok(result)
     }

@@ -96,9 +96,17 @@ async fn a_cos_bucket_is_refused_before_any_request() {
     );
     let e = client.head_object(&cos).await.unwrap_err();
     assert!(
-        matches!(&e, Error::InvalidInput(m) if m.contains("provider = \"cos\"")),
+        matches!(
+            &e,
+            Error::WrongDialect {
+                bucket_dialect: Dialect::Cos,
+                client_dialect: Dialect::S3,
+                ..
+            }
+        ),
         "{e}"
     );
+    assert!(e.to_string().contains("provider = \"cos\""), "{e}");
 }
 
 // ---- over real HTTP: a loopback socket that answers canned responses ----
@@ -429,4 +437,55 @@ async fn the_next_page_continues_by_the_token_and_a_foreign_marker_by_start_afte
     for s in &seen {
         assert_eq!(s.verify(SECRET), Ok(()));
     }
+}
+
+#[tokio::test]
+async fn a_full_object_crc64nvme_is_read_as_its_own_checksum_never_as_cos_crc64() {
+    const NVME: &str = "ASNFZ4mrze8="; // 0x0123456789abcdef, big-endian, base64
+    let copy_answer = format!(
+        "<CopyObjectResult><ETag>\"{}\"</ETag><LastModified>2026-12-02T09:00:00.000Z</LastModified><ChecksumCRC64NVME>{NVME}</ChecksumCRC64NVME><ChecksumType>FULL_OBJECT</ChecksumType></CopyObjectResult>",
+        "0123456789abcdef0123456789abcdef"
+    );
+    let (addr, task) = serve(vec![
+        (
+            "HTTP/1.1 200 OK\r\nETag: \"abc-3\"\r\nx-amz-checksum-crc64nvme: ASNFZ4mrze8=\r\nx-amz-checksum-type: FULL_OBJECT\r\nx-cos-hash-crc64ecma: 42\r\n",
+            String::new(),
+        ),
+        ("HTTP/1.1 200 OK\r\n", copy_answer),
+        (
+            "HTTP/1.1 200 OK\r\nETag: \"abc-3\"\r\nx-amz-checksum-crc64nvme: ASNFZ4mrze8=\r\nx-amz-checksum-type: COMPOSITE\r\n",
+            String::new(),
+        ),
+    ])
+    .await;
+    let client = client_at(addr, None);
+    let meta = client.head_object(&obj("src", "big.bin")).await.unwrap();
+    assert_eq!(meta.crc64nvme, Some(0x0123_4567_89ab_cdef));
+    assert_eq!(
+        meta.crc64, None,
+        "a COS header is not read by the S3 client"
+    );
+    let copied = client
+        .copy_object(&CopyObjectRequest {
+            source: obj("src", "small.bin"),
+            destination: obj("dst", "small.bin"),
+            directive: MetadataDirective::Copy,
+            headers: ObjectHeaders::default(),
+            conditions: CopySourceConditions::default(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (copied.crc64nvme, copied.crc64),
+        (Some(0x0123_4567_89ab_cdef), None)
+    );
+    let composite = client.head_object(&obj("src", "big.bin")).await.unwrap();
+    assert_eq!(
+        composite.crc64nvme, None,
+        "only a full-object checksum counts"
+    );
+    let seen = task.await.unwrap();
+    let head = Seen::parse(&seen[0]);
+    assert_eq!(head.header("x-amz-checksum-mode"), Some("ENABLED"));
+    assert_eq!(head.verify(SECRET), Ok(()), "the checksum mode is signed");
 }
