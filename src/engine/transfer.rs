@@ -405,6 +405,9 @@ impl<'a> Prefix<'a> {
                 if tx.send(Page::Objects(page.objects)).await.is_err() || !more {
                     return;
                 }
+                // Let the dispatcher start this page's copies before the next page is asked
+                // for: on a one-thread runtime the listing would otherwise go first every time.
+                tokio::task::yield_now().await;
                 req.marker = next;
             }
         });
