@@ -191,24 +191,7 @@ impl CosClient {
                 opts.credential_source.secret_id, opts.credential_source.secret_key
             )));
         }
-        let mut builder = reqwest::Client::builder();
-        if endpoint.is_some() {
-            // The override is the one address haul talks to: no proxy in between.
-            builder = builder.no_proxy();
-        }
-        let http = builder
-            .connect_timeout(opts.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(50))
-            .tcp_nodelay(true)
-            // One Host header we control and sign, on HTTP/1.1 as COS speaks it.
-            .http1_only()
-            .redirect(reqwest::redirect::Policy::none())
-            // The engine retries (engine::retry) with its own policy and messages; reqwest's own
-            // retry layer would also clone every request's headers in case it retries.
-            .retry(reqwest::retry::never().max_retries_per_request(0))
-            .user_agent(concat!("haul/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
+        let http = http_client(endpoint.is_some(), opts.connect_timeout)?;
         Ok(CosClient {
             http,
             credentials: opts.credentials,
@@ -249,27 +232,14 @@ impl CosClient {
         let method_str = method_name(&req.method);
         let result = self.exchange(req).await;
         if let Some(observer) = &self.observer {
-            let record = match &result {
-                Ok(a) => RequestRecord {
-                    op,
-                    method: method_str,
-                    resource,
-                    status: Some(a.status.as_u16()),
-                    code: None,
-                    latency: started.elapsed(),
-                    request_id: header_str(&a.headers, "x-cos-request-id"),
-                },
-                Err(e) => RequestRecord {
-                    op,
-                    method: method_str,
-                    resource,
-                    status: e.status(),
-                    code: e.code().map(str::to_string),
-                    latency: started.elapsed(),
-                    request_id: e.request_id().map(str::to_string),
-                },
-            };
-            observer(record);
+            observer(request_record(
+                op,
+                method_str,
+                resource,
+                started,
+                &result,
+                "x-cos-request-id",
+            ));
         }
         result
     }
@@ -306,14 +276,7 @@ impl CosClient {
             Some(k) => key_to_url_path(k),
             None => "/".to_string(),
         };
-        let query = params
-            .iter()
-            .map(|(k, v)| match v {
-                Some(v) => format!("{}={}", cos_encode(k), cos_encode(v)),
-                None => cos_encode(k),
-            })
-            .collect::<Vec<_>>()
-            .join("&");
+        let query = query_string(&params);
         let mut url = self.base_url(&host).map_err(|e| {
             Error::InvalidInput(format!("{op} {resource}: cannot build the URL: {e}"))
         })?;
@@ -357,90 +320,28 @@ impl CosClient {
         );
         let authorization = sign::authorization(&self.credentials.secret_id, &key_time, &signed);
 
-        let mut map = HeaderMap::new();
-        for (name, value) in headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .chain(std::iter::once(("authorization", authorization.as_str())))
-        {
-            let hn = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Error::InvalidInput(format!(
-                    "{op} {resource}: {name:?} is not a valid header name"
-                ))
-            })?;
-            let hv = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
-                Error::InvalidInput(format!(
-                    "{op} {resource}: the value of header {name} contains characters HTTP cannot carry"
-                ))
-            })?;
-            map.append(hn, hv);
-        }
-        let mut builder = self
-            .http
-            .request(method.clone(), url)
-            .headers(map)
-            .timeout(timeout);
-        if let Some(b) = body {
-            builder = builder.body(b);
-        }
-        let net = |e: reqwest::Error| Error::Network {
+        let headers = header_map(
             op,
-            resource: resource.clone(),
-            kind: network_kind(&e),
-            message: error_chain(&e),
-        };
-        let mut response = builder.send().await.map_err(net)?;
-        let status = response.status();
-        let headers = std::mem::take(response.headers_mut());
-        let cap = if status.is_success() {
-            body_cap
-        } else {
-            Some(ERROR_BODY_CAP)
-        };
-        let too_large = |cap: u64| Error::TooLarge {
+            &resource,
+            headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .chain(std::iter::once(("authorization", authorization.as_str()))),
+        )?;
+        perform(Exchange {
+            http: &self.http,
             op,
-            resource: resource.clone(),
-            status: status.as_u16(),
-            cap,
-        };
-        let body = match cap {
-            None => response.bytes().await.map_err(net)?,
-            // A HEAD answer's Content-Length is the object's size, not a body to read.
-            Some(cap) => read_capped(response, cap, method != Method::HEAD)
-                .await
-                .map_err(|e| e.map_or_else(|| too_large(cap), net))?,
-        };
-        if !status.is_success() {
-            return Err(self.service_error(op, &resource, status, &headers, &body, false));
-        }
-        Ok(Answer {
-            status,
+            method,
+            url,
             headers,
             body,
-            op,
+            timeout,
             resource,
-            credential_source: self.credential_source.clone(),
+            body_cap,
+            also_accept: &[],
+            credential_source: &self.credential_source,
         })
-    }
-
-    fn service_error(
-        &self,
-        op: Op,
-        resource: &str,
-        status: StatusCode,
-        headers: &HeaderMap,
-        body: &[u8],
-        in_200: bool,
-    ) -> Error {
-        service_error(
-            op,
-            resource,
-            status,
-            headers,
-            body,
-            in_200,
-            &self.credential_source,
-        )
+        .await
     }
 
     fn req<'a>(&self, op: Op, method: Method, host: String, resource: String) -> Req<'a> {
@@ -534,6 +435,188 @@ impl Req<'_> {
     fn uncapped(mut self) -> Self {
         self.body_cap = None;
         self
+    }
+}
+
+/// The HTTP client both dialects use.
+pub(super) fn http_client(
+    has_endpoint: bool,
+    connect_timeout: Duration,
+) -> Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder();
+    if has_endpoint {
+        // The override is the one address haul talks to: no proxy in between.
+        builder = builder.no_proxy();
+    }
+    builder
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(50))
+        .tcp_nodelay(true)
+        // One Host header we control and sign, on HTTP/1.1.
+        .http1_only()
+        .redirect(reqwest::redirect::Policy::none())
+        // The engine retries (engine::retry) with its own policy and messages; reqwest's own
+        // retry layer would also clone every request's headers in case it retries.
+        .retry(reqwest::retry::never().max_retries_per_request(0))
+        .user_agent(concat!("haul/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))
+}
+
+/// `k=v&flag&…`, each part encoded; the parameters' order is kept.
+pub(super) fn query_string(params: &[(String, Option<String>)]) -> String {
+    let mut q = String::new();
+    for (i, (k, v)) in params.iter().enumerate() {
+        if i > 0 {
+            q.push('&');
+        }
+        q.push_str(&cos_encode(k));
+        if let Some(v) = v {
+            q.push('=');
+            q.push_str(&cos_encode(v));
+        }
+    }
+    q
+}
+
+/// The request's headers as HTTP carries them; a name or value it cannot carry is an error
+/// naming the header.
+pub(super) fn header_map<'a>(
+    op: Op,
+    resource: &str,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Result<HeaderMap> {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        let hn = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Error::InvalidInput(format!(
+                "{op} {resource}: {name:?} is not a valid header name"
+            ))
+        })?;
+        let hv = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
+            Error::InvalidInput(format!(
+                "{op} {resource}: the value of header {name} contains characters HTTP cannot carry"
+            ))
+        })?;
+        map.append(hn, hv);
+    }
+    Ok(map)
+}
+
+/// One signed request, ready to go.
+pub(super) struct Exchange<'a> {
+    pub http: &'a reqwest::Client,
+    pub op: Op,
+    pub method: Method,
+    pub url: reqwest::Url,
+    pub headers: HeaderMap,
+    pub body: Option<Bytes>,
+    pub timeout: Duration,
+    pub resource: String,
+    /// The most of a successful answer's body to read (`None`: GET Object's data).
+    pub body_cap: Option<u64>,
+    /// Statuses besides 2xx handed back as answers (S3's HEAD Bucket reads a 301's region).
+    pub also_accept: &'static [u16],
+    pub credential_source: &'a CredentialSource,
+}
+
+/// Sends a request and reads its answer within the caps: a network failure, an answer over its
+/// cap and an error status each become their typed `Error`.
+pub(super) async fn perform(x: Exchange<'_>) -> Result<Answer> {
+    let Exchange {
+        http,
+        op,
+        method,
+        url,
+        headers,
+        body,
+        timeout,
+        resource,
+        body_cap,
+        also_accept,
+        credential_source,
+    } = x;
+    let head = method == Method::HEAD;
+    let mut builder = http.request(method, url).headers(headers).timeout(timeout);
+    if let Some(b) = body {
+        builder = builder.body(b);
+    }
+    let net = |e: reqwest::Error| Error::Network {
+        op,
+        resource: resource.clone(),
+        kind: network_kind(&e),
+        message: error_chain(&e),
+    };
+    let mut response = builder.send().await.map_err(net)?;
+    let status = response.status();
+    let headers = std::mem::take(response.headers_mut());
+    let cap = if status.is_success() {
+        body_cap
+    } else {
+        Some(ERROR_BODY_CAP)
+    };
+    let too_large = |cap: u64| Error::TooLarge {
+        op,
+        resource: resource.clone(),
+        status: status.as_u16(),
+        cap,
+    };
+    let body = match cap {
+        None => response.bytes().await.map_err(net)?,
+        // A HEAD answer's Content-Length is the object's size, not a body to read.
+        Some(cap) => read_capped(response, cap, !head)
+            .await
+            .map_err(|e| e.map_or_else(|| too_large(cap), net))?,
+    };
+    if !status.is_success() && !also_accept.contains(&status.as_u16()) {
+        return Err(service_error(
+            op,
+            &resource,
+            status,
+            &headers,
+            &body,
+            false,
+            credential_source,
+        ));
+    }
+    Ok(Answer {
+        status,
+        headers,
+        body,
+        op,
+        resource,
+        credential_source: credential_source.clone(),
+    })
+}
+
+/// What the Log shows of one request.
+pub(super) fn request_record(
+    op: Op,
+    method: &'static str,
+    resource: String,
+    started: Instant,
+    result: &Result<Answer>,
+    request_id_header: &str,
+) -> RequestRecord {
+    match result {
+        Ok(a) => RequestRecord {
+            op,
+            method,
+            resource,
+            status: Some(a.status.as_u16()),
+            code: None,
+            latency: started.elapsed(),
+            request_id: header_str(&a.headers, request_id_header),
+        },
+        Err(e) => RequestRecord {
+            op,
+            method,
+            resource,
+            status: e.status(),
+            code: e.code().map(str::to_string),
+            latency: started.elapsed(),
+            request_id: e.request_id().map(str::to_string),
+        },
     }
 }
 

@@ -21,24 +21,23 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use bytes::Bytes;
 use md5::{Digest, Md5};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Method;
 use time::OffsetDateTime;
 
 use self::address::{Addressing, Target};
 use self::tokens::{ContinuationTokens, ListingAt};
 use super::client::{
-    error_chain, header_str, http_date, method_name, network_kind, read_capped, service_error,
-    Answer, ClientOptions, Endpoint, ANSWER_CAP, ERROR_BODY_CAP,
+    header_map, http_client, http_date, method_name, perform, query_string, request_record,
+    service_error, Answer, ClientOptions, Endpoint, Exchange, ANSWER_CAP,
 };
-use super::encode::{cos_encode, encode_copy_source_key, validate_key};
+use super::encode::{encode_copy_source_key, validate_key};
 use super::xml::{self, XmlError};
 use super::{
     BucketInfo, BucketName, ByteRange, CompleteResult, CompletedPart, CopyObjectRequest,
     CopyResult, CopySourceConditions, CredentialSource, Credentials, Dialect, Error,
     ListObjectsPage, ListObjectsRequest, ListPartsPage, ListUploadsPage, ListUploadsRequest,
     MetadataDirective, ObjectHeaders, ObjectMeta, ObjectRef, ObjectStore, Op, PartResult,
-    PutResult, RequestObserver, RequestRecord, Result, UploadPartCopyRequest,
+    PutResult, RequestObserver, Result, UploadPartCopyRequest,
 };
 use crate::sigv4::{self, Scope, SigningKey};
 
@@ -196,19 +195,7 @@ impl S3Client {
                 base.credential_source.secret_id, base.credential_source.secret_key
             )));
         }
-        let mut builder = reqwest::Client::builder();
-        if endpoint.is_some() {
-            builder = builder.no_proxy();
-        }
-        let http = builder
-            .connect_timeout(base.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(50))
-            .tcp_nodelay(true)
-            .http1_only()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("haul/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::InvalidInput(format!("cannot build the HTTP client: {e}")))?;
+        let http = http_client(endpoint.is_some(), base.connect_timeout)?;
         Ok(S3Client {
             http,
             credentials: base.credentials,
@@ -308,27 +295,14 @@ impl S3Client {
         let (op, resource, method) = (req.op, req.resource.clone(), method_name(&req.method));
         let result = self.exchange(req).await;
         if let Some(observer) = &self.observer {
-            let record = match &result {
-                Ok(a) => RequestRecord {
-                    op,
-                    method,
-                    resource,
-                    status: Some(a.status.as_u16()),
-                    code: None,
-                    latency: started.elapsed(),
-                    request_id: header_str(&a.headers, "x-amz-request-id"),
-                },
-                Err(e) => RequestRecord {
-                    op,
-                    method,
-                    resource,
-                    status: e.status(),
-                    code: e.code().map(str::to_string),
-                    latency: started.elapsed(),
-                    request_id: e.request_id().map(str::to_string),
-                },
-            };
-            observer(record);
+            observer(request_record(
+                op,
+                method,
+                resource,
+                started,
+                &result,
+                "x-amz-request-id",
+            ));
         }
         result
     }
@@ -354,14 +328,7 @@ impl S3Client {
             host,
             sign_path,
         } = address::target(&endpoint, self.addressing, bucket, key);
-        let query = params
-            .iter()
-            .map(|(k, v)| match v {
-                Some(v) => format!("{}={}", cos_encode(k), cos_encode(v)),
-                None => cos_encode(k),
-            })
-            .collect::<Vec<_>>()
-            .join("&");
+        let query = query_string(&params);
         let url = if query.is_empty() {
             url
         } else {
@@ -402,86 +369,31 @@ impl S3Client {
             &amz_date,
         );
 
-        let mut map = HeaderMap::new();
-        for (name, value) in
+        let headers = header_map(
+            op,
+            &resource,
             headers
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.as_str()))
                 .chain(std::iter::once((
                     "authorization",
                     signed.authorization.as_str(),
-                )))
-        {
-            let hn = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Error::InvalidInput(format!(
-                    "{op} {resource}: {name:?} is not a valid header name"
-                ))
-            })?;
-            let hv = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
-                Error::InvalidInput(format!(
-                    "{op} {resource}: the value of header {name} contains characters HTTP cannot carry"
-                ))
-            })?;
-            map.append(hn, hv);
-        }
-        let mut builder = self
-            .http
-            .request(method.clone(), url)
-            .headers(map)
-            .timeout(timeout);
-        if let Some(b) = body {
-            builder = builder.body(b);
-        }
-        let net = |e: reqwest::Error| Error::Network {
+                ))),
+        )?;
+        perform(Exchange {
+            http: &self.http,
             op,
-            resource: resource.clone(),
-            kind: network_kind(&e),
-            message: error_chain(&e),
-        };
-        let response = builder.send().await.map_err(net)?;
-        let status = response.status();
-        let accepted = status.is_success() || also_accept.contains(&status.as_u16());
-        let headers = response.headers().clone();
-        let cap = if status.is_success() {
-            body_cap
-        } else {
-            Some(ERROR_BODY_CAP)
-        };
-        let body = match cap {
-            None => response.bytes().await.map_err(net)?,
-            Some(cap) => read_capped(response, cap, method != Method::HEAD)
-                .await
-                .map_err(|e| {
-                    e.map_or_else(
-                        || Error::TooLarge {
-                            op,
-                            resource: resource.clone(),
-                            status: status.as_u16(),
-                            cap,
-                        },
-                        net,
-                    )
-                })?,
-        };
-        if !accepted {
-            return Err(service_error(
-                op,
-                &resource,
-                status,
-                &headers,
-                &body,
-                false,
-                &self.credential_source,
-            ));
-        }
-        Ok(Answer {
-            status,
+            method,
+            url,
             headers,
             body,
-            op,
+            timeout,
             resource,
-            credential_source: self.credential_source.clone(),
+            body_cap,
+            also_accept,
+            credential_source: &self.credential_source,
         })
+        .await
     }
 }
 
