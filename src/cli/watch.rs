@@ -91,28 +91,6 @@ fn json_line(v: &serde_json::Value) {
     let _ = o.flush();
 }
 
-fn job_of(ev: &Event) -> Option<JobId> {
-    Some(match ev {
-        Event::JobAdded { id, .. }
-        | Event::JobPlanned { id, .. }
-        | Event::JobState { id, .. }
-        | Event::JobFinished { id, .. }
-        | Event::JobRemoved { id } => *id,
-        Event::PartStarted { job, .. }
-        | Event::PartDone { job, .. }
-        | Event::PartRetrying { job, .. }
-        | Event::PartFailed { job, .. }
-        | Event::ObjectsListed { job, .. }
-        | Event::ObjectStarted { job, .. }
-        | Event::ObjectDone { job, .. }
-        | Event::ObjectFailed { job, .. }
-        | Event::Bytes { job, .. }
-        | Event::TransferProgress { job, .. }
-        | Event::Waiting { job, .. } => *job,
-        _ => return None,
-    })
-}
-
 /// Renders events until every followed transfer ends (or Ctrl-C: cancel, journal, exit 130).
 pub(crate) async fn watch(h: &mut EngineHandle, target: Target, out: &Output) -> WatchResult {
     let started = Instant::now();
@@ -168,7 +146,7 @@ pub(crate) async fn watch(h: &mut EngineHandle, target: Target, out: &Output) ->
                     }
                     _ => {}
                 }
-                let job = job_of(&ev);
+                let job = ev.job();
                 if job.is_some_and(|j| !ours.contains(&j)) {
                     continue;
                 }

@@ -522,6 +522,32 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The transfer an event is about, if it is about one.
+    pub fn job(&self) -> Option<JobId> {
+        match self {
+            Event::JobAdded { id, .. }
+            | Event::JobPlanned { id, .. }
+            | Event::JobState { id, .. }
+            | Event::JobFinished { id, .. }
+            | Event::JobRemoved { id } => Some(*id),
+            Event::JobHistory { record } => Some(record.id),
+            Event::PartStarted { job, .. }
+            | Event::PartDone { job, .. }
+            | Event::PartRetrying { job, .. }
+            | Event::PartFailed { job, .. }
+            | Event::ObjectsListed { job, .. }
+            | Event::ObjectStarted { job, .. }
+            | Event::ObjectDone { job, .. }
+            | Event::ObjectFailed { job, .. }
+            | Event::Bytes { job, .. }
+            | Event::TransferProgress { job, .. }
+            | Event::Waiting { job, .. } => Some(*job),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogLevel {
     Info,

@@ -802,7 +802,7 @@ impl EngineLoop {
     }
 
     fn forward(&mut self, ev: Event) {
-        if let Some(s) = event_job(&ev).and_then(|id| self.jobs.get_mut(&id)) {
+        if let Some(s) = ev.job().and_then(|id| self.jobs.get_mut(&id)) {
             s.tally.apply(&ev);
             if let Event::JobState { state, .. } = &ev {
                 if state.is_active() {
@@ -1183,18 +1183,4 @@ fn sh_history(config: &EngineConfig) -> Option<History> {
 
 fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
-/// The transfer an event of a run is about (the ones the history's tally counts).
-fn event_job(ev: &Event) -> Option<JobId> {
-    match ev {
-        Event::JobPlanned { id, .. } | Event::JobState { id, .. } => Some(*id),
-        Event::PartDone { job, .. }
-        | Event::Bytes { job, .. }
-        | Event::ObjectsListed { job, .. }
-        | Event::ObjectDone { job, .. }
-        | Event::ObjectFailed { job, .. }
-        | Event::TransferProgress { job, .. } => Some(*job),
-        _ => None,
-    }
 }

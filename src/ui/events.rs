@@ -21,7 +21,9 @@ impl App {
         self.dirty = true;
         self.rev += 1;
         let now = self.now();
-        if let Some(id) = transfer_of(&ev) {
+        // JobAdded and JobRemoved change the set of transfers (below); the rest fold into one.
+        let folded = !matches!(ev, Event::JobAdded { .. } | Event::JobRemoved { .. });
+        if let Some(id) = ev.job().filter(|_| folded) {
             self.on_transfer_event(id, &ev, now);
             return vec![];
         }
@@ -100,7 +102,7 @@ impl App {
                     self.set_error(note);
                 }
             }
-            // A transfer's own events are folded above (`transfer_of`).
+            // A transfer's own events are folded above (`Event::job`).
             _ => {}
         }
         vec![]
@@ -175,27 +177,5 @@ impl App {
                 vec![]
             }
         }
-    }
-}
-
-/// The transfer an event is about, for the events `JobModel::apply` folds.
-fn transfer_of(ev: &Event) -> Option<JobId> {
-    match ev {
-        Event::JobPlanned { id, .. }
-        | Event::JobState { id, .. }
-        | Event::JobFinished { id, .. } => Some(*id),
-        Event::JobHistory { record } => Some(record.id),
-        Event::PartStarted { job, .. }
-        | Event::PartDone { job, .. }
-        | Event::PartRetrying { job, .. }
-        | Event::PartFailed { job, .. }
-        | Event::ObjectsListed { job, .. }
-        | Event::ObjectStarted { job, .. }
-        | Event::ObjectDone { job, .. }
-        | Event::ObjectFailed { job, .. }
-        | Event::Bytes { job, .. }
-        | Event::TransferProgress { job, .. }
-        | Event::Waiting { job, .. } => Some(*job),
-        _ => None,
     }
 }
