@@ -48,56 +48,14 @@ DST_REGION="ap-shanghai"
 HUGE_KEY="synthetic/huge 20GiB.bin"
 HUGE_SIZE=$((20 * 1024 * 1024 * 1024))
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/haul-interop.XXXXXX")"
-SERVER_PID=""
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. tests/interop/serve.sh
 
-"$HAUL" serve \
-  --listen 127.0.0.1:0 \
+start_haul_serve "interop" \
   --credentials "$ID:$KEY" \
   --region "$SRC_REGION" \
   --bucket "$SRC_BUCKET@$SRC_REGION" \
   --bucket "$DST_BUCKET@$DST_REGION" \
-  --object "cos://$SRC_BUCKET/$HUGE_KEY=$HUGE_SIZE" \
-  >"$WORK/stdout" 2>"$WORK/stderr" &
-SERVER_PID=$!
-
-# The first stdout line is `listening http://IP:PORT`.
-ENDPOINT=""
-for _ in $(seq 1 300); do
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "interop: haul serve exited before listening; its stderr:" >&2
-    cat "$WORK/stderr" >&2
-    exit 1
-  fi
-  line="$(head -n 1 "$WORK/stdout" 2>/dev/null || true)"
-  case "$line" in
-    "listening http://"*)
-      ENDPOINT="${line#listening }"
-      break
-      ;;
-  esac
-  sleep 0.1
-done
-if [ -z "$ENDPOINT" ]; then
-  echo "interop: haul serve did not print 'listening http://IP:PORT' within 30 s; stdout/stderr:" >&2
-  cat "$WORK/stdout" "$WORK/stderr" >&2
-  exit 1
-fi
-case "$ENDPOINT" in
-  http://127.0.0.1:*) ;;
-  *)
-    echo "interop: haul serve listens on $ENDPOINT, expected http://127.0.0.1:PORT" >&2
-    exit 1
-    ;;
-esac
+  --object "cos://$SRC_BUCKET/$HUGE_KEY=$HUGE_SIZE"
 echo "interop: haul serve at $ENDPOINT (pid $SERVER_PID)"
 
 referee() {

@@ -43,19 +43,9 @@ MID_SIZE=$((20 * 1024 * 1024))
 PAGE_PREFIX="pages/k"
 PAGE_COUNT=2500
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/haul-s3-interop.XXXXXX")"
-SERVER_PID=""
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. tests/interop/serve.sh
 
-"$HAUL" serve \
-  --listen 127.0.0.1:0 \
+start_haul_serve "s3 interop" \
   --credentials "$ID:$KEY" \
   --region "$SRC_REGION" \
   --bucket "$SRC_BUCKET@$SRC_REGION" \
@@ -63,32 +53,7 @@ trap cleanup EXIT
   --object "cos://$SRC_BUCKET/$BIG_KEY=$BIG_SIZE" \
   --object "cos://$SRC_BUCKET/$MID_KEY=$MID_SIZE" \
   --objects "cos://$SRC_BUCKET/$PAGE_PREFIX=${PAGE_COUNT}x1KiB" \
-  --access-log "$WORK/access.log" \
-  >"$WORK/stdout" 2>"$WORK/stderr" &
-SERVER_PID=$!
-
-# The first stdout line is `listening http://IP:PORT`.
-ENDPOINT=""
-for _ in $(seq 1 300); do
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "s3 interop: haul serve exited before listening; its stderr:" >&2
-    cat "$WORK/stderr" >&2
-    exit 1
-  fi
-  line="$(head -n 1 "$WORK/stdout" 2>/dev/null || true)"
-  case "$line" in
-    "listening http://127.0.0.1:"*)
-      ENDPOINT="${line#listening }"
-      break
-      ;;
-  esac
-  sleep 0.1
-done
-if [ -z "$ENDPOINT" ]; then
-  echo "s3 interop: haul serve did not print 'listening http://127.0.0.1:PORT' within 30 s; stdout/stderr:" >&2
-  cat "$WORK/stdout" "$WORK/stderr" >&2
-  exit 1
-fi
+  --access-log "$WORK/access.log"
 echo "s3 interop: haul serve at $ENDPOINT (pid $SERVER_PID); awscli $AWSCLI_VERSION, boto3 $BOTO3_VERSION${RCLONE:+, $("$RCLONE" version 2>/dev/null | head -n 1)}"
 
 status=0
